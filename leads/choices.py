@@ -1,0 +1,120 @@
+"""The funnel's fixed vocabulary. Codes are the public contract (DESIGN.md);
+labels are translated."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class StageKind(models.TextChoices):
+    """A stage's type; a lead's status is its current stage's kind."""
+
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+    NURTURE = "nurture", _("Nurture")
+
+
+# The stage codes the product relies on (seeded; more stages may be added).
+class StageCode:
+    LEAD = "lead"
+    QUALIFICATION = "qualification"
+    MEETING = "meeting"
+    PROPOSAL = "proposal"
+    DEAL = "deal"
+    LOST = "lost"
+    NURTURE = "nurture"
+
+
+class Qualification(models.TextChoices):
+    NONE = "none", _("Not qualified")
+    MQL = "mql", _("MQL")
+    SQL = "sql", _("SQL")
+
+
+class Fit(models.TextChoices):
+    """How well a lead or segment fits the ideal customer profile."""
+
+    UNKNOWN = "", _("Not assessed")
+    OURS = "ours", _("Ours")
+    CONDITIONAL = "conditional", _("Conditionally ours")
+    NOT_OURS = "not_ours", _("Not ours")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+# Sort weight of priorities (urgent first).
+PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
+
+
+class EntryChannel(models.TextChoices):
+    """How a lead entered revops."""
+
+    FORM = "form", _("Site form")
+    CHAT = "chat", _("Chat")
+    CALL = "call", _("Phone call")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    MANUAL = "manual", _("Manual entry")
+
+
+class SourceKind(models.TextChoices):
+    PAID = "paid", _("Paid advertising")
+    ORGANIC = "organic", _("Organic")
+    SOCIAL = "social", _("Social media")
+    EVENT = "event", _("Events")
+    REFERRAL = "referral", _("Referrals")
+    PARTNER = "partner", _("Partners")
+    OUTBOUND = "outbound", _("Outbound")
+    OTHER = "other", _("Other")
+
+
+class ReasonSide(models.TextChoices):
+    """Which department usually owns a rejection reason."""
+
+    MARKETING = "marketing", _("Marketing")
+    SALES = "sales", _("Sales")
+    CLIENT = "client", _("Client")
+
+
+class CriterionLevel(models.TextChoices):
+    MQL = "mql", _("MQL")
+    SQL = "sql", _("SQL")
+
+
+class Answer(models.TextChoices):
+    YES = "yes", _("Yes")
+    NO = "no", _("No")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class AttemptChannel(models.TextChoices):
+    CALL = "call", _("Call")
+    EMAIL = "email", _("Email")
+    MESSENGER = "messenger", _("Messenger")
+
+
+class AttemptOutcome(models.TextChoices):
+    REACHED = "reached", _("Reached")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    VOICEMAIL = "voicemail", _("Voicemail")
+
+
+# A failed attempt counts towards "N unanswered calls → nurture".
+FAILED_CALL_OUTCOMES = frozenset({AttemptOutcome.NO_ANSWER, AttemptOutcome.BUSY, AttemptOutcome.VOICEMAIL})
+
+
+class DealStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class RejectionCode:
+    OTHER = "other"

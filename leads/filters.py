@@ -1,0 +1,92 @@
+"""One FilterSet for leads, used by the API list and the HTML lists alike."""
+
+import datetime as dt
+import re
+
+import django_filters
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from leads.choices import Qualification, StageKind
+from leads.models import Campaign, Lead, Segment, Source, Stage
+
+
+def _start_of_day(day: dt.date) -> dt.datetime:
+    """Midnight of `day` in the company's time zone (dates in filters are local dates)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
+
+
+class OwnerFilter(django_filters.CharFilter):
+    """`owner=<user id>` or `owner=none` for unassigned leads."""
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        if value == "none":
+            return qs.filter(owner__isnull=True)
+        return qs.filter(owner_id=int(value))
+
+
+class LeadFilter(django_filters.FilterSet):
+    stage = django_filters.ModelMultipleChoiceFilter(
+        label=_("Stage"), field_name="stage__code", to_field_name="code", queryset=Stage.objects.all()
+    )
+    status = django_filters.MultipleChoiceFilter(
+        label=_("Status"), field_name="stage__kind", choices=StageKind.choices
+    )
+    qualification = django_filters.MultipleChoiceFilter(label=_("Qualification"), choices=Qualification.choices)
+    owner = OwnerFilter(label=_("Owner"), help_text=_("A user id, or “none” for unassigned leads."))
+    source = django_filters.ModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
+    campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
+    segment = django_filters.ModelChoiceFilter(label=_("Segment"), queryset=Segment.objects.all())
+    created_after = django_filters.DateFilter(
+        label=_("Arrived on or after"), method="filter_created_after", help_text=_("A date, YYYY-MM-DD.")
+    )
+    created_before = django_filters.DateFilter(
+        label=_("Arrived on or before"), method="filter_created_before", help_text=_("A date, YYYY-MM-DD, inclusive.")
+    )
+    search = django_filters.CharFilter(
+        label=_("Search"), method="filter_search", help_text=_("Name, company, phone or email.")
+    )
+
+    class Meta:
+        model = Lead
+        fields = ["stage", "status", "qualification", "owner", "source", "campaign", "segment"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Validate `owner` as "none" or a positive integer, with a clear message.
+        self.filters["owner"].field.validators.append(_validate_owner)
+
+    def filter_created_after(self, qs, name, value):
+        return qs.filter(created_at__gte=_start_of_day(value))
+
+    def filter_created_before(self, qs, name, value):
+        return qs.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+
+    def filter_search(self, qs, name, value):
+        value = value.strip()[:100]
+        if not value:
+            return qs
+        condition = (
+            Q(contact__name__icontains=value)
+            | Q(contact__company__icontains=value)
+            | Q(contact__email__icontains=value.lower())
+        )
+        digits = re.sub(r"\D", "", value)
+        if len(digits) >= 4:
+            # Phones are stored as +7XXXXXXXXXX; a Russian 8-prefixed number means +7.
+            if len(digits) == 11 and digits.startswith("8"):
+                digits = "7" + digits[1:]
+            condition |= Q(contact__phone__contains=digits)
+        return qs.filter(condition)
+
+
+def _validate_owner(value):
+    from django.core.exceptions import ValidationError
+
+    if value in (None, "", "none"):
+        return
+    if not value.isdigit() or int(value) <= 0 or int(value) > 2**63 - 1:
+        raise ValidationError(_("Give a user id or “none”."), code="invalid")

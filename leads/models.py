@@ -1,0 +1,651 @@
+"""The funnel: where leads come from, who they are, and how far they got."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from leads.choices import (
+    Answer,
+    AttemptChannel,
+    AttemptOutcome,
+    CriterionLevel,
+    DealStatus,
+    EntryChannel,
+    Fit,
+    Priority,
+    Qualification,
+    ReasonSide,
+    RejectionCode,
+    SourceKind,
+    StageKind,
+)
+from revops.roles import Role
+
+
+def _values(choices) -> list[str]:
+    return [c.value for c in choices]
+
+
+def localized(obj, field: str) -> str:
+    """`obj.<field>_<lang>` for the active language, falling back to Russian.
+
+    Reference data that admins edit (stages, reasons, criteria, segments) is
+    stored in both languages as columns, so renaming a stage needs no deploy.
+    """
+    lang = (get_language() or "ru")[:2]
+    value = getattr(obj, f"{field}_{lang}", "") if lang in ("ru", "en") else ""
+    return value or getattr(obj, f"{field}_ru", "") or getattr(obj, f"{field}_en", "")
+
+
+# --- reference data -----------------------------------------------------------------
+
+
+class Source(models.Model):
+    """A channel leads come from (Яндекс Директ, SEO, exhibitions…); `code` is stable."""
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=20, choices=SourceKind.choices, default=SourceKind.OTHER)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=_values(SourceKind)), name="source_kind_valid")]
+
+    def __str__(self):
+        return self.name
+
+
+class Campaign(models.Model):
+    """An advertising campaign of a source, recognised by its UTM tags."""
+
+    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="campaigns")
+    code = models.SlugField(_("code"), max_length=80)
+    name = models.CharField(_("name"), max_length=200)
+    utm_source = models.CharField(_("utm_source"), max_length=100, blank=True)
+    utm_medium = models.CharField(_("utm_medium"), max_length=100, blank=True)
+    utm_campaign = models.CharField(_("utm_campaign"), max_length=200, blank=True)
+    starts_on = models.DateField(_("starts on"), null=True, blank=True)
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["source__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "code"], name="campaign_code_unique_per_source"),
+            models.UniqueConstraint(
+                fields=["utm_source", "utm_campaign"],
+                condition=~Q(utm_campaign=""),
+                name="campaign_utm_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(starts_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="campaign_dates_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Spend(models.Model):
+    """Money spent on a campaign (or a source as a whole) in one calendar month."""
+
+    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="spend")
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, null=True, blank=True, related_name="spend"
+    )
+    month = models.DateField(_("month"), help_text=_("The first day of the month."))
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="RUB")
+
+    class Meta:
+        verbose_name = _("spend")
+        verbose_name_plural = _("spend")
+        ordering = ["-month", "source__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "month"], name="spend_unique_campaign_month"),
+            models.UniqueConstraint(
+                fields=["source", "month"], condition=Q(campaign__isnull=True), name="spend_unique_source_month"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="spend_amount_not_negative"),
+            models.CheckConstraint(condition=Q(month__day=1), name="spend_month_first_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign or self.source} {self.month:%Y-%m}: {self.amount}"
+
+
+class Product(models.Model):
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Segment(models.Model):
+    """An ICP segment: who the company sells to, and how well they fit."""
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name_ru = models.CharField(_("name (Russian)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200, blank=True)
+    industry = models.CharField(_("industry / type of company"), max_length=200, blank=True)
+    company_size = models.CharField(_("company size"), max_length=100, blank=True)
+    budget = models.CharField(_("budget"), max_length=100, blank=True)
+    deal_cycle_days = models.PositiveIntegerField(_("typical deal cycle, days"), null=True, blank=True)
+    pains = models.TextField(_("pains"), blank=True)
+    triggers = models.TextField(_("buying triggers"), blank=True)
+    readiness = models.TextField(_("readiness criteria"), blank=True)
+    fit = models.CharField(_("fit"), max_length=20, choices=Fit.choices, default=Fit.OURS)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name_ru"]
+        constraints = [models.CheckConstraint(condition=Q(fit__in=_values(Fit)), name="segment_fit_valid")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name")
+
+
+class Stage(models.Model):
+    """A funnel stage. `kind` keeps reports meaningful when stages are renamed."""
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name_ru = models.CharField(_("name (Russian)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    definition_ru = models.TextField(_("definition (Russian)"), blank=True)
+    definition_en = models.TextField(_("definition (English)"), blank=True)
+    kind = models.CharField(_("type"), max_length=20, choices=StageKind.choices)
+    # Position in the funnel; stages outside the order (lost, nurture) have none.
+    position = models.PositiveSmallIntegerField(_("position"), null=True, blank=True, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("stage")
+        verbose_name_plural = _("stages")
+        ordering = [models.F("position").asc(nulls_last=True), "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=_values(StageKind)), name="stage_kind_valid"),
+            # Only open and won stages are steps of the funnel.
+            models.CheckConstraint(
+                condition=Q(position__isnull=True) | Q(kind__in=[StageKind.OPEN, StageKind.WON]),
+                name="stage_only_open_or_won_ordered",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name")
+
+    @property
+    def definition(self) -> str:
+        return localized(self, "definition")
+
+
+class RejectionReason(models.Model):
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name_ru = models.CharField(_("name (Russian)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    side = models.CharField(
+        _("usually owned by"), max_length=20, choices=ReasonSide.choices, default=ReasonSide.CLIENT
+    )
+    requires_comment = models.BooleanField(_("comment required"), default=False)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("rejection reason")
+        verbose_name_plural = _("rejection reasons")
+        ordering = ["position", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(side__in=_values(ReasonSide)), name="reason_side_valid"),
+            models.CheckConstraint(
+                condition=~Q(code=RejectionCode.OTHER) | Q(requires_comment=True),
+                name="reason_other_requires_comment",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name")
+
+
+class QualificationCriterion(models.Model):
+    """One line of the agreed MQL or SQL checklist; segment-specific or for all."""
+
+    segment = models.ForeignKey(
+        Segment,
+        verbose_name=_("segment"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="criteria",
+        help_text=_("Empty: applies to every segment."),
+    )
+    level = models.CharField(_("level"), max_length=3, choices=CriterionLevel.choices)
+    code = models.SlugField(_("code"), max_length=50)
+    text_ru = models.CharField(_("text (Russian)"), max_length=300)
+    text_en = models.CharField(_("text (English)"), max_length=300)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("qualification criterion")
+        verbose_name_plural = _("qualification criteria")
+        ordering = ["level", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(level__in=_values(CriterionLevel)), name="criterion_level_valid"),
+            models.UniqueConstraint(fields=["segment", "level", "code"], name="criterion_code_unique_per_segment"),
+            models.UniqueConstraint(
+                fields=["level", "code"], condition=Q(segment__isnull=True), name="criterion_code_unique_global"
+            ),
+        ]
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def text(self) -> str:
+        return localized(self, "text")
+
+
+# --- people and leads --------------------------------------------------------------------
+
+
+class Contact(models.Model):
+    """A person at a company. Phone (E.164) and email are normalised and unique,
+    so every request from the same person finds the same contact."""
+
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    position = models.CharField(_("position"), max_length=200, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["phone"], condition=~Q(phone=""), name="contact_phone_unique"),
+            models.UniqueConstraint(fields=["email"], condition=~Q(email=""), name="contact_email_unique"),
+            models.CheckConstraint(condition=~Q(phone="") | ~Q(email=""), name="contact_reachable"),
+            # E.164: a plus and 8–15 digits (normalisation guarantees it; the database insists).
+            models.CheckConstraint(
+                condition=Q(phone="") | Q(phone__regex=r"^\+[1-9][0-9]{7,14}$"), name="contact_phone_e164"
+            ),
+            models.CheckConstraint(condition=~Q(email__regex=r"[A-Z]"), name="contact_email_lowercase"),
+        ]
+
+    def __str__(self):
+        return self.name or self.company or self.phone or self.email
+
+
+class LeadQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The leads `user` may see: a rep their own, a head of sales the team's,
+        marketing, executives and admins all of them, anyone else none."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.sees_all_leads:
+            return self
+        if user.role == Role.SALES_HEAD:
+            if user.team_id is None:
+                return self.none()
+            return self.filter(team_id=user.team_id)
+        if user.role == Role.REP:
+            return self.filter(owner_id=user.pk)
+        return self.none()
+
+    def changeable_by(self, user):
+        """Leads `user` may edit: the visible ones, for roles that work leads."""
+        if not user.is_authenticated or not user.can_work_leads:
+            return self.none()
+        return self.visible_to(user)
+
+    def with_related(self):
+        return self.select_related(
+            "contact", "stage", "furthest_stage", "rejection_reason", "product", "owner", "source", "campaign"
+        )
+
+
+class Lead(models.Model):
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="leads")
+    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="leads")
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+    )
+    channel = models.CharField(_("entry channel"), max_length=20, choices=EntryChannel.choices)
+    utm_source = models.CharField("utm_source", max_length=200, blank=True)
+    utm_medium = models.CharField("utm_medium", max_length=200, blank=True)
+    utm_campaign = models.CharField("utm_campaign", max_length=200, blank=True)
+    utm_content = models.CharField("utm_content", max_length=200, blank=True)
+    utm_term = models.CharField("utm_term", max_length=200, blank=True)
+    landing_page = models.URLField(_("landing page"), max_length=2000, blank=True)
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+    )
+    # A product code we did not recognise is kept as it came, for marketing to map later.
+    product_text = models.CharField(_("product as sent"), max_length=200, blank=True)
+    comment = models.TextField(_("client's comment"), blank=True)
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+    )
+    fit = models.CharField(_("fit"), max_length=20, choices=Fit.choices, blank=True, default=Fit.UNKNOWN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+    )
+    team = models.ForeignKey(
+        "revops.Team", verbose_name=_("team"), on_delete=models.PROTECT, null=True, blank=True, related_name="leads"
+    )
+    stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="+")
+    furthest_stage = models.ForeignKey(
+        Stage, verbose_name=_("furthest stage"), on_delete=models.PROTECT, related_name="+"
+    )
+    qualification = models.CharField(
+        _("qualification"), max_length=4, choices=Qualification.choices, default=Qualification.NONE
+    )
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    rejection_reason = models.ForeignKey(
+        RejectionReason,
+        verbose_name=_("rejection reason"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+    )
+    rejection_comment = models.TextField(_("rejection comment"), blank=True)
+    is_returning = models.BooleanField(
+        _("returning contact"), default=False, help_text=_("The contact had a closed lead before this one.")
+    )
+    created_at = models.DateTimeField(_("arrived"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    first_contact_at = models.DateTimeField(_("first contact"), null=True, blank=True)
+    qualified_at = models.DateTimeField(_("qualified"), null=True, blank=True)
+    stage_changed_at = models.DateTimeField(_("stage changed"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="lead_created_idx"),
+            models.Index(fields=["owner", "-created_at"], name="lead_owner_created_idx"),
+            models.Index(fields=["team", "-created_at"], name="lead_team_created_idx"),
+            models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
+            models.Index(fields=["campaign", "created_at"], name="lead_campaign_created_idx"),
+            models.Index(fields=["stage", "owner"], name="lead_stage_owner_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=_values(EntryChannel)), name="lead_channel_valid"),
+            models.CheckConstraint(condition=Q(fit__in=_values(Fit)), name="lead_fit_valid"),
+            models.CheckConstraint(
+                condition=Q(qualification__in=_values(Qualification)), name="lead_qualification_valid"
+            ),
+            models.CheckConstraint(condition=Q(priority__in=_values(Priority)), name="lead_priority_valid"),
+            models.CheckConstraint(
+                condition=Q(first_contact_at__isnull=True) | Q(first_contact_at__gte=models.F("created_at")),
+                name="lead_first_contact_after_arrival",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(closed_at__gte=models.F("created_at")),
+                name="lead_closed_after_arrival",
+            ),
+            # A rejection comment without a reason would be a note in the wrong place.
+            models.CheckConstraint(
+                condition=Q(rejection_reason__isnull=False) | Q(rejection_comment=""),
+                name="lead_rejection_comment_needs_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.contact}"
+
+    @property
+    def status(self) -> str:
+        return self.stage.kind
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage.kind == StageKind.OPEN
+
+    @property
+    def product_code(self) -> str:
+        return self.product.code if self.product_id else self.product_text
+
+
+class InboundRequest(models.Model):
+    """Every inbound touch of a contact (form, chat, call…), so repeat requests count."""
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="requests")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="requests"
+    )
+    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="requests")
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(_("entry channel"), max_length=20, choices=EntryChannel.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    product_text = models.CharField(_("product as sent"), max_length=200, blank=True)
+    utm = models.JSONField(_("UTM tags"), default=dict, blank=True)
+    landing_page = models.URLField(_("landing page"), max_length=2000, blank=True)
+    extra = models.JSONField(_("extra data"), default=dict, blank=True)
+    is_repeat = models.BooleanField(_("repeat request"), default=False)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("request")
+        verbose_name_plural = _("requests")
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["lead", "-received_at"], name="request_lead_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=_values(EntryChannel)), name="request_channel_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.source} → #{self.lead_id} ({self.received_at:%Y-%m-%d %H:%M})"
+
+
+class StageChange(models.Model):
+    """The history of a lead's stage: who moved it, when, from where to where."""
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="stage_changes")
+    from_stage = models.ForeignKey(
+        Stage, verbose_name=_("from"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_stage = models.ForeignKey(Stage, verbose_name=_("to"), on_delete=models.PROTECT, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("when"), default=timezone.now)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["lead", "changed_at"], name="stagechange_lead_idx")]
+
+    def __str__(self):
+        return f"#{self.lead_id}: {self.from_stage} → {self.to_stage}"
+
+
+class LeadEvent(models.Model):
+    """Audit trail for changes that have no table of their own (edits of fields,
+    notes). Written by the same function that makes the change."""
+
+    class Kind(models.TextChoices):
+        EDITED = "edited", _("Edited")
+        NOTE = "note", _("Note")
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("lead event")
+        verbose_name_plural = _("lead events")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["lead", "created_at"], name="leadevent_lead_idx")]
+
+    def __str__(self):
+        return f"#{self.lead_id} {self.get_kind_display()}"
+
+
+class CriterionAnswer(models.Model):
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="answers")
+    criterion = models.ForeignKey(
+        QualificationCriterion, verbose_name=_("criterion"), on_delete=models.PROTECT, related_name="answers"
+    )
+    answer = models.CharField(_("answer"), max_length=10, choices=Answer.choices)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    answered_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("checklist answer")
+        verbose_name_plural = _("checklist answers")
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "criterion"], name="answer_unique_per_lead"),
+            models.CheckConstraint(condition=Q(answer__in=_values(Answer)), name="answer_valid"),
+        ]
+
+    def __str__(self):
+        return f"#{self.lead_id} {self.criterion_id}: {self.answer}"
+
+
+class ContactAttempt(models.Model):
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="attempts")
+    channel = models.CharField(_("channel"), max_length=20, choices=AttemptChannel.choices)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=AttemptOutcome.choices)
+    duration_seconds = models.PositiveIntegerField(_("duration, seconds"), null=True, blank=True)
+    recording_url = models.URLField(_("recording"), max_length=1000, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    callback_at = models.DateTimeField(_("call back at"), null=True, blank=True)
+    made_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="attempts",
+    )
+    made_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("contact attempt")
+        verbose_name_plural = _("contact attempts")
+        ordering = ["-made_at", "-id"]
+        indexes = [models.Index(fields=["lead", "made_at"], name="attempt_lead_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(channel__in=_values(AttemptChannel)), name="attempt_channel_valid"),
+            models.CheckConstraint(condition=Q(outcome__in=_values(AttemptOutcome)), name="attempt_outcome_valid"),
+            models.CheckConstraint(
+                condition=Q(callback_at__isnull=True) | Q(callback_at__gt=models.F("made_at")),
+                name="attempt_callback_in_future",
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.lead_id} {self.get_channel_display()}: {self.get_outcome_display()}"
+
+
+class Deal(models.Model):
+    """Money from a lead. A contact may have several (repeat sales)."""
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.PROTECT, related_name="deals")
+    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="deals")
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
+    )
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    margin = models.DecimalField(_("margin"), max_digits=14, decimal_places=2)
+    currency = models.CharField(_("currency"), max_length=3, default="RUB")
+    status = models.CharField(_("status"), max_length=10, choices=DealStatus.choices, default=DealStatus.OPEN)
+    is_repeat_sale = models.BooleanField(_("repeat sale"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deals",
+    )
+
+    class Meta:
+        verbose_name = _("deal")
+        verbose_name_plural = _("deals")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "closed_on"], name="deal_status_closed_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=_values(DealStatus)), name="deal_status_valid"),
+            models.CheckConstraint(condition=Q(amount__gte=Decimal(0)), name="deal_amount_not_negative"),
+            models.CheckConstraint(condition=Q(margin__lte=models.F("amount")), name="deal_margin_within_amount"),
+            models.CheckConstraint(
+                condition=Q(status=DealStatus.OPEN) | Q(closed_on__isnull=False),
+                name="deal_closed_has_date",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.contact}: {self.amount} {self.currency}"

@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RevopsConfig(AppConfig):
+    name = "revops"
+    verbose_name = _("People and teams")
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from revops.groups import sync_role_groups
+
+        # Permissions exist only after migrate, so the role groups follow it.
+        post_migrate.connect(sync_role_groups, sender=self)

@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from revops.roles import Role
+
+
+def navigation(request):
+    """The menu for the signed-in user's role: only what they may open."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "LANGUAGES": settings.LANGUAGES}
+    items = [(_("Home"), reverse("home"))]
+    if user.sees_all_leads or user.role in (Role.REP, Role.SALES_HEAD):
+        label = _("My leads") if user.role == Role.REP else _("Leads")
+        items.append((label, reverse("leads:list")))
+    if user.is_staff:
+        items.append((_("Administration"), reverse("admin:index")))
+    items.append((_("API"), reverse("api-docs")))
+    return {"nav_items": items, "LANGUAGES": settings.LANGUAGES}

@@ -1,0 +1,36 @@
+"""What /healthz reports. Each check answers fast and never raises."""
+
+import os
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+
+def check_database() -> dict:
+    started = time.monotonic()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        return {"ok": False, "error": exc.__class__.__name__}
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def check_broker() -> dict:
+    """Is the Celery broker reachable? Redis: a PING with a short timeout;
+    the embedded filesystem broker: its folder exists and is writable."""
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
+            client.ping()
+        except Exception as exc:  # noqa: BLE001
+            return {"ok": False, "kind": "redis", "error": exc.__class__.__name__}
+        return {"ok": True, "kind": "redis"}
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    ok = folder.is_dir() and os.access(folder, os.W_OK)
+    return {"ok": ok, "kind": "filesystem"}
