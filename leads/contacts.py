@@ -27,7 +27,9 @@ def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
-        raise ValidationError(_("Enter a valid phone number, e.g. +7 916 123-45-67."), code="phone_invalid") from None
+        raise ValidationError(
+            _("Enter a valid phone number, e.g. +7 916 123-45-67."), code="phone_invalid"
+        ) from None
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(_("Enter a valid phone number, e.g. +7 916 123-45-67."), code="phone_invalid")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
@@ -38,7 +40,9 @@ def format_phone(e164: str) -> str:
     if not e164:
         return ""
     try:
-        return phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return phonenumbers.format_number(
+            phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL
+        )
     except phonenumbers.NumberParseException:
         return e164
 

@@ -35,7 +35,9 @@ class LeadFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(
         label=_("Status"), field_name="stage__kind", choices=StageKind.choices
     )
-    qualification = django_filters.MultipleChoiceFilter(label=_("Qualification"), choices=Qualification.choices)
+    qualification = django_filters.MultipleChoiceFilter(
+        label=_("Qualification"), choices=Qualification.choices
+    )
     owner = OwnerFilter(label=_("Owner"), help_text=_("A user id, or “none” for unassigned leads."))
     source = django_filters.ModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
     campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
@@ -44,7 +46,9 @@ class LeadFilter(django_filters.FilterSet):
         label=_("Arrived on or after"), method="filter_created_after", help_text=_("A date, YYYY-MM-DD.")
     )
     created_before = django_filters.DateFilter(
-        label=_("Arrived on or before"), method="filter_created_before", help_text=_("A date, YYYY-MM-DD, inclusive.")
+        label=_("Arrived on or before"),
+        method="filter_created_before",
+        help_text=_("A date, YYYY-MM-DD, inclusive."),
     )
     search = django_filters.CharFilter(
         label=_("Search"), method="filter_search", help_text=_("Name, company, phone or email.")

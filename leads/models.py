@@ -57,7 +57,9 @@ class Source(models.Model):
         verbose_name = _("source")
         verbose_name_plural = _("sources")
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=Q(kind__in=_values(SourceKind)), name="source_kind_valid")]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=_values(SourceKind)), name="source_kind_valid")
+        ]
 
     def __str__(self):
         return self.name
@@ -66,7 +68,9 @@ class Source(models.Model):
 class Campaign(models.Model):
     """An advertising campaign of a source, recognised by its UTM tags."""
 
-    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="campaigns")
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="campaigns"
+    )
     code = models.SlugField(_("code"), max_length=80)
     name = models.CharField(_("name"), max_length=200)
     utm_source = models.CharField(_("utm_source"), max_length=100, blank=True)
@@ -88,7 +92,9 @@ class Campaign(models.Model):
                 name="campaign_utm_unique",
             ),
             models.CheckConstraint(
-                condition=Q(ends_on__isnull=True) | Q(starts_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                condition=Q(ends_on__isnull=True)
+                | Q(starts_on__isnull=True)
+                | Q(ends_on__gte=models.F("starts_on")),
                 name="campaign_dates_ordered",
             ),
         ]
@@ -100,9 +106,16 @@ class Campaign(models.Model):
 class Spend(models.Model):
     """Money spent on a campaign (or a source as a whole) in one calendar month."""
 
-    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="spend")
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="spend"
+    )
     campaign = models.ForeignKey(
-        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, null=True, blank=True, related_name="spend"
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="spend",
     )
     month = models.DateField(_("month"), help_text=_("The first day of the month."))
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
@@ -115,7 +128,9 @@ class Spend(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["campaign", "month"], name="spend_unique_campaign_month"),
             models.UniqueConstraint(
-                fields=["source", "month"], condition=Q(campaign__isnull=True), name="spend_unique_source_month"
+                fields=["source", "month"],
+                condition=Q(campaign__isnull=True),
+                name="spend_unique_source_month",
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="spend_amount_not_negative"),
             models.CheckConstraint(condition=Q(month__day=1), name="spend_month_first_day"),
@@ -262,10 +277,16 @@ class QualificationCriterion(models.Model):
         verbose_name_plural = _("qualification criteria")
         ordering = ["level", "position", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(level__in=_values(CriterionLevel)), name="criterion_level_valid"),
-            models.UniqueConstraint(fields=["segment", "level", "code"], name="criterion_code_unique_per_segment"),
+            models.CheckConstraint(
+                condition=Q(level__in=_values(CriterionLevel)), name="criterion_level_valid"
+            ),
             models.UniqueConstraint(
-                fields=["level", "code"], condition=Q(segment__isnull=True), name="criterion_code_unique_global"
+                fields=["segment", "level", "code"], name="criterion_code_unique_per_segment"
+            ),
+            models.UniqueConstraint(
+                fields=["level", "code"],
+                condition=Q(segment__isnull=True),
+                name="criterion_code_unique_global",
             ),
         ]
 
@@ -339,10 +360,19 @@ class LeadQuerySet(models.QuerySet):
 
 
 class Lead(models.Model):
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="leads")
-    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="leads")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="leads"
+    )
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="leads"
+    )
     campaign = models.ForeignKey(
-        Campaign, verbose_name=_("campaign"), on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
     )
     channel = models.CharField(_("entry channel"), max_length=20, choices=EntryChannel.choices)
     utm_source = models.CharField("utm_source", max_length=200, blank=True)
@@ -352,13 +382,23 @@ class Lead(models.Model):
     utm_term = models.CharField("utm_term", max_length=200, blank=True)
     landing_page = models.URLField(_("landing page"), max_length=2000, blank=True)
     product = models.ForeignKey(
-        Product, verbose_name=_("product"), on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
     )
     # A product code we did not recognise is kept as it came, for marketing to map later.
     product_text = models.CharField(_("product as sent"), max_length=200, blank=True)
     comment = models.TextField(_("client's comment"), blank=True)
     segment = models.ForeignKey(
-        Segment, verbose_name=_("segment"), on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+        Segment,
+        verbose_name=_("segment"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
     )
     fit = models.CharField(_("fit"), max_length=20, choices=Fit.choices, blank=True, default=Fit.UNKNOWN)
     owner = models.ForeignKey(
@@ -370,7 +410,12 @@ class Lead(models.Model):
         related_name="owned_leads",
     )
     team = models.ForeignKey(
-        "revops.Team", verbose_name=_("team"), on_delete=models.PROTECT, null=True, blank=True, related_name="leads"
+        "revops.Team",
+        verbose_name=_("team"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
     )
     stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="+")
     furthest_stage = models.ForeignKey(
@@ -379,7 +424,9 @@ class Lead(models.Model):
     qualification = models.CharField(
         _("qualification"), max_length=4, choices=Qualification.choices, default=Qualification.NONE
     )
-    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
+    )
     rejection_reason = models.ForeignKey(
         RejectionReason,
         verbose_name=_("rejection reason"),
@@ -458,9 +505,16 @@ class InboundRequest(models.Model):
     contact = models.ForeignKey(
         Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="requests"
     )
-    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="requests")
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="requests"
+    )
     campaign = models.ForeignKey(
-        Campaign, verbose_name=_("campaign"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Campaign,
+        verbose_name=_("campaign"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     channel = models.CharField(_("entry channel"), max_length=20, choices=EntryChannel.choices)
     comment = models.TextField(_("comment"), blank=True)
@@ -477,7 +531,9 @@ class InboundRequest(models.Model):
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["lead", "-received_at"], name="request_lead_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(channel__in=_values(EntryChannel)), name="request_channel_valid"),
+            models.CheckConstraint(
+                condition=Q(channel__in=_values(EntryChannel)), name="request_channel_valid"
+            ),
         ]
 
     def __str__(self):
@@ -487,7 +543,9 @@ class InboundRequest(models.Model):
 class StageChange(models.Model):
     """The history of a lead's stage: who moved it, when, from where to where."""
 
-    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="stage_changes")
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="stage_changes"
+    )
     from_stage = models.ForeignKey(
         Stage, verbose_name=_("from"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -596,8 +654,12 @@ class ContactAttempt(models.Model):
         ordering = ["-made_at", "-id"]
         indexes = [models.Index(fields=["lead", "made_at"], name="attempt_lead_idx")]
         constraints = [
-            models.CheckConstraint(condition=Q(channel__in=_values(AttemptChannel)), name="attempt_channel_valid"),
-            models.CheckConstraint(condition=Q(outcome__in=_values(AttemptOutcome)), name="attempt_outcome_valid"),
+            models.CheckConstraint(
+                condition=Q(channel__in=_values(AttemptChannel)), name="attempt_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=_values(AttemptOutcome)), name="attempt_outcome_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(callback_at__isnull=True) | Q(callback_at__gt=models.F("made_at")),
                 name="attempt_callback_in_future",
@@ -612,9 +674,16 @@ class Deal(models.Model):
     """Money from a lead. A contact may have several (repeat sales)."""
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.PROTECT, related_name="deals")
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="deals")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="deals"
+    )
     product = models.ForeignKey(
-        Product, verbose_name=_("product"), on_delete=models.SET_NULL, null=True, blank=True, related_name="deals"
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deals",
     )
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     margin = models.DecimalField(_("margin"), max_digits=14, decimal_places=2)
@@ -640,7 +709,9 @@ class Deal(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(status__in=_values(DealStatus)), name="deal_status_valid"),
             models.CheckConstraint(condition=Q(amount__gte=Decimal(0)), name="deal_amount_not_negative"),
-            models.CheckConstraint(condition=Q(margin__lte=models.F("amount")), name="deal_margin_within_amount"),
+            models.CheckConstraint(
+                condition=Q(margin__lte=models.F("amount")), name="deal_margin_within_amount"
+            ),
             models.CheckConstraint(
                 condition=Q(status=DealStatus.OPEN) | Q(closed_on__isnull=False),
                 name="deal_closed_has_date",

@@ -80,7 +80,9 @@ class LeadUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     company = serializers.CharField(max_length=200, required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    segment = serializers.PrimaryKeyRelatedField(queryset=Segment.objects.all(), required=False, allow_null=True)
+    segment = serializers.PrimaryKeyRelatedField(
+        queryset=Segment.objects.all(), required=False, allow_null=True
+    )
     fit = serializers.ChoiceField(choices=Fit.choices, required=False, allow_blank=True)
     product = serializers.SlugRelatedField(
         slug_field="code", queryset=Product.objects.filter(is_active=True), required=False, allow_null=True

@@ -8,7 +8,9 @@ def lead_context(lead: Lead) -> dict:
     requests = list(lead.requests.select_related("source", "campaign").order_by("-received_at")[:50])
     attempts = list(lead.attempts.select_related("made_by").order_by("-made_at")[:100])
     stage_changes = list(
-        lead.stage_changes.select_related("from_stage", "to_stage", "changed_by").order_by("-changed_at")[:100]
+        lead.stage_changes.select_related("from_stage", "to_stage", "changed_by").order_by("-changed_at")[
+            :100
+        ]
     )
     deals = list(contact.deals.select_related("product").order_by("-created_at")[:20])
     other_leads = list(

@@ -7,9 +7,13 @@ class RevopsConfig(AppConfig):
     verbose_name = _("People and teams")
 
     def ready(self):
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
         from revops.groups import sync_role_groups
+        from revops.sqlite import install_unicode_like
+
+        connection_created.connect(install_unicode_like)
 
         # Permissions exist only after migrate, so the role groups follow it.
         post_migrate.connect(sync_role_groups, sender=self)

@@ -29,7 +29,9 @@ class Team(models.Model):
         verbose_name_plural = _("teams")
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(kind__in=["sales", "marketing"]), name="team_kind_valid"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["sales", "marketing"]), name="team_kind_valid"
+            ),
         ]
 
     def __str__(self):

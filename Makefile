@@ -1,0 +1,51 @@
+# Two commands for a fresh machine (Python 3.11+, make, the package registries):
+#   make run   — set up and run the embedded app on http://127.0.0.1:8000
+#   make test  — set up and run the tests
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup setup-dev migrate lint format messages clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_data --if-empty
+	@echo ""
+	@echo "  revops is starting on http://$(HOST):$(PORT)/"
+	@echo "  demo logins (password: demo): rep1 … rep5, sales_head, sales_head2, marketer, marketing_head, ceo, admin"
+	@echo ""
+	@# The worker (with the embedded beat) and the web server live and die together.
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(VENV)/bin/celery -A revops worker -B --pool=solo --loglevel=WARNING & \
+	  $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+# Re-extract and compile translations (needs GNU gettext; the compiled .mo
+# files are committed so setup never needs it).
+messages: setup
+	$(PY) manage.py makemessages -l ru -l en --ignore=.venv --ignore=staticfiles --ignore=tests
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,242 @@
+from django.contrib import admin
+from django.db import models
+
+from leads.models import (
+    Campaign,
+    Contact,
+    ContactAttempt,
+    CriterionAnswer,
+    Deal,
+    InboundRequest,
+    Lead,
+    LeadEvent,
+    Product,
+    QualificationCriterion,
+    RejectionReason,
+    Segment,
+    Source,
+    Spend,
+    Stage,
+    StageChange,
+)
+
+
+class VisibleLeadsMixin:
+    """Row-level visibility in the admin follows the same rule as the app."""
+
+    lead_path = "lead"
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        visible = Lead.objects.visible_to(request.user)
+        if self.lead_path == "":
+            return qs.filter(pk__in=visible.values("pk"))
+        return qs.filter(**{f"{self.lead_path}__in": visible.values("pk")})
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "kind", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "code",
+        "source",
+        "utm_source",
+        "utm_campaign",
+        "starts_on",
+        "ends_on",
+        "is_active",
+    ]
+    list_filter = ["source", "is_active"]
+    search_fields = ["name", "code", "utm_campaign"]
+    list_select_related = ["source"]
+
+
+@admin.register(Spend)
+class SpendAdmin(admin.ModelAdmin):
+    list_display = ["month", "source", "campaign", "amount", "currency"]
+    list_filter = ["source", "month"]
+    date_hierarchy = "month"
+    list_select_related = ["source", "campaign"]
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "code"]
+
+
+class CriterionInline(admin.TabularInline):
+    model = QualificationCriterion
+    extra = 0
+    fields = ["level", "code", "text_ru", "text_en", "position", "is_active"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name_ru", "name_en", "code", "fit", "company_size", "deal_cycle_days", "is_active"]
+    list_filter = ["fit", "is_active"]
+    search_fields = ["name_ru", "name_en", "code", "industry"]
+    inlines = [CriterionInline]
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_ru", "name_en", "kind", "position", "is_active"]
+    list_filter = ["kind", "is_active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Codes and types are what reports rely on; labels and definitions stay editable.
+        return ["code", "kind"] if obj else []
+
+
+@admin.register(RejectionReason)
+class RejectionReasonAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_ru", "name_en", "side", "requires_comment", "position", "is_active"]
+    list_filter = ["side", "is_active"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj else []
+
+
+@admin.register(QualificationCriterion)
+class QualificationCriterionAdmin(admin.ModelAdmin):
+    list_display = ["text_ru", "level", "code", "segment", "position", "is_active"]
+    list_filter = ["level", "segment", "is_active"]
+    search_fields = ["text_ru", "text_en", "code"]
+    list_select_related = ["segment"]
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ["name", "company", "phone", "email", "created_at"]
+    search_fields = ["name", "company", "phone", "email"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs.filter(leads__in=Lead.objects.visible_to(request.user)).distinct()
+
+
+class RequestInline(admin.TabularInline):
+    model = InboundRequest
+    extra = 0
+    fields = ["received_at", "source", "channel", "is_repeat", "comment"]
+    readonly_fields = fields
+    can_delete = False
+
+
+class StageChangeInline(admin.TabularInline):
+    model = StageChange
+    extra = 0
+    fields = ["changed_at", "from_stage", "to_stage", "changed_by", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+
+class AttemptInline(admin.TabularInline):
+    model = ContactAttempt
+    extra = 0
+    fields = ["made_at", "channel", "outcome", "duration_seconds", "made_by", "note"]
+    readonly_fields = fields
+    can_delete = False
+
+
+@admin.register(Lead)
+class LeadAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    lead_path = ""
+    list_display = [
+        "id",
+        "contact",
+        "source",
+        "campaign",
+        "stage",
+        "qualification",
+        "owner",
+        "team",
+        "created_at",
+    ]
+    list_filter = ["stage", "qualification", "source", "team", "channel", "priority", "fit", "segment"]
+    search_fields = ["contact__name", "contact__company", "contact__phone", "contact__email"]
+    date_hierarchy = "created_at"
+    list_select_related = ["contact", "source", "campaign", "stage", "owner", "team"]
+    raw_id_fields = ["contact", "campaign"]
+    autocomplete_fields = ["owner"]
+    # State (stage, owner, qualification, rejection) changes through the app's
+    # actions so that history is written; the admin shows it read-only.
+    readonly_fields = [
+        "stage",
+        "furthest_stage",
+        "qualification",
+        "rejection_reason",
+        "rejection_comment",
+        "owner",
+        "team",
+        "first_contact_at",
+        "qualified_at",
+        "stage_changed_at",
+        "closed_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [RequestInline, StageChangeInline, AttemptInline]
+
+
+@admin.register(InboundRequest)
+class InboundRequestAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    list_display = ["id", "lead", "source", "channel", "is_repeat", "received_at"]
+    list_filter = ["source", "channel", "is_repeat"]
+    list_select_related = ["lead__contact", "source"]
+    raw_id_fields = ["lead", "contact", "campaign"]
+    date_hierarchy = "received_at"
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    list_display = ["lead", "from_stage", "to_stage", "changed_by", "changed_at"]
+    list_filter = ["to_stage"]
+    list_select_related = ["lead__contact", "from_stage", "to_stage", "changed_by"]
+    raw_id_fields = ["lead"]
+
+
+@admin.register(LeadEvent)
+class LeadEventAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    list_display = ["lead", "kind", "actor", "created_at"]
+    list_filter = ["kind"]
+    list_select_related = ["lead__contact", "actor"]
+    raw_id_fields = ["lead"]
+
+
+@admin.register(CriterionAnswer)
+class CriterionAnswerAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    list_display = ["lead", "criterion", "answer", "answered_by", "answered_at"]
+    list_filter = ["answer", "criterion__level"]
+    list_select_related = ["lead__contact", "criterion", "answered_by"]
+    raw_id_fields = ["lead"]
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    list_display = ["lead", "channel", "outcome", "duration_seconds", "made_by", "made_at"]
+    list_filter = ["channel", "outcome"]
+    list_select_related = ["lead__contact", "made_by"]
+    raw_id_fields = ["lead"]
+    date_hierarchy = "made_at"
+
+
+@admin.register(Deal)
+class DealAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    list_display = ["id", "contact", "amount", "margin", "currency", "status", "closed_on", "owner"]
+    list_filter = ["status", "is_repeat_sale", "product"]
+    list_select_related = ["contact", "owner"]
+    raw_id_fields = ["lead", "contact"]
+    date_hierarchy = "closed_on"
+    search_fields = ["contact__name", "contact__company"]
