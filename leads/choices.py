@@ -118,3 +118,11 @@ class DealStatus(models.TextChoices):
 
 class RejectionCode:
     OTHER = "other"
+
+
+class AssignmentKind(models.TextChoices):
+    AUTO = "auto", _("Automatic")
+    MANUAL = "manual", _("By hand")
+    BULK = "bulk", _("Bulk reassignment")
+    QUEUE = "queue", _("From the waiting queue")
+    SLA = "sla", _("After an SLA breach")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.choices import (
     Answer,
+    AssignmentKind,
     AttemptChannel,
     AttemptOutcome,
     CriterionLevel,
@@ -194,7 +195,7 @@ class Stage(models.Model):
     definition_en = models.TextField(_("definition (English)"), blank=True)
     kind = models.CharField(_("type"), max_length=20, choices=StageKind.choices)
     # Position in the funnel; stages outside the order (lost, nurture) have none.
-    position = models.PositiveSmallIntegerField(_("position"), null=True, blank=True, unique=True)
+    position = models.PositiveSmallIntegerField(_("order"), null=True, blank=True, unique=True)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -230,7 +231,7 @@ class RejectionReason(models.Model):
         _("usually owned by"), max_length=20, choices=ReasonSide.choices, default=ReasonSide.CLIENT
     )
     requires_comment = models.BooleanField(_("comment required"), default=False)
-    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -269,7 +270,7 @@ class QualificationCriterion(models.Model):
     code = models.SlugField(_("code"), max_length=50)
     text_ru = models.CharField(_("text (Russian)"), max_length=300)
     text_en = models.CharField(_("text (English)"), max_length=300)
-    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -305,9 +306,9 @@ class Contact(models.Model):
     """A person at a company. Phone (E.164) and email are normalised and unique,
     so every request from the same person finds the same contact."""
 
-    name = models.CharField(_("name"), max_length=200, blank=True)
+    name = models.CharField(_("full name"), max_length=200, blank=True)
     company = models.CharField(_("company"), max_length=200, blank=True)
-    position = models.CharField(_("position"), max_length=200, blank=True)
+    position = models.CharField(_("job title"), max_length=200, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     email = models.EmailField(_("email"), max_length=254, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -720,3 +721,232 @@ class Deal(models.Model):
 
     def __str__(self):
         return f"{self.contact}: {self.amount} {self.currency}"
+
+
+# --- intake --------------------------------------------------------------------------------
+
+
+class IntakeKey(models.Model):
+    """A secret key that lets a system (site backend, telephony, chat) send leads
+    of one source. Only its SHA-256 is stored; the key is shown once."""
+
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="intake_keys"
+    )
+    name = models.CharField(
+        _("name"), max_length=120, blank=True, help_text=_("Who uses it, e.g. “site backend”.")
+    )
+    prefix = models.CharField(_("key starts with"), max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        _("requests per minute"), null=True, blank=True, default=120, help_text=_("Empty: unlimited.")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("intake key")
+        verbose_name_plural = _("intake keys")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.source} · {self.prefix}…"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def mark_used(self, at):
+        # At most one write a minute per key: the column is for people, not audit.
+        if self.last_used_at is None or (at - self.last_used_at).total_seconds() > 60:
+            IntakeKey.objects.filter(pk=self.pk).update(last_used_at=at)
+
+
+class SiteForm(models.Model):
+    """A lead form embedded on a site. Its public id is safe to publish: it only
+    works from the allowed origins, never gives access to anything else."""
+
+    public_id = models.SlugField(_("public id"), max_length=40, unique=True)
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="site_forms"
+    )
+    name = models.CharField(_("name"), max_length=120)
+    allowed_origins = models.TextField(
+        _("allowed origins"), help_text=_("One per line, e.g. https://www.example.ru"), blank=True
+    )
+    consent_text = models.TextField(_("consent text"), blank=True)
+    consent_version = models.CharField(_("consent text version"), max_length=50, default="1")
+    rate_limit_per_minute = models.PositiveIntegerField(_("requests per minute per IP"), default=10)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("site form")
+        verbose_name_plural = _("site forms")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def origins(self) -> set[str]:
+        return {
+            line.strip().rstrip("/").lower() for line in self.allowed_origins.splitlines() if line.strip()
+        }
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request with an Idempotency-Key, replayed on retries.
+    Unique per source and key in the database, so two racing retries cannot both
+    create a lead."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["source", "key"], name="idempotency_unique_key")]
+
+    def __str__(self):
+        return f"{self.source_id}:{self.key} → {self.status_code}"
+
+
+class Consent(models.Model):
+    """Consent to personal-data processing, recorded apart from the lead: which
+    text (version) the person agreed to, when and from which address."""
+
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="consents"
+    )
+    request = models.OneToOneField(
+        InboundRequest, verbose_name=_("request"), on_delete=models.CASCADE, related_name="consent"
+    )
+    text_version = models.CharField(_("consent text version"), max_length=100, blank=True)
+    given_at = models.DateTimeField(_("given"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+        ordering = ["-given_at"]
+
+    def __str__(self):
+        return f"{self.contact} {self.given_at:%Y-%m-%d}"
+
+
+# --- distribution ---------------------------------------------------------------------------
+
+
+class RoutingRule(models.Model):
+    """Which team takes a lead: the first active rule (by position) whose filled
+    conditions all match. A rule with no conditions catches everything."""
+
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    team = models.ForeignKey(
+        "revops.Team", verbose_name=_("team"), on_delete=models.CASCADE, related_name="+"
+    )
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.CASCADE, null=True, blank=True
+    )
+    segment = models.ForeignKey(
+        Segment, verbose_name=_("segment"), on_delete=models.CASCADE, null=True, blank=True
+    )
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.CASCADE, null=True, blank=True
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        conditions = [str(x) for x in (self.source, self.segment, self.product) if x] or [
+            str(_("everything"))
+        ]
+        return f"{' + '.join(conditions)} → {self.team}"
+
+    def matches(self, lead) -> bool:
+        return all(
+            getattr(self, f"{field}_id") is None
+            or getattr(self, f"{field}_id") == getattr(lead, f"{field}_id")
+            for field in ("source", "segment", "product")
+        )
+
+
+class Assignment(models.Model):
+    """Who got a lead, who or what decided it, and why — for every assignment."""
+
+    Kind = AssignmentKind
+
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="assignments"
+    )
+    team = models.ForeignKey(
+        "revops.Team",
+        verbose_name=_("team"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("from"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("to"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty: the distribution rules."),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    # Why, as codes with parameters (rendered in the reader's language).
+    reasons = models.JSONField(_("why"), default=list, blank=True)
+    # Working time left on the first-contact clock when the new owner got it.
+    sla_left_seconds = models.IntegerField(_("SLA time inherited, s"), null=True, blank=True)
+    created_at = models.DateTimeField(_("when"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("assignment")
+        verbose_name_plural = _("assignments")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["lead", "created_at"], name="assignment_lead_idx"),
+            models.Index(fields=["to_owner", "created_at"], name="assignment_owner_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=_values(AssignmentKind)), name="assignment_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.lead_id} → {self.to_owner or '—'}"

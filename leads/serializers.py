@@ -1,9 +1,12 @@
+import json
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.actions import EDITABLE_CONTACT_FIELDS, EDITABLE_LEAD_FIELDS
-from leads.choices import Fit, Priority, Qualification, StageKind
+from leads.choices import EntryChannel, Fit, Priority, Qualification, StageKind
+from leads.contacts import normalize_email, normalize_phone
 from leads.models import Lead, Product, Segment
 
 
@@ -112,3 +115,79 @@ class LeadUpdateSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
+
+
+class IntakeSerializer(serializers.Serializer):
+    """The body of POST /api/v1/intake/ (and of the site form)."""
+
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    email = serializers.CharField(max_length=254, required=False, allow_blank=True, default="")
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    utm_source = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    utm_medium = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    utm_campaign = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    utm_content = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    utm_term = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    landing_page = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
+    channel = serializers.ChoiceField(
+        choices=[c for c in EntryChannel.choices if c[0] in ("form", "chat", "call", "api")], default="api"
+    )
+    consent = serializers.BooleanField(
+        required=True, help_text=_("Consent to personal-data processing; must be true.")
+    )
+    consent_text = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    client_ip = serializers.IPAddressField(required=False, allow_null=True, default=None)
+    extra = serializers.DictField(required=False, default=dict)
+
+    MAX_EXTRA_BYTES = 8192
+
+    def __init__(self, *args, strict: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.strict = strict
+
+    def validate_phone(self, value):
+        return _django_to_drf(normalize_phone, value)
+
+    def validate_email(self, value):
+        return _django_to_drf(normalize_email, value)
+
+    def validate_consent(self, value):
+        if value is not True:
+            raise serializers.ValidationError(_("Consent to personal-data processing is required."))
+        return value
+
+    def validate_extra(self, value):
+        if len(json.dumps(value, ensure_ascii=False)) > self.MAX_EXTRA_BYTES:
+            raise serializers.ValidationError(_("Too much extra data (at most 8 KB)."))
+        return value
+
+    def validate(self, attrs):
+        errors = {}
+        if self.strict and isinstance(self.initial_data, dict):
+            for key in set(self.initial_data) - set(self.fields):
+                errors[key] = [_("Unknown field; put additional data into “extra”.")]
+        if not attrs.get("phone") and not attrs.get("email"):
+            message = _("Give a phone number or an email address.")
+            errors.setdefault("phone", []).append(message)
+            errors.setdefault("email", []).append(message)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class IntakeResponseSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("The lead."))
+    request_id = serializers.IntegerField(help_text=_("This request (every request is kept)."))
+    repeat = serializers.BooleanField(help_text=_("True when the request joined the contact's open lead."))
+
+
+def _django_to_drf(normalise, value):
+    from django.core.exceptions import ValidationError as DjangoValidationError
+
+    try:
+        return normalise(value)
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.messages) from None

@@ -5,6 +5,14 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from revops.roles import COMPANY_WIDE_ROLES, MARKETING_ROLES, STAFF_ROLES, Role
+from sla.models import WEEKDAYS
+
+
+class DistributionMode(models.TextChoices):
+    ROUND_ROBIN = "round_robin", _("Round-robin")
+    WEIGHTED = "weighted", _("Weighted round-robin")
+    LEAST_OPEN = "least_open", _("Least loaded: open leads")
+    LEAST_TODAY = "least_today", _("Least loaded: leads today")
 
 
 class Team(models.Model):
@@ -22,6 +30,32 @@ class Team(models.Model):
         null=True,
         blank=True,
         related_name="headed_teams",
+    )
+    calendar = models.ForeignKey(
+        "sla.BusinessCalendar",
+        verbose_name=_("business calendar"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="teams",
+    )
+    distribution_mode = models.CharField(
+        _("distribution"),
+        max_length=20,
+        choices=DistributionMode.choices,
+        default=DistributionMode.ROUND_ROBIN,
+    )
+    daily_cap = models.PositiveIntegerField(
+        _("new leads per rep per day"), null=True, blank=True, help_text=_("Empty: no cap.")
+    )
+    fallback_team = models.ForeignKey(
+        "self",
+        verbose_name=_("fallback team"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Gets the lead when nobody in this team can take it."),
     )
 
     class Meta:
@@ -51,6 +85,18 @@ class User(AbstractUser):
         help_text=_("Interface language; empty means the browser's."),
     )
     phone = models.CharField(_("work phone"), max_length=20, blank=True)
+    # Distribution: whether and how much of the flow of new leads a rep takes.
+    accepts_leads = models.BooleanField(_("takes new leads"), default=True)
+    lead_weight = models.PositiveSmallIntegerField(
+        _("share of new leads"), default=1, help_text=_("Weight in weighted round-robin.")
+    )
+    daily_lead_cap = models.PositiveIntegerField(
+        _("own daily cap"), null=True, blank=True, help_text=_("Empty: the team's cap.")
+    )
+    # Smooth weighted round-robin credit (nginx's algorithm): only reps who are
+    # eligible take part in a round, so time away earns no backlog of leads.
+    distribution_credit = models.IntegerField(default=0, editable=False)
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("user")
@@ -61,6 +107,7 @@ class User(AbstractUser):
                 condition=models.Q(role__in=[r.value for r in Role]),
                 name="user_role_valid",
             ),
+            models.CheckConstraint(condition=models.Q(lead_weight__gte=1), name="user_lead_weight_positive"),
         ]
 
     def __str__(self):
@@ -107,3 +154,63 @@ class User(AbstractUser):
     def can_work_leads(self) -> bool:
         """Reps and heads of sales act on leads (within their rows); the rest read."""
         return self.is_superuser or self.role in {Role.REP, Role.SALES_HEAD, Role.ADMIN}
+
+
+class Shift(models.Model):
+    """A rep's weekly working window, in the time zone of the team's calendar."""
+
+    user = models.ForeignKey(User, verbose_name=_("rep"), on_delete=models.CASCADE, related_name="shifts")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=WEEKDAYS)
+    starts = models.TimeField(_("starts"))
+    # 00:00 as the end means midnight at the end of the day.
+    ends = models.TimeField(_("ends"))
+
+    class Meta:
+        verbose_name = _("shift")
+        verbose_name_plural = _("shifts")
+        ordering = ["user", "weekday", "starts"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(weekday__gte=0, weekday__lte=6), name="shift_weekday_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends__gt=models.F("starts")) | models.Q(ends="00:00"),
+                name="shift_ends_after_start",
+            ),
+            models.UniqueConstraint(fields=["user", "weekday", "starts"], name="shift_unique_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.get_weekday_display()} {self.starts:%H:%M}–{self.ends:%H:%M}"
+
+
+class Absence(models.Model):
+    class Kind(models.TextChoices):
+        VACATION = "vacation", _("Vacation")
+        SICK = "sick", _("Sick leave")
+        OTHER = "other", _("Other")
+
+    user = models.ForeignKey(
+        User, verbose_name=_("person"), on_delete=models.CASCADE, related_name="absences"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.VACATION)
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("to (inclusive)"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
+        ordering = ["-starts_on"]
+        indexes = [models.Index(fields=["user", "ends_on"], name="absence_user_end_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")), name="absence_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["vacation", "sick", "other"]), name="absence_kind_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user}: {self.get_kind_display()} {self.starts_on}–{self.ends_on}"

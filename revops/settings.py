@@ -184,6 +184,9 @@ CELERY_ENABLE_UTC = True
 CELERY_BEAT_SCHEDULE_FILENAME = env_str(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(DATA_DIR / "celerybeat-schedule")
 )
+# Requests a minute from one address to the intake API (a relaying server
+# counts as one address, so this is generous); per-key limits are on the key.
+INTAKE_RATE_LIMIT_PER_IP = env_int("INTAKE_RATE_LIMIT_PER_IP", 600, minimum=1)
 # How often beat triggers the SLA sweep (seconds).
 SLA_SWEEP_INTERVAL = env_float("SLA_SWEEP_INTERVAL", 2.0, minimum=0.5)
 

@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from leads.api import LeadViewSet
+from leads.intake_api import IntakeView
 from revops import views
 
 router = DefaultRouter(trailing_slash=True)
@@ -23,6 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/intake/", IntakeView.as_view(), name="api-intake"),
     path("api/v1/", include(router.urls)),
 ]
 

@@ -34,6 +34,16 @@ def _fast_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(settings):
+    # Each test gets an empty in-process cache: rate-limit counters must not leak
+    # between tests, and the shared Redis of CI is never flushed.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def team_a(db):
     return TeamFactory(code="team-a", name="Team A")

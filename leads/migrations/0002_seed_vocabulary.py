@@ -81,5 +81,5 @@ def seed(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("leads", "0002_initial")]
+    dependencies = [("leads", "0001_initial")]
     operations = [migrations.RunPython(seed, migrations.RunPython.noop)]

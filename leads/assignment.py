@@ -1,0 +1,289 @@
+"""Distribution: which rep gets a lead, and why.
+
+A lead goes to the team of the first matching routing rule, then to one of that
+team's reps who is on shift, not absent and under the daily cap, by the team's
+mode. Every decision — including "nobody can take it now" — is written as an
+Assignment row with its reasons, so a head can always answer "why did rep2 get
+this?". Reasons are stored as codes with parameters and rendered in the
+reader's language (see `describe`).
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.choices import AssignmentKind, StageKind
+from leads.models import Assignment, Lead, RoutingRule
+from revops.availability import availability
+from revops.models import DistributionMode, Team, User
+from revops.roles import Role
+from sla.calendars import schedule_or_24x7, team_calendar
+from sla.clock import first_contact_time_left, recompute_running
+from sla.models import NotificationKind, SlaTimer
+from sla.notify import notify
+
+
+@dataclass
+class Decision:
+    team: Team | None
+    owner: User | None
+    reasons: list[dict] = field(default_factory=list)
+
+    def why(self, code: str, **params):
+        self.reasons.append({"code": code, **({"params": params} if params else {})})
+
+
+def route(lead: Lead, rules=None) -> tuple[Team | None, dict | None]:
+    """The team for `lead` by the routing rules (first match wins)."""
+    rules = rules if rules is not None else RoutingRule.objects.filter(is_active=True).select_related("team")
+    for rule in rules:
+        if rule.matches(lead):
+            return rule.team, {"code": "routed", "params": {"rule": str(rule)}}
+    team = Team.objects.filter(kind=Team.Kind.SALES).order_by("id").first()
+    return team, ({"code": "default_team", "params": {"team": team.name}} if team else None)
+
+
+def _start_of_local_day(at: dt.datetime, tz) -> dt.datetime:
+    return dt.datetime.combine(at.astimezone(tz).date(), dt.time.min, tzinfo=tz)
+
+
+def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -> User | None:
+    """Pick a rep of `team` for a new lead at `at`, recording why others were skipped.
+    The caller holds the team's row lock, so concurrent picks see each other's state."""
+    reps = list(
+        User.objects.filter(team=team, role=Role.REP, is_active=True, accepts_leads=True)
+        .exclude(pk__in=[u.pk for u in exclude if u])
+        .prefetch_related("shifts", "absences")
+        .order_by("id")
+    )
+    if not reps:
+        decision.why("no_reps", team=team.name)
+        return None
+    schedule = schedule_or_24x7(team_calendar(team))
+    since = _start_of_local_day(at, schedule.tz)
+    today = dict(
+        Assignment.objects.filter(
+            to_owner__in=reps, created_at__gte=since, kind__in=[AssignmentKind.AUTO, AssignmentKind.QUEUE]
+        )
+        .values_list("to_owner")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    eligible = []
+    for rep in reps:
+        state = availability(rep, schedule, at)
+        if not state.available:
+            decision.why(state.reason, user=rep.username)
+            continue
+        cap = rep.daily_lead_cap if rep.daily_lead_cap is not None else team.daily_cap
+        if cap is not None and today.get(rep.pk, 0) >= cap:
+            decision.why("cap_reached", user=rep.username, cap=cap)
+            continue
+        eligible.append(rep)
+    if not eligible:
+        decision.why("nobody_available", team=team.name)
+        return None
+
+    mode = team.distribution_mode
+    decision.why("mode", mode=mode)
+    oldest_first = lambda rep: (rep.last_assigned_at or dt.datetime.min.replace(tzinfo=dt.UTC), rep.pk)  # noqa: E731
+    if mode in (DistributionMode.ROUND_ROBIN, DistributionMode.WEIGHTED):
+        # Smooth weighted round-robin: every eligible rep earns its weight, the
+        # richest takes the lead and pays the total. Reps away earn nothing.
+        weights = {rep.pk: (rep.lead_weight if mode == DistributionMode.WEIGHTED else 1) for rep in eligible}
+        for rep in eligible:
+            rep.distribution_credit += weights[rep.pk]
+        chosen = max(
+            eligible, key=lambda rep: (rep.distribution_credit, -oldest_first(rep)[0].timestamp(), -rep.pk)
+        )
+        chosen.distribution_credit -= sum(weights.values())
+        for rep in eligible:
+            User.objects.filter(pk=rep.pk).update(distribution_credit=rep.distribution_credit)
+        previous = max((r for r in reps if r.last_assigned_at), key=oldest_first, default=None)
+        if previous and previous != chosen:
+            decision.why("next_after", user=previous.username)
+    elif mode == DistributionMode.LEAST_OPEN:
+        open_counts = dict(
+            Lead.objects.filter(owner__in=eligible, stage__kind=StageKind.OPEN)
+            .values_list("owner")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        chosen = min(eligible, key=lambda rep: (open_counts.get(rep.pk, 0), oldest_first(rep)))
+        decision.why("least_open", user=chosen.username, count=open_counts.get(chosen.pk, 0))
+    else:  # LEAST_TODAY
+        chosen = min(eligible, key=lambda rep: (today.get(rep.pk, 0), oldest_first(rep)))
+        decision.why("least_today", user=chosen.username, count=today.get(chosen.pk, 0))
+    return chosen
+
+
+def decide(lead: Lead, at: dt.datetime) -> Decision:
+    team, routed = (lead.team, None) if lead.team_id else route(lead)
+    decision = Decision(team=team, owner=None)
+    if routed:
+        decision.reasons.append(routed)
+    if team is None:
+        decision.why("no_team")
+        return decision
+    Team.objects.select_for_update().filter(pk=team.pk).first()  # serialise picks within the team
+    decision.owner = choose_rep(team, at, decision)
+    if decision.owner is None and team.fallback_team_id:
+        fallback = team.fallback_team
+        decision.why("fallback_team", team=fallback.name)
+        Team.objects.select_for_update().filter(pk=fallback.pk).first()
+        owner = choose_rep(fallback, at, decision)
+        if owner is not None:
+            decision.team, decision.owner = fallback, owner
+    if decision.owner is None:
+        decision.why("waits_in_queue", team=decision.team.name)
+    return decision
+
+
+def _record(lead, decision_team, owner, kind, by, reasons, at):
+    previous = lead.owner
+    team_changed = lead.team_id != (decision_team.pk if decision_team else None)
+    lead.owner, lead.team = owner, decision_team
+    lead.save(update_fields=["owner", "team", "updated_at"])
+    if team_changed:
+        # Another team may work another calendar: the running clock follows it.
+        recompute_running(SlaTimer.objects.filter(lead=lead))
+    assignment = Assignment.objects.create(
+        lead=lead,
+        team=decision_team,
+        from_owner=previous,
+        to_owner=owner,
+        assigned_by=by,
+        kind=kind,
+        reasons=reasons,
+        sla_left_seconds=_sla_left_seconds(lead, at),
+        created_at=at,
+    )
+    if owner is not None:
+        User.objects.filter(pk=owner.pk).update(last_assigned_at=at)
+        owner.last_assigned_at = at
+        # A lead new to the rep (from intake or the waiting queue) reads differently
+        # from one handed over by a head.
+        new = kind in (AssignmentKind.AUTO, AssignmentKind.QUEUE)
+        notify(
+            [owner],
+            NotificationKind.NEW_LEAD if new else NotificationKind.ASSIGNED,
+            lead=lead,
+            event=f"assignment:{assignment.pk}",
+            params={"lead": lead.pk, "source": lead.source.name},
+        )
+    return assignment
+
+
+def _sla_left_seconds(lead, at):
+    left = first_contact_time_left(lead, at)
+    return None if left is None else int(left.total_seconds())
+
+
+@transaction.atomic
+def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None) -> Assignment:
+    at = at or timezone.now()
+    decision = decide(lead, at)
+    return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at)
+
+
+class AssignmentError(Exception):
+    """The requested assignment is not allowed; the message says why."""
+
+
+@transaction.atomic
+def assign_manually(lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MANUAL, at=None) -> Assignment:
+    at = at or timezone.now()
+    lead = Lead.objects.select_for_update().select_related("stage", "owner").get(pk=lead.pk)
+    if lead.stage.kind != StageKind.OPEN:
+        raise AssignmentError(_("Only open leads can be reassigned."))
+    if owner.role not in (Role.REP, Role.SALES_HEAD) or not owner.is_active or owner.team_id is None:
+        raise AssignmentError(_("Leads can be given only to active sales people in a team."))
+    reasons = [{"code": "manual", "params": {"by": by.username}}]
+    return _record(lead, owner.team, owner, kind, by, reasons, at)
+
+
+def assign_waiting(limit: int = 200, at=None) -> int:
+    """Give the leads waiting in team queues to reps who are now on shift.
+    Oldest first; each lead in its own short transaction; rows another worker
+    holds are skipped. Returns how many got an owner."""
+    at = at or timezone.now()
+    done = 0
+    waiting = list(
+        Lead.objects.filter(owner__isnull=True, stage__kind=StageKind.OPEN)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in waiting:
+        with transaction.atomic():
+            lead = (
+                Lead.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, owner__isnull=True, stage__kind=StageKind.OPEN)
+                .first()
+            )
+            if lead is None:
+                continue
+            decision = decide(lead, at)
+            if decision.owner is None:
+                continue  # still nobody; the first "waits" record stands
+            _record(lead, decision.team, decision.owner, AssignmentKind.QUEUE, None, decision.reasons, at)
+            done += 1
+    return done
+
+
+@transaction.atomic
+def redistribute_open_leads(rep: User, by: User, at=None) -> int:
+    """Hand a leaving rep's open leads to the team by its rules. Returns the count."""
+    at = at or timezone.now()
+    moved = 0
+    leads = list(
+        Lead.objects.select_for_update().filter(owner=rep, stage__kind=StageKind.OPEN).order_by("created_at")
+    )
+    for lead in leads:
+        decision = Decision(team=lead.team or rep.team, owner=None)
+        decision.why("bulk", user=rep.username, by=by.username)
+        if decision.team is not None:
+            decision.owner = choose_rep(decision.team, at, decision, exclude=[rep])
+        if decision.owner is None:
+            decision.why("waits_in_queue", team=decision.team.name if decision.team else "—")
+        _record(lead, decision.team, decision.owner, AssignmentKind.BULK, by, decision.reasons, at)
+        moved += 1
+    return moved
+
+
+REASON_TEXTS = {
+    "routed": lambda p: _("routing rule “%(rule)s”") % p,
+    "default_team": lambda p: _("no routing rule matched; default team %(team)s") % p,
+    "no_team": lambda p: _("no sales team exists"),
+    "no_reps": lambda p: _("team %(team)s has no reps taking leads") % p,
+    "absent": lambda p: _("%(user)s is absent") % p,
+    "off_shift": lambda p: _("%(user)s is not on shift") % p,
+    "calendar_closed": lambda p: _("%(user)s: outside the team's working hours") % p,
+    "cap_reached": lambda p: _("%(user)s reached the daily cap of %(cap)s") % p,
+    "nobody_available": lambda p: _("nobody in %(team)s can take it now") % p,
+    "fallback_team": lambda p: _("tried the fallback team %(team)s") % p,
+    "waits_in_queue": lambda p: _("waits in the queue of %(team)s") % p,
+    "mode": lambda p: str(DistributionMode(p["mode"]).label),
+    "next_after": lambda p: _("next after %(user)s") % p,
+    "least_open": lambda p: _("%(user)s has the fewest open leads (%(count)s)") % p,
+    "least_today": lambda p: _("%(user)s has the fewest leads today (%(count)s)") % p,
+    "manual": lambda p: _("assigned by %(by)s") % p,
+    "bulk": lambda p: _("%(user)s's leads redistributed by %(by)s") % p,
+}
+
+
+def describe(reasons: list[dict]) -> str:
+    """The reasons of an Assignment as one sentence in the active language."""
+    parts = []
+    for reason in reasons or []:
+        render = REASON_TEXTS.get(reason.get("code"))
+        if render is None:
+            continue
+        try:
+            parts.append(str(render(reason.get("params", {}))))
+        except (KeyError, ValueError):
+            parts.append(reason.get("code", ""))
+    return "; ".join(parts)

@@ -1,0 +1,257 @@
+"""Taking a lead in: one function for every channel (API, site form, import,
+manual entry), so de-duplication, consent, distribution and the SLA clock work
+the same whichever way a lead arrives.
+
+Race safety: contacts are unique by phone and by email in the database. Two
+simultaneous requests from a new person both try to insert the contact; one
+waits on the unique index, fails, and `take_lead` retries, now finding the
+contact (and its fresh open lead, so the second becomes a repeat request).
+The contact row is locked while we look for its open lead, so two requests
+from a known person cannot both open a new lead.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from leads.assignment import assign_automatically
+from leads.choices import EntryChannel, StageCode, StageKind
+from leads.models import (
+    Campaign,
+    Consent,
+    Contact,
+    IdempotencyRecord,
+    InboundRequest,
+    Lead,
+    Product,
+    Source,
+    Stage,
+    StageChange,
+)
+from sla.clock import start_first_contact_timer
+from sla.models import NotificationKind
+from sla.notify import notify
+
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+
+
+@dataclass
+class Submission:
+    """A validated inbound request (see leads.serializers.IntakeSerializer)."""
+
+    source: Source
+    channel: str
+    phone: str = ""
+    email: str = ""
+    name: str = ""
+    company: str = ""
+    product: str = ""
+    comment: str = ""
+    landing_page: str = ""
+    utm: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+    consent_text: str = ""
+    client_ip: str | None = None
+    received_at: dt.datetime | None = None
+
+
+@dataclass
+class Outcome:
+    lead_id: int
+    request_id: int
+    repeat: bool
+    replayed: bool = False  # the answer was stored for this Idempotency-Key before
+
+    @property
+    def status_code(self) -> int:
+        return 200 if self.repeat else 201
+
+    def body(self) -> dict:
+        return {"id": self.lead_id, "request_id": self.request_id, "repeat": self.repeat}
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with a different request body."""
+
+
+def take_lead(
+    sub: Submission,
+    *,
+    idempotency_key: str = "",
+    request_hash: str = "",
+    start_clock: bool = True,
+    assign: bool = True,
+    attempts: int = 3,
+) -> Outcome:
+    """Record `sub` as a new lead or as a repeat request on the contact's open lead.
+    Commits before returning; raises only if the database keeps refusing.
+
+    With an `idempotency_key`, the first answer is stored in the same
+    transaction and replayed for retries; two racing retries collide on the
+    record's unique key and the loser, retrying, finds the winner's answer."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                if idempotency_key:
+                    record = (
+                        IdempotencyRecord.objects.select_for_update()
+                        .filter(source=sub.source, key=idempotency_key)
+                        .first()
+                    )
+                    if record is not None:
+                        if record.request_hash != request_hash:
+                            raise IdempotencyConflict
+                        body = record.response
+                        return Outcome(body["id"], body["request_id"], body["repeat"], replayed=True)
+                outcome = _take(sub, start_clock=start_clock, assign=assign)
+                if idempotency_key:
+                    IdempotencyRecord.objects.create(
+                        source=sub.source,
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        status_code=outcome.status_code,
+                        response=outcome.body(),
+                    )
+                return outcome
+        except IntegrityError:
+            # Another request created the same contact (or used the same
+            # Idempotency-Key) a moment ago; the next try sees its work.
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _find_contact(sub: Submission) -> Contact | None:
+    condition = Q()
+    if sub.phone:
+        condition |= Q(phone=sub.phone)
+    if sub.email:
+        condition |= Q(email=sub.email)
+    matches = list(Contact.objects.select_for_update().filter(condition))
+    # A phone match wins over an email match: phones identify people better.
+    by_phone = next((c for c in matches if sub.phone and c.phone == sub.phone), None)
+    return by_phone or (matches[0] if matches else None)
+
+
+def _complete_contact(contact: Contact, sub: Submission):
+    """Fill what the contact lacks from the new request (never overwrite)."""
+    changed = []
+    if sub.phone and not contact.phone and not Contact.objects.filter(phone=sub.phone).exists():
+        contact.phone = sub.phone
+        changed.append("phone")
+    if sub.email and not contact.email and not Contact.objects.filter(email=sub.email).exists():
+        contact.email = sub.email
+        changed.append("email")
+    for attr in ("name", "company"):
+        if getattr(sub, attr) and not getattr(contact, attr):
+            setattr(contact, attr, getattr(sub, attr))
+            changed.append(attr)
+    if changed:
+        contact.save(update_fields=changed)
+
+
+def _campaign_for(sub: Submission) -> Campaign | None:
+    utm_campaign = sub.utm.get("utm_campaign", "")
+    if not utm_campaign:
+        return None
+    campaigns = Campaign.objects.filter(source=sub.source, utm_campaign=utm_campaign)
+    if sub.utm.get("utm_source"):
+        exact = campaigns.filter(utm_source=sub.utm["utm_source"]).first()
+        if exact:
+            return exact
+    return campaigns.first()
+
+
+def _take(sub: Submission, *, start_clock: bool, assign: bool) -> Outcome:
+    now = sub.received_at or timezone.now()
+    contact = _find_contact(sub)
+    if contact is None:
+        contact = Contact.objects.create(
+            phone=sub.phone, email=sub.email, name=sub.name, company=sub.company, created_at=now
+        )
+    else:
+        _complete_contact(contact, sub)
+    campaign = _campaign_for(sub)
+    open_lead = (
+        contact.leads.select_for_update()
+        .filter(stage__kind=StageKind.OPEN)
+        .select_related("owner")
+        .order_by("-created_at")
+        .first()
+    )
+    request = InboundRequest(
+        contact=contact,
+        source=sub.source,
+        campaign=campaign,
+        channel=sub.channel,
+        comment=sub.comment,
+        product_text=sub.product,
+        utm={k: v for k, v in sub.utm.items() if v},
+        landing_page=sub.landing_page,
+        extra=sub.extra,
+        received_at=now,
+    )
+    if open_lead is not None:
+        request.lead, request.is_repeat = open_lead, True
+        request.save()
+        _record_consent(contact, request, sub, now)
+        recipients = [open_lead.owner] if open_lead.owner else _team_heads(open_lead)
+        notify(
+            recipients,
+            NotificationKind.REPEAT_REQUEST,
+            lead=open_lead,
+            event=f"request:{request.pk}",
+            params={"lead": open_lead.pk, "source": sub.source.name},
+        )
+        return Outcome(open_lead.pk, request.pk, repeat=True)
+
+    stage = Stage.objects.get(code=StageCode.LEAD)
+    product = Product.objects.filter(code=sub.product, is_active=True).first() if sub.product else None
+    lead = Lead.objects.create(
+        contact=contact,
+        source=sub.source,
+        campaign=campaign,
+        channel=sub.channel,
+        product=product,
+        product_text="" if product else sub.product,
+        comment=sub.comment,
+        landing_page=sub.landing_page,
+        stage=stage,
+        furthest_stage=stage,
+        stage_changed_at=now,
+        is_returning=contact.leads.exists(),
+        created_at=now,
+        **{name: sub.utm.get(name, "") for name in UTM_FIELDS},
+    )
+    StageChange.objects.create(lead=lead, from_stage=None, to_stage=stage, changed_at=now)
+    request.lead = lead
+    request.save()
+    _record_consent(contact, request, sub, now)
+    if assign:
+        # First: the team's calendar decides the deadline.
+        assign_automatically(lead, at=now)  # notifies the new owner
+    if start_clock:
+        # The clock runs from arrival, whoever gets the lead and whenever.
+        start_first_contact_timer(lead, now)
+    return Outcome(lead.pk, request.pk, repeat=False)
+
+
+def _record_consent(contact, request, sub: Submission, now):
+    Consent.objects.create(
+        contact=contact,
+        request=request,
+        text_version=sub.consent_text,
+        given_at=now,
+        ip=sub.client_ip or None,
+    )
+
+
+def _team_heads(lead: Lead) -> list:
+    return [lead.team.head] if lead.team_id and lead.team.head_id else []
+
+
+def channel_of(value: str) -> str:
+    return value if value in EntryChannel.values else EntryChannel.API

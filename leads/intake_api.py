@@ -1,0 +1,135 @@
+"""POST /api/v1/intake/: leads from other systems, authenticated by a source's
+secret key. The answer is sent only after the lead is committed."""
+
+import hashlib
+import json
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leads.intake import IdempotencyConflict, Submission, channel_of, take_lead
+from leads.intake_keys import find_key
+from leads.serializers import IntakeResponseSerializer, IntakeSerializer
+from revops.ratelimit import hit
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENCY_KEY_MAX = 200
+
+
+def client_address(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def too_many(retry_after: int) -> Response:
+    response = Response(
+        {"detail": _("Too many requests; try again in %(s)s seconds.") % {"s": retry_after}},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def submission_from(data: dict, source, *, received_at=None) -> Submission:
+    return Submission(
+        source=source,
+        channel=channel_of(data["channel"]),
+        phone=data["phone"],
+        email=data["email"],
+        name=data["name"].strip(),
+        company=data["company"].strip(),
+        product=data["product"].strip(),
+        comment=data["comment"].strip(),
+        landing_page=data["landing_page"],
+        utm={
+            k: data[k].strip()
+            for k in ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+        },
+        extra=data["extra"],
+        consent_text=data["consent_text"],
+        client_ip=data["client_ip"],
+        received_at=received_at,
+    )
+
+
+class IntakeView(APIView):
+    authentication_classes = []
+    permission_classes = []
+
+    @extend_schema(
+        operation_id="intake_create",
+        request=IntakeSerializer,
+        parameters=[
+            OpenApiParameter(
+                "X-Intake-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description=_("The secret intake key of a source."),
+            ),
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description=_("Any unique string; a retry with the same key returns the first answer."),
+            ),
+        ],
+        responses={
+            201: IntakeResponseSerializer,
+            200: OpenApiResponse(
+                IntakeResponseSerializer, description=_("The request joined the contact's open lead.")
+            ),
+            400: OpenApiResponse(description=_("{field: [messages]}")),
+            401: OpenApiResponse(description=_("No intake key.")),
+            403: OpenApiResponse(description=_("Unknown or revoked intake key.")),
+            429: OpenApiResponse(description=_("Over the key's or the address's limit.")),
+        },
+        tags=["intake"],
+    )
+    def post(self, request):
+        raw_key = request.headers.get("X-Intake-Key", "")
+        if not raw_key:
+            return Response({"detail": _("Send the source's key in the X-Intake-Key header.")}, status=401)
+        key = find_key(raw_key)
+        if key is None:
+            return Response({"detail": _("This intake key is unknown or revoked.")}, status=403)
+        allowed, retry = hit("intake-key", str(key.pk), key.rate_limit_per_minute)
+        if not allowed:
+            return too_many(retry)
+        allowed, retry = hit("intake-ip", client_address(request), settings.INTAKE_RATE_LIMIT_PER_IP)
+        if not allowed:
+            return too_many(retry)
+
+        idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+        if len(idempotency_key) > IDEMPOTENCY_KEY_MAX or not idempotency_key.isprintable():
+            return Response(
+                {"Idempotency-Key": [_("At most %(n)s printable characters.") % {"n": IDEMPOTENCY_KEY_MAX}]},
+                status=400,
+            )
+        serializer = IntakeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        body_hash = hashlib.sha256(
+            json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=str).encode()
+        ).hexdigest()
+        try:
+            outcome = take_lead(
+                submission_from(serializer.validated_data, key.source),
+                idempotency_key=idempotency_key,
+                request_hash=body_hash,
+            )
+        except IdempotencyConflict:
+            return Response(
+                {"Idempotency-Key": [_("This key was already used with a different request.")]}, status=400
+            )
+        key.mark_used(timezone.now())
+        response = Response(outcome.body(), status=outcome.status_code)
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

@@ -1,0 +1,526 @@
+"""The clock's data: business calendars now; SLA policies, timers, breaches and
+the notifications outbox live here too."""
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def _values(choices) -> list[str]:
+    return [c.value for c in choices]
+
+
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
+
+
+def validate_timezone(value: str):
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value}) from None
+
+
+class BusinessCalendar(models.Model):
+    """When a team works: a time zone, weekly hours with breaks, public holidays
+    (with the production calendar's transfers) and exceptions per date."""
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Moscow", validators=[validate_timezone]
+    )
+    holiday_country = models.CharField(
+        _("public holidays of"),
+        max_length=2,
+        blank=True,
+        default="RU",
+        help_text=_("ISO country code whose public holidays and transferred days apply; empty for none."),
+    )
+    # Bumped whenever the hours or exceptions change, so cached schedules refresh.
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def touch(self):
+        BusinessCalendar.objects.filter(pk=self.pk).update(updated_at=timezone.now())
+
+
+class WorkingHours(models.Model):
+    """One working window of a weekday; several per day make breaks (09–13, 14–19)."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, verbose_name=_("calendar"), on_delete=models.CASCADE, related_name="hours"
+    )
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=WEEKDAYS)
+    opens = models.TimeField(_("opens"))
+    # 00:00 as the closing time means midnight at the end of the day (24:00).
+    closes = models.TimeField(_("closes"), help_text=_("00:00 means midnight at the end of the day."))
+
+    class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+        ordering = ["weekday", "opens"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_valid"),
+            models.CheckConstraint(
+                condition=Q(closes__gt=F("opens")) | Q(closes=dt.time(0, 0)), name="hours_close_after_open"
+            ),
+            models.UniqueConstraint(fields=["calendar", "weekday", "opens"], name="hours_unique_start"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.calendar.touch()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.calendar.touch()
+        return result
+
+
+class CalendarException(models.Model):
+    """A date that differs from the weekly pattern: closed all day (no hours), or
+    working with its own hours (a transferred working Saturday, a short day)."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, verbose_name=_("calendar"), on_delete=models.CASCADE, related_name="exceptions"
+    )
+    date = models.DateField(_("date"))
+    opens = models.TimeField(_("opens"), null=True, blank=True)
+    closes = models.TimeField(_("closes"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "date"], name="exception_unique_date"),
+            # Either closed (no hours) or a proper window.
+            models.CheckConstraint(
+                condition=Q(opens__isnull=True, closes__isnull=True)
+                | (
+                    Q(opens__isnull=False, closes__isnull=False)
+                    & (Q(closes__gt=F("opens")) | Q(closes=dt.time(0, 0)))
+                ),
+                name="exception_closed_or_window",
+            ),
+        ]
+
+    def __str__(self):
+        if self.opens is None:
+            return f"{self.date}: {_('closed')}"
+        return f"{self.date}: {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.calendar.touch()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.calendar.touch()
+        return result
+
+    @property
+    def is_closed(self) -> bool:
+        return self.opens is None
+
+
+# --- notifications outbox ---------------------------------------------------------------------
+
+
+class NotificationChannel(models.TextChoices):
+    IN_APP = "in_app", _("In the app")
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook")
+
+
+class NotificationKind(models.TextChoices):
+    NEW_LEAD = "new_lead", _("New lead")
+    REPEAT_REQUEST = "repeat_request", _("Repeat request")
+    ASSIGNED = "assigned", _("Lead assigned")
+    SLA_REMINDER = "sla_reminder", _("SLA reminder")
+    SLA_BREACH = "sla_breach", _("SLA breach")
+    SLA_ESCALATION = "sla_escalation", _("SLA escalation")
+    NURTURED = "nurtured", _("Sent to nurture")
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class NotificationQuerySet(models.QuerySet):
+    def due(self, now=None):
+        """Rows waiting for a worker (served by the partial index `notification_due_idx`)."""
+        return self.filter(state=DeliveryState.PENDING, next_attempt_at__lte=now or timezone.now())
+
+    def unread_for(self, user):
+        return self.filter(recipient=user, channel=NotificationChannel.IN_APP, read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """One message to one recipient on one channel, written in the same
+    transaction as the event that caused it. Workers deliver pending rows; in-app
+    rows are delivered by being written. `dedupe_key` is unique, so an event
+    can never notify the same person twice on the same channel."""
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=NotificationChannel.choices)
+    kind = models.CharField(_("kind"), max_length=20, choices=NotificationKind.choices)
+    lead = models.ForeignKey(
+        "leads.Lead",
+        verbose_name=_("lead"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # Parameters for the text, rendered in the recipient's language when shown or sent.
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    target_url = models.URLField(_("webhook URL"), max_length=1000, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    # Set while a worker holds the row, so a second worker skips it; a stale
+    # claim (worker killed) expires and the row is taken again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # Used by NotificationQuerySet.due(): the worker's "what to send now".
+            models.Index(
+                fields=["next_attempt_at"], name="notification_due_idx", condition=Q(state="pending")
+            ),
+            models.Index(
+                fields=["recipient", "-created_at"],
+                name="notification_unread_idx",
+                condition=Q(channel="in_app", read_at__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(channel__in=_values(NotificationChannel)), name="notification_channel_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=_values(DeliveryState)), name="notification_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(channel="webhook") | Q(recipient__isnull=False), name="notification_has_recipient"
+            ),
+        ]
+
+    def __str__(self):
+        return (
+            f"{self.get_kind_display()} → {self.recipient or self.target_url} ({self.get_channel_display()})"
+        )
+
+
+# --- policies, timers, breaches -------------------------------------------------------------------
+
+
+class FirstContactRule(models.TextChoices):
+    REACHED = "reached", _("Only a reached contact")
+    ANY_ATTEMPT = "any_attempt", _("Any logged attempt")
+
+
+class SlaPolicy(models.Model):
+    """The agreed service levels for a kind of lead. The first active policy (by
+    position) whose filled conditions all match applies; the default catches
+    the rest."""
+
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_default = models.BooleanField(_("default policy"), default=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    segment = models.ForeignKey(
+        "leads.Segment", verbose_name=_("segment"), on_delete=models.CASCADE, null=True, blank=True
+    )
+    source = models.ForeignKey(
+        "leads.Source", verbose_name=_("source"), on_delete=models.CASCADE, null=True, blank=True
+    )
+    product = models.ForeignKey(
+        "leads.Product", verbose_name=_("product"), on_delete=models.CASCADE, null=True, blank=True
+    )
+    priority = models.CharField(_("priority"), max_length=10, blank=True)
+    first_contact_seconds = models.PositiveIntegerField(
+        _("first contact within, working seconds"), default=15 * 60
+    )
+    first_contact_rule = models.CharField(
+        _("first contact is met by"),
+        max_length=20,
+        choices=FirstContactRule.choices,
+        default=FirstContactRule.REACHED,
+    )
+    failed_attempts_to_nurture = models.PositiveSmallIntegerField(_("failed calls before nurture"), default=3)
+    min_attempt_spacing_seconds = models.PositiveIntegerField(
+        _("minimum spacing between counted attempts, s"), default=0
+    )
+    reminder_percent = models.PositiveSmallIntegerField(
+        _("remind the owner at, % of the time"), default=67, help_text=_("0 turns the reminder off.")
+    )
+    escalate_after_seconds = models.PositiveIntegerField(
+        _("escalate to the executive after, s"),
+        null=True,
+        blank=True,
+        default=60 * 60,
+        help_text=_("After the breach, if nobody has resolved it. Empty: never."),
+    )
+    reassign_on_breach = models.BooleanField(_("reassign on breach"), default=False)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="sla_one_default"
+            ),
+            models.CheckConstraint(
+                condition=Q(first_contact_seconds__gte=1), name="sla_first_contact_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_attempts_to_nurture__gte=1), name="sla_attempts_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(reminder_percent__lte=99), name="sla_reminder_before_deadline"
+            ),
+            models.CheckConstraint(
+                condition=Q(first_contact_rule__in=_values(FirstContactRule)),
+                name="sla_first_contact_rule_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def matches(self, lead) -> bool:
+        if self.priority and self.priority != lead.priority:
+            return False
+        return all(
+            getattr(self, f"{name}_id") is None or getattr(self, f"{name}_id") == getattr(lead, f"{name}_id")
+            for name in ("segment", "source", "product")
+        )
+
+
+class TimerKind(models.TextChoices):
+    FIRST_CONTACT = "first_contact", _("First contact")
+    CALLBACK = "callback", _("Callback")
+
+
+class TimerState(models.TextChoices):
+    RUNNING = "running", _("Running")
+    MET = "met", _("Met")
+    BREACHED = "breached", _("Breached")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class SlaTimer(models.Model):
+    """One promise with a deadline: reach the new lead in time, or call back
+    when agreed. `due_at` is computed once in working time and stored; the sweep
+    only compares it with the clock."""
+
+    lead = models.ForeignKey(
+        "leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="timers"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=TimerKind.choices)
+    policy = models.ForeignKey(
+        SlaPolicy, verbose_name=_("policy"), on_delete=models.PROTECT, related_name="timers"
+    )
+    calendar = models.ForeignKey(
+        BusinessCalendar, verbose_name=_("calendar"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=TimerState.choices, default=TimerState.RUNNING
+    )
+    started_at = models.DateTimeField(_("started"))
+    budget_seconds = models.PositiveIntegerField(_("working seconds allowed"))
+    due_at = models.DateTimeField(_("due"))
+    remind_at = models.DateTimeField(_("reminder at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True)
+    met_at = models.DateTimeField(_("met"), null=True, blank=True)
+    breached_at = models.DateTimeField(_("breached"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    attempt = models.ForeignKey(
+        "leads.ContactAttempt",
+        verbose_name=_("agreed on attempt"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("SLA timer")
+        verbose_name_plural = _("SLA timers")
+        ordering = ["due_at"]
+        indexes = [
+            # "What is due now": the sweep's query (sla.sweep.due_timers) reads only
+            # running timers, so the index stays small at any number of leads.
+            models.Index(fields=["due_at"], name="slatimer_running_due_idx", condition=Q(state="running")),
+            models.Index(
+                fields=["remind_at"],
+                name="slatimer_remind_idx",
+                condition=Q(state="running", reminded_at__isnull=True, remind_at__isnull=False),
+            ),
+            models.Index(fields=["lead", "kind"], name="slatimer_lead_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=_values(TimerKind)), name="slatimer_kind_valid"),
+            models.CheckConstraint(condition=Q(state__in=_values(TimerState)), name="slatimer_state_valid"),
+            models.CheckConstraint(condition=Q(due_at__gte=F("started_at")), name="slatimer_due_after_start"),
+            # At most one running first-contact clock per lead (a lead back from
+            # nurture starts a fresh one after the old one ended).
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=Q(kind="first_contact", state="running"),
+                name="slatimer_one_running_first",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="breached") | Q(breached_at__isnull=False),
+                name="slatimer_breached_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="met") | Q(met_at__isnull=False), name="slatimer_met_has_time"
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.lead_id} {self.get_kind_display()} {self.get_state_display()}"
+
+
+class DelayOwner(models.TextChoices):
+    SYSTEM = "system", _("System (nobody was assigned)")
+    REP = "rep", _("Rep (assigned, not acted on)")
+
+
+class Breach(models.Model):
+    """A missed deadline, recorded once per timer: the database refuses a second."""
+
+    timer = models.ForeignKey(
+        SlaTimer, verbose_name=_("timer"), on_delete=models.CASCADE, related_name="breaches"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=TimerKind.choices)
+    lead = models.ForeignKey(
+        "leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="breaches"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner at the deadline"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    team = models.ForeignKey(
+        "revops.Team",
+        verbose_name=_("team"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    source = models.ForeignKey(
+        "leads.Source",
+        verbose_name=_("source"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    delay_owner = models.CharField(_("whose delay"), max_length=10, choices=DelayOwner.choices)
+    due_at = models.DateTimeField(_("was due"))
+    created_at = models.DateTimeField(_("breached"), default=timezone.now)
+    escalate_at = models.DateTimeField(_("escalate at"), null=True, blank=True)
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acknowledged by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    comment = models.TextField(_("comment"), blank=True)
+
+    class Meta:
+        verbose_name = _("SLA breach")
+        verbose_name_plural = _("SLA breaches")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="breach_team_idx"),
+            models.Index(fields=["owner", "-created_at"], name="breach_owner_idx"),
+            models.Index(
+                fields=["escalate_at"],
+                name="breach_escalation_due_idx",
+                condition=Q(escalated_at__isnull=True, resolved_at__isnull=True, escalate_at__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["timer", "kind"], name="breach_once_per_timer"),
+            models.CheckConstraint(condition=Q(kind__in=_values(TimerKind)), name="breach_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(delay_owner__in=_values(DelayOwner)), name="breach_delay_owner_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.lead_id} {self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"

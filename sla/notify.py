@@ -1,0 +1,48 @@
+"""Writing notifications to the outbox. Called inside the transaction of the
+event, so a notification exists exactly when its event does; delivery is the
+workers' business (sla.delivery), never the caller's."""
+
+from collections.abc import Iterable
+
+from django.utils import timezone
+
+from sla.models import DeliveryState, Notification, NotificationChannel
+
+DEFAULT_CHANNELS = (NotificationChannel.IN_APP, NotificationChannel.EMAIL)
+
+
+def notify(
+    recipients: Iterable, kind: str, *, lead=None, event: str, params=None, channels=DEFAULT_CHANNELS
+) -> None:
+    """Queue `kind` for each recipient on each channel. `event` names the
+    occurrence (e.g. "request:42"); with the recipient and channel it forms the
+    unique dedupe key, so calling this twice for one event notifies once."""
+    now = timezone.now()
+    rows = []
+    seen = set()
+    for user in recipients:
+        if user is None or user.pk in seen or not user.is_active:
+            continue
+        seen.add(user.pk)
+        for channel in channels:
+            if channel == NotificationChannel.EMAIL and not user.email:
+                continue
+            in_app = channel == NotificationChannel.IN_APP
+            rows.append(
+                Notification(
+                    recipient=user,
+                    channel=channel,
+                    kind=kind,
+                    lead=lead,
+                    params=params or {},
+                    dedupe_key=f"{kind}:{event}:{user.pk}:{channel}",
+                    # Writing an in-app row is its delivery: the page shows it.
+                    state=DeliveryState.DELIVERED if in_app else DeliveryState.PENDING,
+                    delivered_at=now if in_app else None,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+            )
+    if not rows:
+        return
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
