@@ -1,14 +1,75 @@
 """State changes of leads. Each function here is the one place that makes its
-change and writes its history row, inside one transaction."""
+change and writes its history row, inside one transaction, with the lead's row
+locked so that concurrent requests apply one after the other.
+
+Errors: `Invalid` (bad input, answered 400 with messages per field) and
+`Conflict` (the lead's state forbids it, answered 409). Nothing is written
+when either is raised.
+"""
+
+import datetime as dt
+from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from leads.models import Lead, LeadEvent
+from leads.choices import (
+    FAILED_CALL_OUTCOMES,
+    Answer,
+    AttemptChannel,
+    AttemptOutcome,
+    CriterionLevel,
+    DealStatus,
+    Qualification,
+    StageCode,
+    StageKind,
+)
+from leads.models import (
+    ContactAttempt,
+    CriterionAnswer,
+    Deal,
+    Lead,
+    LeadEvent,
+    QualificationCriterion,
+    RejectionReason,
+    Stage,
+    StageChange,
+)
+from revops.models import User
+from revops.roles import MARKETING_ROLES
+from sla import clock
+from sla.models import FirstContactRule, NotificationKind, SlaTimer, TimerKind
+from sla.notify import notify
 
 # Fields of a lead (or its contact) that may be edited directly; everything else
 # changes through its own action (assign, stage, reject, nurture…).
 EDITABLE_LEAD_FIELDS = ("priority", "segment", "fit", "product", "comment")
 EDITABLE_CONTACT_FIELDS = ("name", "company")
+
+
+class Invalid(Exception):
+    def __init__(self, errors: dict):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class Conflict(Exception):
+    pass
+
+
+def _locked(lead: Lead) -> Lead:
+    return (
+        Lead.objects.select_for_update()
+        .select_related("stage", "furthest_stage", "owner", "team", "contact")
+        .get(pk=lead.pk)
+    )
+
+
+def _require_open(lead: Lead):
+    if lead.stage.kind != StageKind.OPEN:
+        raise Conflict(_("The lead is closed (%(stage)s); reopen it first.") % {"stage": lead.stage.name})
 
 
 def _value_for_log(value):
@@ -20,6 +81,7 @@ def _value_for_log(value):
 @transaction.atomic
 def update_lead(lead: Lead, actor, changes: dict) -> Lead:
     """Apply `changes` (already validated) and audit what really changed."""
+    lead = _locked(lead)
     diff = {}
     lead_fields, contact_fields = [], []
     for field, value in changes.items():
@@ -40,4 +102,312 @@ def update_lead(lead: Lead, actor, changes: dict) -> Lead:
         lead.contact.save(update_fields=contact_fields)
     lead.save(update_fields=[*lead_fields, "updated_at"])
     LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.EDITED, actor=actor, data={"changes": diff})
+    if "segment" in lead_fields or "priority" in lead_fields or "product" in lead_fields:
+        # Policies match on these: a running clock follows the new policy.
+        clock.recompute_running(SlaTimer.objects.filter(lead=lead))
     return lead
+
+
+# --- stages ---------------------------------------------------------------------------------------
+
+
+def _move(lead: Lead, stage: Stage, actor, at, note=""):
+    """Set the stage, keep the furthest one, write history, stop clocks on close."""
+    previous = lead.stage
+    lead.stage = stage
+    lead.stage_changed_at = at
+    if stage.position is not None and (lead.furthest_stage.position or 0) < stage.position:
+        lead.furthest_stage = stage
+    if stage.kind == StageKind.OPEN:
+        lead.closed_at = None
+    else:
+        lead.closed_at = max(at, lead.created_at)
+        clock.cancel_timers(lead, at)
+    lead.save()
+    StageChange.objects.create(
+        lead=lead, from_stage=previous, to_stage=stage, changed_by=actor, changed_at=at, note=note
+    )
+
+
+@transaction.atomic
+def move_stage(
+    lead: Lead, actor, stage_code: str, *, meeting_at=None, amount=None, margin=None, at=None
+) -> Lead:
+    """Move along the funnel. Each stage asks for what it needs: a meeting its
+    date, a proposal its amount, a deal its amount and margin (and creates the
+    deal record). Rejection and nurture have their own actions."""
+    at = at or timezone.now()
+    lead = _locked(lead)
+    stage = Stage.objects.filter(code=stage_code, is_active=True).first()
+    if stage is None:
+        raise Invalid({"stage": [_("Unknown stage.")]})
+    if stage.kind == StageKind.LOST:
+        raise Invalid({"stage": [_("Use reject to close a lead with a reason.")]})
+    if stage.kind == StageKind.NURTURE:
+        raise Invalid({"stage": [_("Use nurture to send a lead to nurture.")]})
+    _require_open(lead)
+    if stage.pk == lead.stage_id:
+        raise Conflict(_("The lead is already at this stage."))
+    errors = {}
+    if stage.code == StageCode.MEETING and meeting_at is None:
+        errors["meeting_at"] = [_("Give the date and time of the meeting.")]
+    if stage.code in (StageCode.PROPOSAL, StageCode.DEAL) and amount is None:
+        errors["amount"] = [_("Give the amount.")]
+    if stage.kind == StageKind.WON and margin is None:
+        errors["margin"] = [_("Give the margin.")]
+    if amount is not None and margin is not None and margin > amount:
+        errors["margin"] = [_("The margin cannot exceed the amount.")]
+    if errors:
+        raise Invalid(errors)
+    note = ""
+    if meeting_at is not None:
+        note = _("meeting at %(when)s") % {"when": timezone.localtime(meeting_at).strftime("%Y-%m-%d %H:%M")}
+    elif amount is not None:
+        note = _("amount %(amount)s") % {"amount": amount}
+    _move(lead, stage, actor, at, note=note)
+    if stage.kind == StageKind.WON:
+        Deal.objects.create(
+            lead=lead,
+            contact=lead.contact,
+            product=lead.product,
+            amount=Decimal(amount),
+            margin=Decimal(margin),
+            status=DealStatus.WON,
+            is_repeat_sale=lead.contact.deals.filter(status=DealStatus.WON).exists(),
+            created_at=at,
+            closed_on=timezone.localdate(at),
+            owner=lead.owner or actor,
+        )
+    return lead
+
+
+@transaction.atomic
+def reject(lead: Lead, actor, reason_code: str, comment: str = "", *, at=None) -> Lead:
+    at = at or timezone.now()
+    lead = _locked(lead)
+    reason = RejectionReason.objects.filter(code=reason_code, is_active=True).first()
+    if reason is None:
+        raise Invalid({"reason": [_("Choose a reason from the list.")]})
+    comment = (comment or "").strip()
+    if reason.requires_comment and not comment:
+        raise Invalid({"comment": [_("Explain the reason in a comment.")]})
+    _require_open(lead)
+    lead.rejection_reason, lead.rejection_comment = reason, comment
+    _move(lead, Stage.objects.get(code=StageCode.LOST), actor, at, note=reason.code)
+    return lead
+
+
+@transaction.atomic
+def send_to_nurture(lead: Lead, actor, reason: str, return_on: dt.date | None = None, *, at=None) -> Lead:
+    at = at or timezone.now()
+    lead = _locked(lead)
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid({"reason": [_("Say why the lead goes to nurture.")]})
+    if return_on is not None and return_on <= timezone.localdate(at):
+        raise Invalid({"return_on": [_("The return date must be in the future.")]})
+    _require_open(lead)
+    _to_nurture(lead, actor, reason, return_on, at)
+    return lead
+
+
+def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None):
+    lead.nurture_reason, lead.nurture_until = reason[:300], return_on
+    _move(lead, Stage.objects.get(code=StageCode.NURTURE), actor, at, note=reason[:500])
+    marketing = User.objects.filter(role__in=MARKETING_ROLES, is_active=True)
+    notify(
+        [lead.owner, *marketing],
+        NotificationKind.NURTURED,
+        lead=lead,
+        event=f"nurture:{lead.pk}:{at.isoformat()}",
+        params={"lead": lead.pk, "attempts": attempts or "", "reason": reason[:300]},
+    )
+
+
+# --- contact attempts -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def log_attempt(
+    lead: Lead,
+    actor,
+    *,
+    channel: str,
+    outcome: str,
+    duration_seconds: int | None = None,
+    note: str = "",
+    callback_at: dt.datetime | None = None,
+    recording_url: str = "",
+    at: dt.datetime | None = None,
+) -> tuple[ContactAttempt, dict]:
+    """Log one attempt to reach the lead and apply the SLA rules:
+    - a reached contact meets the first-contact clock (any logged attempt
+      does, when the policy says so) and sets the lead's first contact;
+    - a callback agreed with the client opens a callback clock;
+    - a failed call (no answer, busy, voicemail) counts towards nurture unless
+      it comes sooner than the policy's minimum spacing after the last
+      counted one; when the counted calls reach the policy's number without
+      the person ever being reached, the lead goes to nurture — once, since
+      the lead's row is locked and a lead in nurture takes no more attempts.
+    Returns the attempt and what happened, for the caller to show."""
+    at = at or timezone.now()
+    lead = _locked(lead)
+    if channel not in AttemptChannel.values:
+        raise Invalid({"channel": [_("Choose call, email or messenger.")]})
+    if outcome not in AttemptOutcome.values:
+        raise Invalid({"outcome": [_("Unknown outcome.")]})
+    if callback_at is not None and callback_at <= at:
+        raise Invalid({"callback_at": [_("The callback must be in the future.")]})
+    _require_open(lead)
+    policy = _policy_of(lead)
+    failed_call = channel == AttemptChannel.CALL and outcome in FAILED_CALL_OUTCOMES
+    counted = False
+    too_soon = False
+    if failed_call:
+        last = (
+            lead.attempts.filter(counted=True).order_by("-made_at").values_list("made_at", flat=True).first()
+        )
+        spacing = dt.timedelta(seconds=policy.min_attempt_spacing_seconds)
+        too_soon = bool(last and spacing and at - last < spacing)
+        counted = not too_soon
+    attempt = ContactAttempt.objects.create(
+        lead=lead,
+        channel=channel,
+        outcome=outcome,
+        duration_seconds=duration_seconds,
+        note=note,
+        callback_at=callback_at,
+        recording_url=recording_url,
+        counted=counted,
+        made_by=actor,
+        made_at=at,
+    )
+    info = {
+        "counted": counted,
+        "too_soon": too_soon,
+        "failed_calls": 0,
+        "limit": policy.failed_attempts_to_nurture,
+    }
+    reached = outcome == AttemptOutcome.REACHED
+    if reached and lead.first_contact_at is None:
+        lead.first_contact_at = max(at, lead.created_at)
+        lead.save(update_fields=["first_contact_at", "updated_at"])
+    meets_first = reached or policy.first_contact_rule == FirstContactRule.ANY_ATTEMPT
+    clock.meet_timers(lead, [TimerKind.FIRST_CONTACT] if meets_first else [], at)
+    clock.meet_timers(lead, [TimerKind.CALLBACK], at)  # any attempt honours an agreed callback
+    if callback_at is not None:
+        clock.start_callback_timer(lead, attempt, callback_at)
+    if counted and not lead.attempts.filter(outcome=AttemptOutcome.REACHED).exists():
+        failed = lead.attempts.filter(counted=True, made_at__gte=_cycle_start(lead)).count()
+        info["failed_calls"] = failed
+        if failed >= policy.failed_attempts_to_nurture:
+            reason = _("%(n)s unanswered calls") % {"n": failed}
+            _to_nurture(lead, actor, reason, None, at, attempts=failed)
+            info["nurtured"] = True
+    return attempt, info
+
+
+def _cycle_start(lead: Lead) -> dt.datetime:
+    """Failed calls count from the lead's arrival or its last return to the queue."""
+    last_return = (
+        lead.stage_changes.filter(from_stage__kind=StageKind.NURTURE)
+        .order_by("-changed_at")
+        .values_list("changed_at", flat=True)
+        .first()
+    )
+    return last_return or lead.created_at
+
+
+def _policy_of(lead: Lead):
+    timer = (
+        SlaTimer.objects.filter(lead=lead, kind=TimerKind.FIRST_CONTACT)
+        .select_related("policy")
+        .order_by("-started_at")
+        .first()
+    )
+    return timer.policy if timer else clock.policy_for(lead)
+
+
+def failed_calls_so_far(lead: Lead) -> int:
+    return lead.attempts.filter(counted=True, made_at__gte=_cycle_start(lead)).count()
+
+
+# --- qualification ---------------------------------------------------------------------------------
+
+
+def criteria_for(lead: Lead):
+    """The active MQL and SQL criteria for the lead's segment (its own and the common ones)."""
+    return QualificationCriterion.objects.filter(is_active=True).filter(
+        Q(segment__isnull=True) | Q(segment_id=lead.segment_id)
+    )
+
+
+@transaction.atomic
+def answer_checklist(lead: Lead, actor, answers: dict, *, at=None) -> Lead:
+    """Record checklist answers ({criterion id: yes|no|unknown}) and derive the
+    qualification: MQL when every MQL criterion is "yes", SQL when the SQL ones
+    are too."""
+    at = at or timezone.now()
+    lead = _locked(lead)
+    if not isinstance(answers, dict) or not answers:
+        raise Invalid({"answers": [_("Give answers as {criterion id: yes|no|unknown}.")]})
+    criteria = {c.pk: c for c in criteria_for(lead)}
+    errors = []
+    parsed = {}
+    for raw_id, value in answers.items():
+        try:
+            criterion_id = int(raw_id)
+        except (TypeError, ValueError):
+            criterion_id = None
+        if criterion_id not in criteria:
+            errors.append(_("Criterion %(id)s does not apply to this lead.") % {"id": raw_id})
+        elif value not in Answer.values:
+            errors.append(_("Answer criterion %(id)s with yes, no or unknown.") % {"id": raw_id})
+        else:
+            parsed[criterion_id] = value
+    if errors:
+        raise Invalid({"answers": errors})
+    _require_open(lead)
+    existing = {a.criterion_id: a for a in lead.answers.all()}
+    for criterion_id, value in parsed.items():
+        answer = existing.get(criterion_id)
+        if answer is None:
+            CriterionAnswer.objects.create(
+                lead=lead, criterion_id=criterion_id, answer=value, answered_by=actor, answered_at=at
+            )
+        elif answer.answer != value:
+            answer.answer, answer.answered_by, answer.answered_at = value, actor, at
+            answer.save()
+    level = qualification_of(lead, criteria.values())
+    if level != lead.qualification:
+        LeadEvent.objects.create(
+            lead=lead,
+            kind=LeadEvent.Kind.QUALIFIED,
+            actor=actor,
+            created_at=at,
+            data={"from": lead.qualification, "to": level},
+        )
+        lead.qualification = level
+        lead.qualified_at = at if level != Qualification.NONE else None
+        lead.save(update_fields=["qualification", "qualified_at", "updated_at"])
+    return lead
+
+
+def qualification_of(lead: Lead, criteria) -> str:
+    yes = set(lead.answers.filter(answer=Answer.YES).values_list("criterion_id", flat=True))
+    mql = [c.pk for c in criteria if c.level == CriterionLevel.MQL]
+    sql = [c.pk for c in criteria if c.level == CriterionLevel.SQL]
+    if not mql or not set(mql) <= yes:
+        return Qualification.NONE
+    if sql and set(sql) <= yes:
+        return Qualification.SQL
+    return Qualification.MQL
+
+
+def missing_for_next_level(lead: Lead, criteria) -> list:
+    """The criteria not yet answered "yes" for the next qualification level."""
+    yes = {a.criterion_id for a in lead.answers.all() if a.answer == Answer.YES}
+    level = CriterionLevel.SQL if lead.qualification == Qualification.MQL else CriterionLevel.MQL
+    if lead.qualification == Qualification.SQL:
+        return []
+    return [c for c in criteria if c.level == level and c.pk not in yes]

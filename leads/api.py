@@ -1,14 +1,50 @@
 """REST endpoints of the funnel. Thin: authorise, parse, call one function."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
-from rest_framework.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from leads.actions import update_lead
+from leads import actions
+from leads.assignment import assign_manually
 from leads.filters import LeadFilter
 from leads.models import Lead
-from leads.serializers import LeadSerializer, LeadUpdateSerializer
+from leads.serializers import (
+    AssignSerializer,
+    AttemptResultSerializer,
+    AttemptSerializer,
+    ChecklistSerializer,
+    LeadSerializer,
+    LeadUpdateSerializer,
+    NurtureSerializer,
+    RejectSerializer,
+    StageSerializer,
+)
+from revops.roles import Role
+from sla.models import SlaTimer, TimerKind
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def first_contact_timers():
+    return Prefetch(
+        "timers",
+        queryset=SlaTimer.objects.filter(kind=TimerKind.FIRST_CONTACT).order_by("-started_at"),
+        to_attr="first_contact_timers",
+    )
+
+
+ACTION_ERRORS = {
+    400: OpenApiResponse(description="{field: [messages]}"),
+    403: OpenApiResponse(description="The caller may see the lead but not change it."),
+    404: OpenApiResponse(description="No such lead, or not one the caller may see."),
+    409: OpenApiResponse(description="The lead's state forbids this (e.g. it is closed)."),
+}
 
 
 class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -17,17 +53,106 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
-    http_method_names = ["get", "patch", "head", "options"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        return Lead.objects.visible_to(self.request.user).with_related().order_by("-created_at", "-id")
+        return (
+            Lead.objects.visible_to(self.request.user)
+            .with_related()
+            .prefetch_related(first_contact_timers())
+            .order_by("-created_at", "-id")
+        )
 
-    @extend_schema(request=LeadUpdateSerializer, responses=LeadSerializer)
-    def partial_update(self, request, *args, **kwargs):
+    def changeable_lead(self) -> Lead:
         lead = self.get_object()  # 404 for a lead the caller cannot see
-        if not Lead.objects.changeable_by(request.user).filter(pk=lead.pk).exists():
+        if not Lead.objects.changeable_by(self.request.user).filter(pk=lead.pk).exists():
             raise PermissionDenied()
-        serializer = LeadUpdateSerializer(data=request.data, partial=True)
+        return lead
+
+    def parsed(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
-        update_lead(lead, request.user, serializer.validated_data)
-        return Response(LeadSerializer(lead, context=self.get_serializer_context()).data)
+        return serializer.validated_data
+
+    def run(self, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except actions.Invalid as exc:
+            raise ValidationError(exc.errors) from None
+        except actions.Conflict as exc:
+            raise Conflict(str(exc)) from None
+
+    def lead_response(self, lead: Lead, code=status.HTTP_200_OK) -> Response:
+        fresh = self.get_queryset().get(pk=lead.pk)
+        return Response(LeadSerializer(fresh, context=self.get_serializer_context()).data, status=code)
+
+    @extend_schema(request=LeadUpdateSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
+    def partial_update(self, request, *args, **kwargs):
+        lead = self.changeable_lead()
+        data = self.parsed(LeadUpdateSerializer)
+        self.run(actions.update_lead, lead, request.user, data)
+        return self.lead_response(lead)
+
+    @extend_schema(request=AttemptSerializer, responses={201: AttemptResultSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def attempts(self, request, pk=None):
+        """Log a call, email or message. Failed calls count towards nurture."""
+        lead = self.changeable_lead()
+        data = self.parsed(AttemptSerializer)
+        attempt, _info = self.run(actions.log_attempt, lead, request.user, **data)
+        return Response(AttemptResultSerializer(attempt).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AssignSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Give the lead to a rep (heads: within their team; admins: anyone in sales)."""
+        lead = self.changeable_lead()
+        if request.user.role not in (Role.SALES_HEAD, Role.ADMIN) and not request.user.is_superuser:
+            raise PermissionDenied()
+        data = self.parsed(AssignSerializer)
+        self.run(assign_manually, lead, data["owner"], request.user)
+        return self.lead_response(lead)
+
+    @extend_schema(request=ChecklistSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def checklist(self, request, pk=None):
+        """Answer MQL/SQL criteria; the lead's qualification follows the answers."""
+        lead = self.changeable_lead()
+        data = self.parsed(ChecklistSerializer)
+        self.run(actions.answer_checklist, lead, request.user, data["answers"])
+        return self.lead_response(lead)
+
+    @extend_schema(request=StageSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def stage(self, request, pk=None):
+        """Move along the funnel; a meeting needs its time, a proposal its amount, a deal amount and margin."""
+        lead = self.changeable_lead()
+        data = self.parsed(StageSerializer)
+        self.run(
+            actions.move_stage,
+            lead,
+            request.user,
+            data["stage"],
+            meeting_at=data.get("meeting_at"),
+            amount=data.get("amount"),
+            margin=data.get("margin"),
+        )
+        return self.lead_response(lead)
+
+    @extend_schema(request=RejectSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Close the lead with a reason from the list ("other" needs a comment)."""
+        lead = self.changeable_lead()
+        data = self.parsed(RejectSerializer)
+        self.run(actions.reject, lead, request.user, data["reason"], data["comment"])
+        return self.lead_response(lead)
+
+    @extend_schema(request=NurtureSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def nurture(self, request, pk=None):
+        """Hand the lead to marketing's nurture with a reason and an optional return date."""
+        lead = self.changeable_lead()
+        data = self.parsed(NurtureSerializer)
+        self.run(actions.send_to_nurture, lead, request.user, data["reason"], data.get("return_on"))
+        return self.lead_response(lead)

@@ -190,18 +190,22 @@ def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None) -> As
     return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at)
 
 
-class AssignmentError(Exception):
-    """The requested assignment is not allowed; the message says why."""
-
-
 @transaction.atomic
 def assign_manually(lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MANUAL, at=None) -> Assignment:
+    """A head (or admin) gives the lead to `owner`. A head may give only to
+    people of their own team."""
+    from leads.actions import Conflict, Invalid
+
     at = at or timezone.now()
-    lead = Lead.objects.select_for_update().select_related("stage", "owner").get(pk=lead.pk)
-    if lead.stage.kind != StageKind.OPEN:
-        raise AssignmentError(_("Only open leads can be reassigned."))
+    lead = Lead.objects.select_for_update().select_related("stage", "owner", "source").get(pk=lead.pk)
     if owner.role not in (Role.REP, Role.SALES_HEAD) or not owner.is_active or owner.team_id is None:
-        raise AssignmentError(_("Leads can be given only to active sales people in a team."))
+        raise Invalid({"owner": [_("Leads can be given only to active sales people in a team.")]})
+    if by.role == Role.SALES_HEAD and owner.team_id != by.team_id:
+        raise Invalid({"owner": [_("You can give leads only to people of your team.")]})
+    if lead.stage.kind != StageKind.OPEN:
+        raise Conflict(_("Only open leads can be reassigned."))
+    if lead.owner_id == owner.pk:
+        raise Conflict(_("The lead already belongs to this person."))
     reasons = [{"code": "manual", "params": {"by": by.username}}]
     return _record(lead, owner.team, owner, kind, by, reasons, at)
 
@@ -272,6 +276,7 @@ REASON_TEXTS = {
     "least_today": lambda p: _("%(user)s has the fewest leads today (%(count)s)") % p,
     "manual": lambda p: _("assigned by %(by)s") % p,
     "bulk": lambda p: _("%(user)s's leads redistributed by %(by)s") % p,
+    "sla_breach": lambda p: _("taken from %(user)s after an SLA breach") % p,
 }
 
 
@@ -287,3 +292,16 @@ def describe(reasons: list[dict]) -> str:
         except (KeyError, ValueError):
             parts.append(reason.get("code", ""))
     return "; ".join(parts)
+
+
+def reassign_after_breach(lead: Lead, at: dt.datetime) -> Assignment | None:
+    """The policy says a breached lead goes to someone else in the team."""
+    lead = Lead.objects.select_for_update().select_related("owner", "team").get(pk=lead.pk)
+    if lead.team is None or lead.owner is None:
+        return None
+    decision = Decision(team=lead.team, owner=None)
+    decision.why("sla_breach", user=lead.owner.username)
+    owner = choose_rep(lead.team, at, decision, exclude=[lead.owner])
+    if owner is None:
+        return None  # nobody else can take it now: it stays where it is
+    return _record(lead, lead.team, owner, AssignmentKind.SLA, None, decision.reasons, at)

@@ -4,12 +4,13 @@ import datetime as dt
 import re
 
 import django_filters
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import Qualification, StageKind
 from leads.models import Campaign, Lead, Segment, Source, Stage
+from sla.models import SlaTimer, TimerKind, TimerState
 
 
 def _start_of_day(day: dt.date) -> dt.datetime:
@@ -50,6 +51,12 @@ class LeadFilter(django_filters.FilterSet):
         method="filter_created_before",
         help_text=_("A date, YYYY-MM-DD, inclusive."),
     )
+    sla_state = django_filters.ChoiceFilter(
+        label=_("SLA"),
+        choices=TimerState.choices,
+        method="filter_sla_state",
+        help_text=_("State of the lead's current first-contact timer."),
+    )
     search = django_filters.CharFilter(
         label=_("Search"), method="filter_search", help_text=_("Name, company, phone or email.")
     )
@@ -68,6 +75,12 @@ class LeadFilter(django_filters.FilterSet):
 
     def filter_created_before(self, qs, name, value):
         return qs.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+
+    def filter_sla_state(self, qs, name, value):
+        latest = SlaTimer.objects.filter(lead=OuterRef("pk"), kind=TimerKind.FIRST_CONTACT).order_by(
+            "-started_at"
+        )
+        return qs.annotate(_sla_state=Subquery(latest.values("state")[:1])).filter(_sla_state=value)
 
     def filter_search(self, qs, name, value):
         value = value.strip()[:100]

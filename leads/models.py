@@ -437,6 +437,8 @@ class Lead(models.Model):
         related_name="leads",
     )
     rejection_comment = models.TextField(_("rejection comment"), blank=True)
+    nurture_reason = models.CharField(_("why in nurture"), max_length=300, blank=True)
+    nurture_until = models.DateField(_("return from nurture on"), null=True, blank=True)
     is_returning = models.BooleanField(
         _("returning contact"), default=False, help_text=_("The contact had a closed lead before this one.")
     )
@@ -579,6 +581,8 @@ class LeadEvent(models.Model):
     class Kind(models.TextChoices):
         EDITED = "edited", _("Edited")
         NOTE = "note", _("Note")
+        QUALIFIED = "qualified", _("Qualification changed")
+        FEEDBACK = "feedback", _("Feedback for marketing")
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -639,6 +643,9 @@ class ContactAttempt(models.Model):
     recording_url = models.URLField(_("recording"), max_length=1000, blank=True)
     note = models.TextField(_("note"), blank=True)
     callback_at = models.DateTimeField(_("call back at"), null=True, blank=True)
+    # Whether this attempt counted towards "N unanswered calls → nurture" (a
+    # failed call outside the policy's minimum spacing).
+    counted = models.BooleanField(_("counted as a failed call"), default=False)
     made_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("by"),

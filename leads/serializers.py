@@ -5,13 +5,23 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from leads.actions import EDITABLE_CONTACT_FIELDS, EDITABLE_LEAD_FIELDS
-from leads.choices import EntryChannel, Fit, Priority, Qualification, StageKind
+from leads.choices import (
+    Answer,
+    AttemptChannel,
+    AttemptOutcome,
+    EntryChannel,
+    Fit,
+    Priority,
+    Qualification,
+    StageKind,
+)
 from leads.contacts import normalize_email, normalize_phone
-from leads.models import Lead, Product, Segment
+from leads.models import ContactAttempt, Lead, Product, Segment
+from revops.models import User
 
 
 class LeadSlaSerializer(serializers.Serializer):
-    """The lead's first-contact timer."""
+    """The lead's first-contact timer. A breached timer stays breached after a late contact."""
 
     state = serializers.ChoiceField(choices=["running", "met", "breached", "cancelled"])
     due_at = serializers.DateTimeField()
@@ -73,8 +83,21 @@ class LeadSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(LeadSlaSerializer(allow_null=True))
     def get_sla(self, lead):
-        # Filled by the SLA clock once first-contact timers exist.
-        return None
+        # Lists prefetch `first_contact_timers` (newest first); a single lead may not.
+        timers = getattr(lead, "first_contact_timers", None)
+        if timers is None:
+            timers = list(lead.timers.filter(kind="first_contact").order_by("-started_at")[:1])
+        if not timers:
+            return None
+        timer = timers[0]
+        return LeadSlaSerializer(
+            {
+                "state": timer.state,
+                "due_at": timer.due_at,
+                "first_contact_at": lead.first_contact_at,
+                "breached_at": timer.breached_at,
+            }
+        ).data
 
 
 class LeadUpdateSerializer(serializers.Serializer):
@@ -191,3 +214,80 @@ def _django_to_drf(normalise, value):
         return normalise(value)
     except DjangoValidationError as exc:
         raise serializers.ValidationError(exc.messages) from None
+
+
+# --- lead actions -------------------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo is an error, not a silent no-op."""
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict):
+            unknown = set(self.initial_data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: [_("Unknown field.")] for key in sorted(unknown)})
+        return attrs
+
+
+class AttemptSerializer(StrictSerializer):
+    channel = serializers.ChoiceField(choices=AttemptChannel.choices)
+    outcome = serializers.ChoiceField(choices=AttemptOutcome.choices)
+    duration_seconds = serializers.IntegerField(
+        min_value=0, max_value=24 * 3600, required=False, allow_null=True
+    )
+    note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    callback_at = serializers.DateTimeField(required=False, allow_null=True)
+    recording_url = serializers.URLField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class AttemptResultSerializer(serializers.ModelSerializer):
+    made_by = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = ContactAttempt
+        fields = [
+            "id",
+            "lead",
+            "channel",
+            "outcome",
+            "duration_seconds",
+            "note",
+            "callback_at",
+            "recording_url",
+            "counted",
+            "made_by",
+            "made_at",
+        ]
+        read_only_fields = fields
+
+
+class AssignSerializer(StrictSerializer):
+    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True))
+
+
+class ChecklistSerializer(StrictSerializer):
+    answers = serializers.DictField(
+        child=serializers.ChoiceField(choices=Answer.choices),
+        allow_empty=False,
+        help_text=_("{criterion id: answer}"),
+    )
+
+
+class StageSerializer(StrictSerializer):
+    stage = serializers.SlugField(max_length=50)
+    meeting_at = serializers.DateTimeField(required=False, allow_null=True)
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    margin = serializers.DecimalField(max_digits=14, decimal_places=2, required=False, allow_null=True)
+
+
+class RejectSerializer(StrictSerializer):
+    reason = serializers.SlugField(max_length=50)
+    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class NurtureSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=300)
+    return_on = serializers.DateField(required=False, allow_null=True)

@@ -34,3 +34,22 @@ def check_broker() -> dict:
     folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
     ok = folder.is_dir() and os.access(folder, os.W_OK)
     return {"ok": ok, "kind": "filesystem"}
+
+
+def check_sla() -> dict:
+    """How far behind the sweep is (now − oldest overdue running timer) and how
+    many notifications wait for delivery."""
+    from django.utils import timezone
+
+    from sla.models import DeliveryState, Notification
+    from sla.sweep import lag
+
+    try:
+        now = timezone.now()
+        return {
+            "sweep_lag_seconds": round(lag(now), 1),
+            "outbox_backlog": Notification.objects.due(now).count(),
+            "outbox_failed": Notification.objects.filter(state=DeliveryState.FAILED).count(),
+        }
+    except Exception as exc:  # the database check reports the cause
+        return {"error": exc.__class__.__name__}

@@ -8,10 +8,12 @@ from rest_framework.routers import DefaultRouter
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
 from revops import views
+from sla.api import BreachViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("leads", LeadViewSet, basename="lead")
+router.register("sla/breaches", BreachViewSet, basename="breach")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
 from leads.dashboard import home_summary
-from revops.health import check_broker, check_database
+from revops.health import check_broker, check_database, check_sla
 
 
 @login_required
@@ -21,7 +21,7 @@ def healthz(request):
     state is reported so an outage is visible."""
     database = check_database()
     broker = check_broker()
-    checks = {"database": database, "broker": broker}
+    checks = {"database": database, "broker": broker, "sla": check_sla() if database["ok"] else {}}
     status = "ok" if database["ok"] and broker["ok"] else ("degraded" if database["ok"] else "down")
     return JsonResponse({"status": status, "checks": checks}, status=200 if database["ok"] else 503)
 

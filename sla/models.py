@@ -442,6 +442,23 @@ class DelayOwner(models.TextChoices):
     REP = "rep", _("Rep (assigned, not acted on)")
 
 
+class BreachQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Same rule as leads: a rep their own breaches, a head the team's,
+        marketing, executives and admins all."""
+        from revops.roles import Role
+
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.sees_all_leads:
+            return self
+        if user.role == Role.SALES_HEAD:
+            return self.filter(team_id=user.team_id) if user.team_id else self.none()
+        if user.role == Role.REP:
+            return self.filter(owner_id=user.pk)
+        return self.none()
+
+
 class Breach(models.Model):
     """A missed deadline, recorded once per timer: the database refuses a second."""
 
@@ -501,6 +518,8 @@ class Breach(models.Model):
     )
     comment = models.TextField(_("comment"), blank=True)
 
+    objects = BreachQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("SLA breach")
         verbose_name_plural = _("SLA breaches")
@@ -524,3 +543,31 @@ class Breach(models.Model):
 
     def __str__(self):
         return f"#{self.lead_id} {self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TeamWebhook(models.Model):
+    """An outgoing webhook of a team: SLA events POSTed as signed JSON."""
+
+    team = models.ForeignKey(
+        "revops.Team", verbose_name=_("team"), on_delete=models.CASCADE, related_name="webhooks"
+    )
+    url = models.URLField(_("URL"), max_length=1000)
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=200,
+        help_text=_("The body is signed with HMAC-SHA256 of this secret."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    allow_private = models.BooleanField(
+        _("allow private addresses"),
+        default=False,
+        help_text=_("Allow loopback and private networks (only for receivers inside your network)."),
+    )
+
+    class Meta:
+        verbose_name = _("webhook")
+        verbose_name_plural = _("webhooks")
+        ordering = ["team", "url"]
+
+    def __str__(self):
+        return f"{self.team}: {self.url}"

@@ -11,15 +11,12 @@ from sla.models import DeliveryState, Notification, NotificationChannel
 DEFAULT_CHANNELS = (NotificationChannel.IN_APP, NotificationChannel.EMAIL)
 
 
-def notify(
-    recipients: Iterable, kind: str, *, lead=None, event: str, params=None, channels=DEFAULT_CHANNELS
-) -> None:
-    """Queue `kind` for each recipient on each channel. `event` names the
-    occurrence (e.g. "request:42"); with the recipient and channel it forms the
-    unique dedupe key, so calling this twice for one event notifies once."""
+def build(recipients: Iterable, kind: str, *, lead=None, event: str, params=None, channels=DEFAULT_CHANNELS):
+    """Unsaved outbox rows for `kind` to each recipient on each channel. `event`
+    names the occurrence (e.g. "request:42"); with the recipient and channel it
+    forms the unique dedupe key, so one event never notifies anyone twice."""
     now = timezone.now()
-    rows = []
-    seen = set()
+    rows, seen = [], set()
     for user in recipients:
         if user is None or user.pk in seen or not user.is_active:
             continue
@@ -43,6 +40,13 @@ def notify(
                     next_attempt_at=now,
                 )
             )
-    if not rows:
-        return
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows
+
+
+def save(rows: list[Notification]) -> None:
+    if rows:
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def notify(recipients: Iterable, kind: str, **kwargs) -> None:
+    save(build(recipients, kind, **kwargs))

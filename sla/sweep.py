@@ -1,0 +1,257 @@
+"""The sweep: breach what is overdue, remind what is close, escalate what is
+left unresolved. Run by Celery beat every few seconds and by `manage.py
+sla_sweep`; any number may run at once.
+
+Claiming is race-free: a batch of due timers is locked with SELECT … FOR UPDATE
+SKIP LOCKED (concurrent sweeps take disjoint batches) and moved to "breached"
+by an UPDATE that still requires state = running, so each timer is breached
+once. Breach rows are unique per (timer, kind) in the database, and their
+notifications are written to the outbox in the same transaction. On SQLite
+(the embedded mode) FOR UPDATE is a no-op, but IMMEDIATE transactions take the
+write lock at BEGIN, so sweeps simply queue.
+
+A batch is handled in a constant number of queries. If anything in a batch
+fails, the batch is rolled back and its timers are retried one by one, so one
+bad row cannot wedge the rest; the bad row is logged and left running.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import Assignment
+from revops.models import User
+from revops.roles import Role
+from sla import notify, webhooks
+from sla.models import Breach, DelayOwner, NotificationKind, SlaTimer, TimerState
+from sla.webhooks import webhooks_by_team
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+@dataclass
+class SweepResult:
+    breached: int = 0
+    reminded: int = 0
+    escalated: int = 0
+
+    def __str__(self):
+        return f"breached={self.breached} reminded={self.reminded} escalated={self.escalated}"
+
+
+def sweep(now: dt.datetime | None = None, batch: int = BATCH) -> SweepResult:
+    now = now or timezone.now()
+    result = SweepResult()
+    while True:
+        done = breach_due(now, batch)
+        result.breached += done
+        if done < batch:
+            break
+    result.reminded = remind_due(now)
+    result.escalated = escalate_due(now)
+    return result
+
+
+def lag(now: dt.datetime | None = None) -> float:
+    """Seconds the oldest overdue running timer has waited (0 when none)."""
+    now = now or timezone.now()
+    oldest = SlaTimer.objects.filter(state=TimerState.RUNNING, due_at__lte=now).order_by("due_at").first()
+    return max(0.0, (now - oldest.due_at).total_seconds()) if oldest else 0.0
+
+
+# --- breaches -------------------------------------------------------------------------------------
+
+
+def breach_due(now: dt.datetime, batch: int = BATCH) -> int:
+    """Breach up to `batch` due timers; returns how many this call breached."""
+    try:
+        with transaction.atomic():
+            ids = _claim(now, batch, pks=None)
+            if ids:
+                _record_breaches(ids, now)
+            return len(ids)
+    except Exception:
+        logger.exception("SLA sweep batch failed; retrying its timers one by one")
+    # Slow path: one transaction per timer, so a poisoned row only stops itself.
+    ids = list(
+        SlaTimer.objects.filter(state=TimerState.RUNNING, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:batch]
+    )
+    breached = 0
+    for pk in ids:
+        try:
+            with transaction.atomic():
+                claimed = _claim(now, 1, pks=[pk])
+                if claimed:
+                    _record_breaches(claimed, now)
+                    breached += 1
+        except Exception:
+            logger.exception("SLA timer %s could not be breached; left running", pk)
+    return breached
+
+
+def _claim(now, batch, pks) -> list[int]:
+    due = SlaTimer.objects.select_for_update(skip_locked=True).filter(
+        state=TimerState.RUNNING, due_at__lte=now
+    )
+    if pks is not None:
+        due = due.filter(pk__in=pks)
+    ids = list(due.order_by("due_at").values_list("pk", flat=True)[:batch])
+    if not ids:
+        return []
+    # The state condition makes the claim safe even without row locks.
+    SlaTimer.objects.filter(pk__in=ids, state=TimerState.RUNNING).update(
+        state=TimerState.BREACHED, breached_at=now
+    )
+    return list(
+        SlaTimer.objects.filter(pk__in=ids, state=TimerState.BREACHED, breached_at=now).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def _owners_at(timers) -> dict[int, int | None]:
+    """Who owned each timer's lead at its deadline, from the assignment history.
+    A lead with no history (imported, or made before distribution) counts as
+    owned by its current owner."""
+    lead_ids = {t.lead_id for t in timers}
+    history: dict[int, list] = {}
+    for a in (
+        Assignment.objects.filter(lead_id__in=lead_ids)
+        .order_by("created_at", "id")
+        .values("lead_id", "to_owner_id", "created_at")
+    ):
+        history.setdefault(a["lead_id"], []).append(a)
+    owners = {}
+    for timer in timers:
+        rows = history.get(timer.lead_id)
+        if not rows:
+            owners[timer.pk] = timer.lead.owner_id
+            continue
+        before = [r for r in rows if r["created_at"] <= timer.due_at]
+        owners[timer.pk] = before[-1]["to_owner_id"] if before else None
+    return owners
+
+
+def _record_breaches(ids: list[int], now: dt.datetime) -> None:
+    timers = list(
+        SlaTimer.objects.filter(pk__in=ids).select_related("policy", "lead__team__head", "lead__owner")
+    )
+    owners = _owners_at(timers)
+    breaches = []
+    for timer in timers:
+        lead, policy = timer.lead, timer.policy
+        owner_id = owners[timer.pk]
+        breaches.append(
+            Breach(
+                timer=timer,
+                kind=timer.kind,
+                lead=lead,
+                owner_id=owner_id,
+                team_id=lead.team_id,
+                source_id=lead.source_id,
+                delay_owner=DelayOwner.REP if owner_id else DelayOwner.SYSTEM,
+                due_at=timer.due_at,
+                created_at=now,
+                escalate_at=now + dt.timedelta(seconds=policy.escalate_after_seconds)
+                if policy.escalate_after_seconds
+                else None,
+            )
+        )
+    Breach.objects.bulk_create(breaches)  # unique (timer, kind): a second breach fails the batch
+    saved = {b.timer_id: b for b in Breach.objects.filter(timer_id__in=ids)}
+    hooks = webhooks_by_team({t.lead.team_id for t in timers})
+    rows = []
+    for timer in timers:
+        lead, breach = timer.lead, saved[timer.pk]
+        head = lead.team.head if lead.team_id else None
+        event = f"breach:{breach.pk}"
+        params = {"lead": lead.pk, "kind": timer.kind, "due_at": timer.due_at.isoformat()}
+        rows += notify.build(
+            [lead.owner, head], NotificationKind.SLA_BREACH, lead=lead, event=event, params=params
+        )
+        payload = {
+            "event": "sla.breach",
+            "breach": breach.pk,
+            "lead": lead.pk,
+            "timer_kind": timer.kind,
+            "delay_owner": breach.delay_owner,
+            "due_at": timer.due_at.isoformat(),
+            "breached_at": now.isoformat(),
+        }
+        rows += webhooks.build(
+            hooks.get(lead.team_id, []), "sla.breach", event=event, lead=lead, payload=payload
+        )
+    notify.save(rows)
+    _reassign_after_breach([t for t in timers if t.policy.reassign_on_breach and t.lead.owner_id], now)
+
+
+def _reassign_after_breach(timers, now) -> None:
+    from leads.assignment import reassign_after_breach
+
+    for timer in timers:
+        reassign_after_breach(timer.lead, now)
+
+
+# --- reminders and escalations -------------------------------------------------------------------
+
+
+def remind_due(now: dt.datetime) -> int:
+    reminded = 0
+    due = list(
+        SlaTimer.objects.filter(
+            state=TimerState.RUNNING, reminded_at__isnull=True, remind_at__lte=now
+        ).values_list("pk", flat=True)[:BATCH]
+    )
+    for pk in due:
+        with transaction.atomic():
+            if not SlaTimer.objects.filter(pk=pk, state=TimerState.RUNNING, reminded_at__isnull=True).update(
+                reminded_at=now
+            ):
+                continue  # another sweep sent it, or the timer ended meanwhile
+            timer = SlaTimer.objects.select_related("lead__owner", "lead__team__head").get(pk=pk)
+            lead = timer.lead
+            recipients = [lead.owner] if lead.owner_id else [lead.team.head if lead.team_id else None]
+            notify.notify(
+                recipients,
+                NotificationKind.SLA_REMINDER,
+                lead=lead,
+                event=f"reminder:{timer.pk}",
+                params={"lead": lead.pk, "due_at": timer.due_at.isoformat()},
+            )
+            reminded += 1
+    return reminded
+
+
+def escalate_due(now: dt.datetime) -> int:
+    escalated = 0
+    due = list(
+        Breach.objects.filter(
+            escalated_at__isnull=True, resolved_at__isnull=True, escalate_at__lte=now
+        ).values_list("pk", flat=True)[:BATCH]
+    )
+    if not due:
+        return 0
+    executives = list(User.objects.filter(role=Role.EXECUTIVE, is_active=True))
+    for pk in due:
+        with transaction.atomic():
+            if not Breach.objects.filter(pk=pk, escalated_at__isnull=True, resolved_at__isnull=True).update(
+                escalated_at=now
+            ):
+                continue
+            breach = Breach.objects.select_related("lead").get(pk=pk)
+            notify.notify(
+                executives,
+                NotificationKind.SLA_ESCALATION,
+                lead=breach.lead,
+                event=f"escalation:{breach.pk}",
+                params={"lead": breach.lead_id},
+            )
+            escalated += 1
+    return escalated
