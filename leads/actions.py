@@ -61,7 +61,7 @@ class Conflict(Exception):
 
 def _locked(lead: Lead) -> Lead:
     return (
-        Lead.objects.select_for_update()
+        Lead.objects.select_for_update(of=("self",))
         .select_related("stage", "furthest_stage", "owner", "team", "contact")
         .get(pk=lead.pk)
     )

@@ -197,7 +197,11 @@ def assign_manually(lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MA
     from leads.actions import Conflict, Invalid
 
     at = at or timezone.now()
-    lead = Lead.objects.select_for_update().select_related("stage", "owner", "source").get(pk=lead.pk)
+    lead = (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("stage", "owner", "source")
+        .get(pk=lead.pk)
+    )
     if owner.role not in (Role.REP, Role.SALES_HEAD) or not owner.is_active or owner.team_id is None:
         raise Invalid({"owner": [_("Leads can be given only to active sales people in a team.")]})
     if by.role == Role.SALES_HEAD and owner.team_id != by.team_id:
@@ -224,7 +228,7 @@ def assign_waiting(limit: int = 200, at=None) -> int:
     for pk in waiting:
         with transaction.atomic():
             lead = (
-                Lead.objects.select_for_update(skip_locked=True)
+                Lead.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(pk=pk, owner__isnull=True, stage__kind=StageKind.OPEN)
                 .first()
             )
@@ -244,7 +248,9 @@ def redistribute_open_leads(rep: User, by: User, at=None) -> int:
     at = at or timezone.now()
     moved = 0
     leads = list(
-        Lead.objects.select_for_update().filter(owner=rep, stage__kind=StageKind.OPEN).order_by("created_at")
+        Lead.objects.select_for_update(of=("self",))
+        .filter(owner=rep, stage__kind=StageKind.OPEN)
+        .order_by("created_at")
     )
     for lead in leads:
         decision = Decision(team=lead.team or rep.team, owner=None)
@@ -296,7 +302,7 @@ def describe(reasons: list[dict]) -> str:
 
 def reassign_after_breach(lead: Lead, at: dt.datetime) -> Assignment | None:
     """The policy says a breached lead goes to someone else in the team."""
-    lead = Lead.objects.select_for_update().select_related("owner", "team").get(pk=lead.pk)
+    lead = Lead.objects.select_for_update(of=("self",)).select_related("owner", "team").get(pk=lead.pk)
     if lead.team is None or lead.owner is None:
         return None
     decision = Decision(team=lead.team, owner=None)

@@ -176,7 +176,7 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool) -> Outcome:
         _complete_contact(contact, sub)
     campaign = _campaign_for(sub)
     open_lead = (
-        contact.leads.select_for_update()
+        contact.leads.select_for_update(of=("self",))
         .filter(stage__kind=StageKind.OPEN)
         .select_related("owner")
         .order_by("-created_at")

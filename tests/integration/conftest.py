@@ -1,0 +1,171 @@
+"""Real processes for the fault tests: a private redis-server on a free port
+(never the shared one) and a Celery worker with embedded beat, sharing the
+test database. They need PostgreSQL (an in-memory SQLite test database cannot
+be shared with another process) and a redis-server binary; without them the
+tests skip with the reason — or fail under REVOPS_REQUIRE_ALL=1."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.conftest import skip_or_fail
+
+ROOT = Path(__file__).resolve().parents[2]
+CELERY = Path(sys.executable).with_name("celery")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class RedisServer:
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.workdir = workdir
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.responds, 10, message="redis-server to start")
+
+    def responds(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+
+class Worker:
+    """`celery worker -B --pool=solo` in its own process group (so a kill takes
+    the whole tree), logging to a file the test can read on failure."""
+
+    def __init__(self, env: dict, workdir: Path):
+        self.env = env
+        self.workdir = workdir
+        self.process = None
+        self.log = workdir / "worker.log"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [
+                str(CELERY),
+                "-A",
+                "revops",
+                "worker",
+                "-B",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "-s",
+                str(self.workdir / "beat-schedule"),
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - the child owns the handle
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill(self):
+        """SIGKILL: no shutdown, no acknowledgements, no cleanup."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        self.process = None
+
+    def tail(self, lines: int = 40) -> str:
+        return (
+            "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:]) if self.log.exists() else ""
+        )
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    user = s.get("USER") or "postgres"
+    password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+
+
+@pytest.fixture
+def postgres_only(transactional_db):
+    if connection.vendor != "postgresql":
+        skip_or_fail("needs PostgreSQL: the worker process must share the test database")
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    if not shutil.which("redis-server"):
+        skip_or_fail("needs the redis-server binary")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def worker(postgres_only, redis_server, tmp_path):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": redis_server.url,
+        "REVOPS_DATA_DIR": str(tmp_path),
+        "SLA_SWEEP_INTERVAL": "1",
+        "DJANGO_SETTINGS_MODULE": "revops.settings",
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "LOG_LEVEL": "INFO",
+    }
+    env.pop("REVOPS_REQUIRE_ALL", None)
+    w = Worker(env, tmp_path)
+    w.start()
+    yield w
+    w.kill()
