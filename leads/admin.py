@@ -1,19 +1,27 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from leads.intake_keys import create_key
 from leads.models import (
+    Assignment,
     Campaign,
+    Consent,
     Contact,
     ContactAttempt,
     CriterionAnswer,
     Deal,
     InboundRequest,
+    IntakeKey,
     Lead,
     LeadEvent,
     Product,
     QualificationCriterion,
     RejectionReason,
+    RoutingRule,
     Segment,
+    SiteForm,
     Source,
     Spend,
     Stage,
@@ -240,3 +248,85 @@ class DealAdmin(VisibleLeadsMixin, admin.ModelAdmin):
     raw_id_fields = ["lead", "contact"]
     date_hierarchy = "closed_on"
     search_fields = ["contact__name", "contact__company"]
+
+
+@admin.register(IntakeKey)
+class IntakeKeyAdmin(admin.ModelAdmin):
+    """Keys are made here (or by `manage.py create_intake_key`); the secret is
+    shown once, after saving, and only its hash is stored."""
+
+    list_display = [
+        "prefix",
+        "source",
+        "name",
+        "rate_limit_per_minute",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["source"]
+    fields = ["source", "name", "rate_limit_per_minute", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        key, raw = create_key(
+            obj.source,
+            name=obj.name,
+            created_by=request.user,
+            rate_limit_per_minute=obj.rate_limit_per_minute,
+        )
+        obj.pk = key.pk
+        messages.warning(
+            request, _("The new key (copy it now, it is not shown again): %(key)s") % {"key": raw}
+        )
+
+    @admin.action(description=_("Revoke selected keys"))
+    def revoke(self, request, queryset):
+        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+@admin.register(SiteForm)
+class SiteFormAdmin(admin.ModelAdmin):
+    list_display = ["name", "public_id", "source", "is_active"]
+    list_filter = ["source", "is_active"]
+    readonly_fields = ["embed_code"]
+
+    @admin.display(description=_("Embed code"))
+    def embed_code(self, obj):
+        if obj is None or not obj.pk:
+            return "—"
+        return f'<iframe src="https://<this-server>/forms/{obj.public_id}/" style="width:100%;height:560px;border:0"></iframe>'
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = ["position", "team", "source", "segment", "product", "is_active"]
+    list_editable = ["is_active"]
+    list_select_related = ["team", "source", "segment", "product"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+    list_display = ["lead", "kind", "from_owner", "to_owner", "assigned_by", "created_at"]
+    list_filter = ["kind", "team"]
+    list_select_related = ["lead__contact", "from_owner", "to_owner", "assigned_by"]
+    raw_id_fields = ["lead"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ["contact", "text_version", "given_at", "ip"]
+    raw_id_fields = ["contact", "request"]
+    date_hierarchy = "given_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -162,9 +162,11 @@ def _record(lead, decision_team, owner, kind, by, reasons, at):
         sla_left_seconds=_sla_left_seconds(lead, at),
         created_at=at,
     )
-    if owner is not None:
-        User.objects.filter(pk=owner.pk).update(last_assigned_at=at)
-        owner.last_assigned_at = at
+    if owner is None:
+        return assignment
+    User.objects.filter(pk=owner.pk).update(last_assigned_at=at)
+    owner.last_assigned_at = at
+    if by is None or by.pk != owner.pk:  # nobody needs telling what they did themselves
         # A lead new to the rep (from intake or the waiting queue) reads differently
         # from one handed over by a head.
         new = kind in (AssignmentKind.AUTO, AssignmentKind.QUEUE)
@@ -214,18 +216,31 @@ def assign_manually(lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MA
     return _record(lead, owner.team, owner, kind, by, reasons, at)
 
 
-def assign_waiting(limit: int = 200, at=None) -> int:
+def assign_on_entry(lead: Lead, owner: User, by: User, *, at: dt.datetime) -> Assignment:
+    """A lead typed in by hand goes to the owner its author chose."""
+    reasons = [{"code": "entered_by", "params": {"by": by.username if by else "—"}}]
+    return _record(lead, owner.team, owner, AssignmentKind.MANUAL, by, reasons, at)
+
+
+def assign_waiting(limit: int = 200, at=None, scan: int = 5000) -> int:
     """Give the leads waiting in team queues to reps who are now on shift.
     Oldest first; each lead in its own short transaction; rows another worker
-    holds are skipped. Returns how many got an owner."""
+    holds are skipped. A team found with nobody available is skipped for the
+    rest of the pass, so a closed team's backlog never blocks the others.
+    Returns how many got an owner."""
     at = at or timezone.now()
     done = 0
-    waiting = list(
+    blocked_teams: set[int] = set()
+    waiting = (
         Lead.objects.filter(owner__isnull=True, stage__kind=StageKind.OPEN)
-        .order_by("created_at")
-        .values_list("pk", flat=True)[:limit]
+        .order_by("created_at", "id")
+        .values_list("pk", "team_id")[:scan]
     )
-    for pk in waiting:
+    for pk, team_id in waiting:
+        if done >= limit:
+            break
+        if team_id in blocked_teams:
+            continue
         with transaction.atomic():
             lead = (
                 Lead.objects.select_for_update(skip_locked=True, of=("self",))
@@ -236,6 +251,8 @@ def assign_waiting(limit: int = 200, at=None) -> int:
                 continue
             decision = decide(lead, at)
             if decision.owner is None:
+                if team_id is not None:
+                    blocked_teams.add(team_id)
                 continue  # still nobody; the first "waits" record stands
             _record(lead, decision.team, decision.owner, AssignmentKind.QUEUE, None, decision.reasons, at)
             done += 1
@@ -244,7 +261,8 @@ def assign_waiting(limit: int = 200, at=None) -> int:
 
 @transaction.atomic
 def redistribute_open_leads(rep: User, by: User, at=None) -> int:
-    """Hand a leaving rep's open leads to the team by its rules. Returns the count."""
+    """Hand a leaving rep's open leads to the team by its rules; those nobody
+    can take now wait in the team's queue. Returns how many got a new owner."""
     at = at or timezone.now()
     moved = 0
     leads = list(
@@ -260,7 +278,7 @@ def redistribute_open_leads(rep: User, by: User, at=None) -> int:
         if decision.owner is None:
             decision.why("waits_in_queue", team=decision.team.name if decision.team else "—")
         _record(lead, decision.team, decision.owner, AssignmentKind.BULK, by, decision.reasons, at)
-        moved += 1
+        moved += decision.owner is not None
     return moved
 
 
@@ -281,6 +299,7 @@ REASON_TEXTS = {
     "least_open": lambda p: _("%(user)s has the fewest open leads (%(count)s)") % p,
     "least_today": lambda p: _("%(user)s has the fewest leads today (%(count)s)") % p,
     "manual": lambda p: _("assigned by %(by)s") % p,
+    "entered_by": lambda p: _("entered by hand by %(by)s") % p,
     "bulk": lambda p: _("%(user)s's leads redistributed by %(by)s") % p,
     "sla_breach": lambda p: _("taken from %(user)s after an SLA breach") % p,
 }

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.assignment import assign_automatically
+from leads.assignment import assign_automatically, assign_on_entry
 from leads.choices import EntryChannel, StageCode, StageKind
 from leads.models import (
     Campaign,
@@ -56,6 +56,10 @@ class Submission:
     consent_text: str = ""
     client_ip: str | None = None
     received_at: dt.datetime | None = None
+    # Manual entry: the person who typed it in, and the owner they chose
+    # (None: the distribution rules decide).
+    entered_by: object = None
+    owner: object = None
 
 
 @dataclass
@@ -230,7 +234,9 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool) -> Outcome:
     request.lead = lead
     request.save()
     _record_consent(contact, request, sub, now)
-    if assign:
+    if sub.owner is not None:
+        assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
+    elif assign:
         # First: the team's calendar decides the deadline.
         assign_automatically(lead, at=now)  # notifies the new owner
     if start_clock:

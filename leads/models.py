@@ -583,6 +583,7 @@ class LeadEvent(models.Model):
         NOTE = "note", _("Note")
         QUALIFIED = "qualified", _("Qualification changed")
         FEEDBACK = "feedback", _("Feedback for marketing")
+        MERGED = "merged", _("Merged")
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

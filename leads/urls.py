@@ -1,9 +1,12 @@
 from django.urls import path
 
-from leads import views
+from leads import import_views, views
 
 app_name = "leads"
 urlpatterns = [
     path("", views.lead_list, name="list"),
+    path("new/", views.lead_new, name="new"),
     path("<int:pk>/", views.lead_detail, name="detail"),
+    path("<int:pk>/merge/", views.lead_merge, name="merge"),
+    *import_views.urlpatterns,
 ]

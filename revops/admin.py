@@ -2,12 +2,24 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from revops.models import Team, User
+from leads.assignment import redistribute_open_leads
+from revops.models import Absence, Shift, Team, User
+from revops.roles import Role
+
+
+class ShiftInline(admin.TabularInline):
+    model = Shift
+    extra = 0
+
+
+class AbsenceInline(admin.TabularInline):
+    model = Absence
+    extra = 0
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "kind", "head"]
+    list_display = ["name", "code", "kind", "head", "calendar", "distribution_mode", "daily_cap"]
     list_filter = ["kind"]
     search_fields = ["name", "code"]
     list_select_related = ["head"]
@@ -19,11 +31,23 @@ class UserAdmin(BaseUserAdmin):
     list_display = ["username", "first_name", "last_name", "role", "team", "is_active"]
     list_filter = ["role", "team", "is_active"]
     list_select_related = ["team"]
+    inlines = [ShiftInline, AbsenceInline]
+    actions = ["redistribute"]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         (_("Work"), {"fields": ("role", "team", "phone", "language")}),
+        (_("Distribution"), {"fields": ("accepts_leads", "lead_weight", "daily_lead_cap")}),
     )
     add_fieldsets = (
         *BaseUserAdmin.add_fieldsets,
         (_("Work"), {"fields": ("role", "team", "first_name", "last_name", "email")}),
     )
+
+    @admin.action(
+        description=_("Hand their open leads to the team (a rep is leaving)"), permissions=["change"]
+    )
+    def redistribute(self, request, queryset):
+        moved = 0
+        for rep in queryset.filter(role=Role.REP):
+            moved += redistribute_open_leads(rep, request.user)
+        self.message_user(request, _("%(n)s open leads redistributed.") % {"n": moved})

@@ -20,9 +20,19 @@ def _covers(starts: dt.time, ends: dt.time, moment: dt.time) -> bool:
     return starts <= moment and (ends == MIDNIGHT or moment < ends)
 
 
+def _shift_weekday(schedule: Schedule, local: dt.datetime, shifts) -> int:
+    """The weekday whose shifts apply. A weekend day the calendar opens (a
+    transferred working Saturday) is worked like a regular weekday: the rep's
+    first weekday with shifts."""
+    weekday = local.weekday()
+    if weekday >= 5 and schedule.overrides.get(local.date()):
+        return min((s.weekday for s in shifts if s.weekday < 5), default=weekday)
+    return weekday
+
+
 def availability(user, schedule: Schedule, at: dt.datetime) -> Availability:
     """Whether `user` works at `at` under the team's `schedule` (see
-    sla.calendars.team_schedule). Reads `user.shifts.all()` and
+    sla.calendars.team_calendar). Reads `user.shifts.all()` and
     `user.absences.all()`, so callers checking many reps prefetch them."""
     local = at.astimezone(schedule.tz)
     if any(a.starts_on <= local.date() <= a.ends_on for a in user.absences.all()):

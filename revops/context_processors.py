@@ -14,6 +14,12 @@ def navigation(request):
     if user.sees_all_leads or user.role in (Role.REP, Role.SALES_HEAD):
         label = _("My leads") if user.role == Role.REP else _("Leads")
         items.append((label, reverse("leads:list")))
+    if user.can_work_leads:
+        items.append((_("New lead"), reverse("leads:new")))
+    if user.is_sales_head or user.sees_all_leads:
+        items.append((_("SLA breaches"), reverse("breaches")))
+    if user.role in (Role.SALES_HEAD, Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
+        items.append((_("Import"), reverse("leads:import")))
     if user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))
     items.append((_("API"), reverse("api-docs")))

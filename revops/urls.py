@@ -5,9 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from leads import site_forms
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
 from revops import views
+from sla import views as sla_views
 from sla.api import BreachViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -22,11 +24,18 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("leads/", include("leads.urls")),
+    path("sla/breaches/", sla_views.breach_list, name="breaches"),
+    path("sla/breaches/<int:pk>/<slug:verb>/", sla_views.breach_act, name="breach-act"),
+    path("notifications/", sla_views.notification_list, name="notifications"),
+    path("notifications/badge/", sla_views.badge, name="notifications-badge"),
+    path("notifications/read/", sla_views.mark_read, name="notifications-read"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/intake/", IntakeView.as_view(), name="api-intake"),
+    path("forms/<slug:public_id>/", site_forms.show, name="site-form"),
+    path("forms/<slug:public_id>/submit/", site_forms.submit, name="site-form-submit"),
     path("api/v1/", include(router.urls)),
 ]
 

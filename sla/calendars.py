@@ -4,8 +4,9 @@ Public holidays and the production calendar's transfers come from the
 `holidays` package: holidays and transferred days off close the day;
 transferred working Saturdays (`weekend_workdays`) get the hours of a regular
 weekday. The calendar's own exceptions override both. Schedules are cached per
-process and rebuilt when the calendar's `updated_at` moves (any change of its
-hours or exceptions bumps it).
+process and rebuilt when the calendar's `version` moves (any change of it, its
+hours or its exceptions bumps it; bulk queryset edits do not, so edit hours
+through the models or call `calendar.touch()`).
 """
 
 import datetime as dt
@@ -26,7 +27,7 @@ def regular_day_windows(weekly) -> tuple:
 
 
 @lru_cache(maxsize=64)
-def _build(calendar_id: int, version: str, year: int) -> Schedule:
+def _build(calendar_id: int, version: int, year: int) -> Schedule:
     calendar = BusinessCalendar.objects.get(pk=calendar_id)
     weekly_lists: list[list] = [[] for _ in range(7)]
     for hours in calendar.hours.order_by("weekday", "opens"):
@@ -46,7 +47,7 @@ def _build(calendar_id: int, version: str, year: int) -> Schedule:
 
 def schedule_for(calendar: BusinessCalendar) -> Schedule:
     # The year is part of the key so a long-running process loads next year's holidays.
-    return _build(calendar.pk, calendar.updated_at.isoformat(), timezone.now().year)
+    return _build(calendar.pk, calendar.version, timezone.now().year)
 
 
 def around_the_clock() -> Schedule:

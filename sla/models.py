@@ -50,8 +50,10 @@ class BusinessCalendar(models.Model):
         default="RU",
         help_text=_("ISO country code whose public holidays and transferred days apply; empty for none."),
     )
-    # Bumped whenever the hours or exceptions change, so cached schedules refresh.
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    # Bumped whenever the calendar, its hours or its exceptions change: the key
+    # of cached schedules (a counter, because clocks can stand still).
+    version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("business calendar")
@@ -65,8 +67,17 @@ class BusinessCalendar(models.Model):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def save(self, *args, **kwargs):
+        self.version += 1
+        super().save(*args, **kwargs)
+
     def touch(self):
-        BusinessCalendar.objects.filter(pk=self.pk).update(updated_at=timezone.now())
+        """Mark the calendar changed (its hours or exceptions were edited), here
+        and in the database, so cached schedules of it are rebuilt."""
+        BusinessCalendar.objects.filter(pk=self.pk).update(
+            version=F("version") + 1, updated_at=timezone.now()
+        )
+        self.refresh_from_db(fields=["version", "updated_at"])
 
 
 class WorkingHours(models.Model):
