@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import Qualification, StageKind
-from leads.models import Campaign, Lead, Segment, Source, Stage
+from leads.models import Campaign, Lead, Product, Segment, Source, Stage
 from sla.models import SlaTimer, TimerKind, TimerState
 
 
@@ -43,6 +43,9 @@ class LeadFilter(django_filters.FilterSet):
     source = django_filters.ModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
     campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
     segment = django_filters.ModelChoiceFilter(label=_("Segment"), queryset=Segment.objects.all())
+    product = django_filters.ModelChoiceFilter(
+        label=_("Product"), field_name="product__code", to_field_name="code", queryset=Product.objects.all()
+    )
     created_after = django_filters.DateFilter(
         label=_("Arrived on or after"), method="filter_created_after", help_text=_("A date, YYYY-MM-DD.")
     )

@@ -1,33 +1,139 @@
-"""Everything known about one lead, gathered in a fixed number of queries."""
+"""Everything known about one lead for its card, gathered in a fixed number of
+queries: context, the actions it allows, and one timeline of all events."""
 
-from leads.models import Lead
+import datetime as dt
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from leads.actions import criteria_for, failed_calls_so_far, missing_for_next_level
+from leads.assignment import describe
+from leads.choices import AttemptOutcome, StageKind
+from leads.models import Lead, LeadEvent, RejectionReason, Stage
+from revops.models import User
+from revops.roles import Role
+from sla.display import badge_for, human_duration
+from sla.models import Breach, SlaTimer
+
+# (code, label) of the timeline's filter; labels are translated in the template.
+TIMELINE_TYPES = ["request", "assignment", "attempt", "stage", "note", "sla"]
+
+FEEDBACK_TOPICS = [
+    ("objection", gettext_lazy("Objection heard")),
+    ("not_understood", gettext_lazy("Not understood in the offer")),
+    ("trust", gettext_lazy("What built trust")),
+]
 
 
-def lead_context(lead: Lead) -> dict:
+def lead_context(lead: Lead, user) -> dict:
+    now = timezone.now()
     contact = lead.contact
-    requests = list(lead.requests.select_related("source", "campaign").order_by("-received_at")[:50])
-    attempts = list(lead.attempts.select_related("made_by").order_by("-made_at")[:100])
+    requests = list(lead.requests.select_related("source", "campaign").order_by("-received_at")[:100])
+    attempts = list(lead.attempts.select_related("made_by").order_by("-made_at")[:200])
     stage_changes = list(
         lead.stage_changes.select_related("from_stage", "to_stage", "changed_by").order_by("-changed_at")[
-            :100
+            :200
         ]
     )
+    assignments = list(
+        lead.assignments.select_related("to_owner", "from_owner", "assigned_by").order_by("-created_at")[:100]
+    )
+    events = list(lead.events.select_related("actor").order_by("-created_at")[:200])
+    timers = list(
+        SlaTimer.objects.filter(lead=lead).select_related("calendar", "policy").order_by("-started_at")[:50]
+    )
+    breaches = list(Breach.objects.filter(lead=lead).order_by("-created_at")[:50])
     deals = list(contact.deals.select_related("product").order_by("-created_at")[:20])
     other_leads = list(
         contact.leads.exclude(pk=lead.pk).select_related("stage", "source").order_by("-created_at")[:20]
     )
-    timeline = sorted(
+    criteria = list(criteria_for(lead).order_by("level", "position", "id"))
+    answers = {a.criterion_id: a.answer for a in lead.answers.all()}
+    stages = list(Stage.objects.filter(is_active=True))
+    can_change = Lead.objects.changeable_by(user).filter(pk=lead.pk).exists()
+    policy_limit = None
+    fc_timer = next((t for t in timers if t.kind == "first_contact"), None)
+    if fc_timer is not None:
+        policy_limit = fc_timer.policy.failed_attempts_to_nurture if fc_timer.policy_id else None
+
+    timeline = (
         [("request", r.received_at, r) for r in requests]
+        + [("assignment", a.created_at, a) for a in assignments]
         + [("attempt", a.made_at, a) for a in attempts]
-        + [("stage", s.changed_at, s) for s in stage_changes],
-        key=lambda item: item[1],
-        reverse=True,
+        + [("stage", s.changed_at, s) for s in stage_changes]
+        + [("note", e.created_at, e) for e in events]
+        + [("sla", b.created_at, b) for b in breaches]
     )
+    timeline.sort(key=lambda item: item[1], reverse=True)
+    for kind, _at, item in timeline:
+        if kind == "assignment":
+            item.why = describe(item.reasons)
+            item.inherited = human_duration_or_none(item.sla_left_seconds)
+
+    failed = failed_calls_so_far(lead)
+    limit = policy_limit or 3
     return {
         "lead": lead,
         "contact": contact,
         "timeline": timeline,
+        "timeline_types": TIMELINE_TYPES,
         "deals": deals,
         "other_leads": other_leads,
-        "attempt_count": len(attempts),
+        "requests": requests,
+        "badge": badge_for(timers, now),
+        "criteria": [(c, answers.get(c.pk, "")) for c in criteria],
+        "missing": missing_for_next_level(lead, criteria) if lead.stage.kind == StageKind.OPEN else [],
+        "stages": stages,
+        "path": [s for s in stages if s.position is not None],
+        "reasons": list(RejectionReason.objects.filter(is_active=True)),
+        "can_change": can_change and lead.stage.kind == StageKind.OPEN,
+        "can_assign": can_change and (user.role in (Role.SALES_HEAD, Role.ADMIN) or user.is_superuser),
+        "assignees": _assignees(user) if can_change else [],
+        "failed_calls": failed,
+        "limit": limit,
+        "outcomes": _outcome_buttons(failed, limit),
+        "feedback_topics": FEEDBACK_TOPICS,
+        "repeat_count": sum(1 for r in requests if r.is_repeat),
+        "note_kinds": LeadEvent.Kind,
     }
+
+
+def human_duration_or_none(seconds):
+    if seconds is None:
+        return None
+    text = human_duration(dt.timedelta(seconds=seconds))
+    return text if seconds >= 0 else "-" + text
+
+
+def _outcome_buttons(failed: int, limit: int) -> list[dict]:
+    """The outcome buttons with their consequence written on them."""
+    next_failed = failed + 1
+    if next_failed >= limit:
+        consequence = _("%(n)s of %(limit)s → nurture") % {"n": next_failed, "limit": limit}
+    else:
+        consequence = _("%(n)s of %(limit)s") % {"n": next_failed, "limit": limit}
+    return [
+        {
+            "outcome": AttemptOutcome.REACHED,
+            "label": _("Reached"),
+            "hint": _("first contact made"),
+            "key": "1",
+        },
+        {"outcome": AttemptOutcome.NO_ANSWER, "label": _("No answer"), "hint": consequence, "key": "2"},
+        {"outcome": AttemptOutcome.BUSY, "label": _("Busy"), "hint": consequence, "key": "3"},
+        {"outcome": AttemptOutcome.VOICEMAIL, "label": _("Voicemail"), "hint": consequence, "key": "4"},
+        {
+            "outcome": AttemptOutcome.WRONG_NUMBER,
+            "label": _("Wrong number"),
+            "hint": _("does not count"),
+            "key": "5",
+        },
+    ]
+
+
+def _assignees(user):
+    people = User.objects.filter(is_active=True, role__in=[Role.REP, Role.SALES_HEAD]).exclude(team=None)
+    if user.role == Role.SALES_HEAD:
+        people = people.filter(team_id=user.team_id)
+    return list(people.order_by("first_name", "username"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leads import import_views, views
+from leads import card_views, import_views, views
 
 app_name = "leads"
 urlpatterns = [
@@ -8,5 +8,6 @@ urlpatterns = [
     path("new/", views.lead_new, name="new"),
     path("<int:pk>/", views.lead_detail, name="detail"),
     path("<int:pk>/merge/", views.lead_merge, name="merge"),
+    path("<int:pk>/do/<slug:name>/", card_views.act, name="act"),
     *import_views.urlpatterns,
 ]

@@ -1,19 +1,27 @@
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from leads.actions import Conflict
+from leads.board import board
 from leads.choices import EntryChannel
 from leads.filters import LeadFilter
 from leads.forms import ManualLeadForm, MergeForm
 from leads.intake import Submission, take_lead
 from leads.merge import merge
 from leads.models import Lead
+from leads.queue import ORDERS, next_in_work_mode, ordered, queue_queryset, rows, work_summary
 from leads.timeline import lead_context
+from revops.models import Absence, Team, User
 from revops.roles import Role
 
 PAGE_SIZE = 50
@@ -38,7 +46,9 @@ def lead_list(request):
 def lead_detail(request, pk: int):
     # A lead the user may not see answers 404, the same as one that does not exist.
     lead = get_object_or_404(Lead.objects.visible_to(request.user).with_related(), pk=pk)
-    return render(request, "leads/lead_detail.html", lead_context(lead))
+    context = lead_context(lead, request.user)
+    context["work_mode"] = request.GET.get("work") == "1" and request.user.role == Role.REP
+    return render(request, "leads/lead_detail.html", context)
 
 
 def _forbid_unless(condition: bool):
@@ -97,3 +107,116 @@ def lead_merge(request, pk: int):
             request, _("Lead #%(other)s merged into this one.") % {"other": form.cleaned_data["other"].pk}
         )
     return redirect("leads:detail", pk=pk)
+
+
+QUEUE_FILTERS = ["stage", "source", "product", "sla_state", "search"]
+
+
+def _queue_context(request, partial=False):
+    now = timezone.now()
+    order = request.GET.get("order")
+    if order in ORDERS and order != request.user.queue_order:
+        request.user.queue_order = order
+        request.user.save(update_fields=["queue_order"])
+    order = request.user.queue_order if request.user.queue_order in ORDERS else "urgency"
+    base = queue_queryset(request.user)
+    filterset = LeadFilter(request.GET or None, queryset=base)
+    for name in list(filterset.filters):
+        if name not in QUEUE_FILTERS:
+            del filterset.filters[name]
+    leads = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    page = Paginator(ordered(leads, order), 100).get_page(request.GET.get("page"))
+    since = _parse_since(request.GET.get("since")) or now
+    return {
+        "filter": filterset,
+        "page": page,
+        "rows": rows(page.object_list, now, since if partial else None),
+        "order": order,
+        "orders": [("urgency", _("Most urgent first")), ("priority", _("Priority")), ("newest", _("Newest"))],
+        "summary": work_summary(request.user, now),
+        "since": since.isoformat(),
+        "query": request.GET.urlencode(),
+    }
+
+
+def _parse_since(value):
+    from django.utils.dateparse import parse_datetime
+
+    try:
+        parsed = parse_datetime(value or "")
+    except ValueError:
+        return None
+    return parsed if parsed and timezone.is_aware(parsed) else None
+
+
+@login_required
+def queue(request):
+    """The rep's home: own open leads, most urgent first."""
+    _forbid_unless(request.user.role == Role.REP)
+    if request.headers.get("HX-Request") and request.GET.get("partial"):
+        return render(request, "leads/_queue_rows.html", _queue_context(request, partial=True))
+    return render(request, "leads/queue.html", _queue_context(request))
+
+
+@login_required
+def work_next(request):
+    """Work mode: open the most urgent lead; after an outcome, the next one."""
+    _forbid_unless(request.user.role == Role.REP)
+    after = request.GET.get("after", "")
+    lead = next_in_work_mode(request.user, int(after) if after.isdigit() else None, timezone.now())
+    if lead is None:
+        messages.success(request, _("Nothing urgent left in your queue."))
+        return redirect("queue")
+    return redirect(f"{reverse('leads:detail', args=[lead.pk])}?work=1")
+
+
+@login_required
+def team_board(request):
+    """The head's board; admins and executives may pick any sales team."""
+    user = request.user
+    _forbid_unless(user.role == Role.SALES_HEAD or user.sees_all_leads)
+    teams = Team.objects.filter(kind=Team.Kind.SALES).order_by("name")
+    if user.role == Role.SALES_HEAD:
+        team = get_object_or_404(teams, pk=user.team_id)
+    else:
+        wanted = request.GET.get("team", "")
+        team = teams.filter(pk=int(wanted)).first() if wanted.isdigit() else teams.first()
+        if team is None:
+            raise Http404
+    context = board(team)
+    context["teams"] = teams if user.role != Role.SALES_HEAD else []
+    context["can_act"] = user.role in (Role.SALES_HEAD, Role.ADMIN) or user.is_superuser
+    return render(request, "leads/team_board.html", context)
+
+
+@login_required
+@require_POST
+def team_presence(request, user_id: int):
+    """Mark a rep absent today (or back), or stop/start their new leads."""
+    head = request.user
+    _forbid_unless(head.role == Role.SALES_HEAD or head.role == Role.ADMIN or head.is_superuser)
+    reps = User.objects.filter(role=Role.REP)
+    if head.role == Role.SALES_HEAD:
+        reps = reps.filter(team_id=head.team_id)
+    rep = get_object_or_404(reps, pk=user_id)
+    today = timezone.localdate()
+    what = request.POST.get("what")
+    if what == "absent":
+        Absence.objects.get_or_create(
+            user=rep,
+            starts_on=today,
+            ends_on=today,
+            defaults={"kind": Absence.Kind.OTHER, "note": f"board:{head}"},
+        )
+    elif what == "present":
+        # Back early: an absence that began today goes; a longer one ends yesterday.
+        covering = Absence.objects.filter(user=rep, starts_on__lte=today, ends_on__gte=today)
+        covering.filter(starts_on=today).delete()
+        covering.update(ends_on=today - dt.timedelta(days=1))
+    elif what in ("pause", "resume"):
+        rep.accepts_leads = what == "resume"
+        rep.save(update_fields=["accepts_leads"])
+    else:
+        raise Http404
+    messages.success(request, _("Saved."))
+    return redirect("team")

@@ -10,9 +10,15 @@ def navigation(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "LANGUAGES": settings.LANGUAGES}
-    items = [(_("Home"), reverse("home"))]
+    items = []
+    if user.role == Role.REP:
+        items.append((_("My queue"), reverse("queue")))
+    elif user.role == Role.SALES_HEAD:
+        items.append((_("Team"), reverse("team")))
+    else:
+        items.append((_("Home"), reverse("home")))
     if user.sees_all_leads or user.role in (Role.REP, Role.SALES_HEAD):
-        label = _("My leads") if user.role == Role.REP else _("Leads")
+        label = _("All my leads") if user.role == Role.REP else _("Leads")
         items.append((label, reverse("leads:list")))
     if user.can_work_leads:
         items.append((_("New lead"), reverse("leads:new")))

@@ -93,6 +93,8 @@ class User(AbstractUser):
     daily_lead_cap = models.PositiveIntegerField(
         _("own daily cap"), null=True, blank=True, help_text=_("Empty: the team's cap.")
     )
+    # How the rep's queue is sorted; remembered across visits and logins.
+    queue_order = models.CharField(max_length=20, default="urgency", editable=False)
     # Smooth weighted round-robin credit (nginx's algorithm): only reps who are
     # eligible take part in a round, so time away earns no backlog of leads.
     distribution_credit = models.IntegerField(default=0, editable=False)

@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from leads import site_forms
+from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
 from revops import views
@@ -23,6 +24,10 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", views.set_language, name="set_language"),
+    path("queue/", leads_views.queue, name="queue"),
+    path("queue/work/", leads_views.work_next, name="work"),
+    path("team/", leads_views.team_board, name="team"),
+    path("team/presence/<int:user_id>/", leads_views.team_presence, name="team-presence"),
     path("leads/", include("leads.urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),
     path("sla/breaches/<int:pk>/<slug:verb>/", sla_views.breach_act, name="breach-act"),

@@ -1,16 +1,22 @@
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language as django_set_language
 
 from leads.dashboard import home_summary
 from revops.health import check_broker, check_database, check_sla
+from revops.roles import Role
 
 
 @login_required
 def home(request):
+    # Each role starts where its work is.
+    if request.user.role == Role.REP:
+        return redirect("queue")
+    if request.user.role == Role.SALES_HEAD:
+        return redirect("team")
     return render(request, "home.html", home_summary(request.user))
 
 

@@ -7,6 +7,7 @@ Each function runs inside the caller's transaction.
 
 import datetime as dt
 
+from django.db.models import Q
 from django.utils import timezone
 
 from sla.business_time import add_working_time, working_time_between
@@ -97,10 +98,18 @@ def first_contact_time_left(lead, at: dt.datetime) -> dt.timedelta | None:
 
 def meet_timers(lead, kinds, at: dt.datetime) -> int:
     """Mark the lead's running timers of `kinds` met. A breached timer stays
-    breached: only running ones change (conditional update)."""
+    breached; a late contact only records when it was handled (`met_at`), so
+    it leaves the queue's top without rewriting history."""
+    SlaTimer.objects.filter(lead=lead, kind__in=kinds, state=TimerState.BREACHED, met_at__isnull=True).update(
+        met_at=at
+    )
     return SlaTimer.objects.filter(lead=lead, kind__in=kinds, state=TimerState.RUNNING).update(
         state=TimerState.MET, met_at=at
     )
+
+
+# Timers that still ask for action: running, or breached and not yet handled.
+LIVE = Q(state=TimerState.RUNNING) | Q(state=TimerState.BREACHED, met_at__isnull=True)
 
 
 def cancel_timers(lead, at: dt.datetime | None = None) -> int:

@@ -1,0 +1,98 @@
+"""How a clock looks to a person: one badge per lead with the most urgent
+promise, in two units ("12 min", "1 h 05 min"), amber when at risk, red with
+"missed 7 min ago" when late, and the reason when the clock is paused."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from sla.business_time import is_working, next_working_moment, working_time_between
+from sla.calendars import schedule_or_24x7
+from sla.models import SlaTimer, TimerKind, TimerState
+
+AT_RISK_SHARE = 1 / 3
+
+
+def human_duration(delta: dt.timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return _("%(d)s d %(h)s h") % {"d": days, "h": hours}
+    if hours:
+        return _("%(h)s h %(m)02d min") % {"h": hours, "m": minutes}
+    return _("%(m)s min") % {"m": minutes}
+
+
+@dataclass
+class Badge:
+    state: str  # overdue | at_risk | ok | paused | met | none
+    text: str
+    title: str = ""
+    sort_key: float = 0.0  # seconds of working time left (negative when late)
+
+    @property
+    def css(self) -> str:
+        return f"sla-{self.state}"
+
+
+NO_BADGE = Badge("none", "—", sort_key=float("inf"))
+
+
+def badge_for(timers: list[SlaTimer], now: dt.datetime) -> Badge:
+    """The badge of the most urgent clock still asking for action (running, or
+    breached and not yet handled)."""
+    candidates = sorted(
+        (
+            t
+            for t in timers
+            if t.state == TimerState.RUNNING or (t.state == TimerState.BREACHED and t.met_at is None)
+        ),
+        key=lambda t: t.due_at,
+    )
+    if not candidates:
+        met = next(
+            (t for t in timers if t.kind == TimerKind.FIRST_CONTACT and t.state == TimerState.MET), None
+        )
+        if met is not None:
+            return Badge("met", _("contacted"), sort_key=float("inf"))
+        return NO_BADGE
+    timer = candidates[0]
+    schedule = schedule_or_24x7(timer.calendar)
+    label = _("call back") if timer.kind == TimerKind.CALLBACK else _("first contact")
+    due_local = timezone.localtime(timer.due_at)
+    how = _("%(what)s due %(when)s (%(budget)s of working time from arrival)") % {
+        "what": label,
+        "when": formats.date_format(due_local, "SHORT_DATETIME_FORMAT"),
+        "budget": human_duration(dt.timedelta(seconds=timer.budget_seconds)),
+    }
+    if timer.due_at <= now:
+        late_by = (
+            working_time_between(schedule, timer.due_at, now)
+            if timer.kind == TimerKind.FIRST_CONTACT
+            else now - timer.due_at
+        )
+        return Badge(
+            "overdue", _("missed %(t)s ago") % {"t": human_duration(late_by)}, how, -late_by.total_seconds()
+        )
+    left = (
+        working_time_between(schedule, now, timer.due_at)
+        if timer.kind == TimerKind.FIRST_CONTACT
+        else timer.due_at - now
+    )
+    if timer.kind == TimerKind.FIRST_CONTACT and not is_working(schedule, now):
+        starts = timezone.localtime(next_working_moment(schedule, now))
+        text = _("%(t)s left · paused until %(when)s") % {
+            "t": human_duration(left),
+            "when": formats.date_format(starts, "D H:i"),
+        }
+        return Badge("paused", text, _("Outside working hours. ") + how, left.total_seconds())
+    at_risk = left.total_seconds() <= timer.budget_seconds * AT_RISK_SHARE
+    return Badge(
+        "at_risk" if at_risk else "ok",
+        _("%(t)s left") % {"t": human_duration(left)},
+        how,
+        left.total_seconds(),
+    )

@@ -1,0 +1,33 @@
+// The lead card: one key per outcome, "?" for the list, "n" for a note, and
+// the timeline filter. Shortcuts are off while typing in a field.
+(function () {
+  "use strict";
+  const typing = (el) => el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
+  const dialog = document.getElementById("shortcuts");
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(document.activeElement)) return;
+    if (event.key === "?") {
+      event.preventDefault();
+      if (dialog.open) dialog.close(); else dialog.showModal();
+      return;
+    }
+    if (event.key === "n") {
+      const note = document.getElementById("nt-text") || document.getElementById("a-note");
+      if (note) { event.preventDefault(); note.focus(); }
+      return;
+    }
+    const button = document.querySelector('#attempt-form button[data-key="' + event.key + '"]');
+    if (button) { event.preventDefault(); button.click(); }
+  });
+
+  document.querySelectorAll(".timeline-filter button").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const wanted = button.dataset.filter;
+      document.querySelectorAll(".timeline-filter button").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
+      document.querySelectorAll("#timeline li[data-type]").forEach(function (item) {
+        item.hidden = Boolean(wanted) && item.dataset.type !== wanted;
+      });
+    });
+  });
+})();
