@@ -119,6 +119,7 @@ class RowError:
 class History:
     """What a historical row says happened to its lead."""
 
+    created_at: dt.datetime
     stage: Stage
     furthest_stage: Stage
     stage_changed_at: dt.datetime
@@ -158,9 +159,6 @@ class Plan:
     @property
     def valid_count(self) -> int:
         return len(self.rows)
-
-    def preview(self, limit: int = 20) -> list[ImportRow]:
-        return self.rows[:limit]
 
     def summary(self, rows: int = 20, errors: int = 1000) -> dict:
         """What a person checks before importing, as plain data (it may wait in
@@ -475,7 +473,7 @@ def _validate_row(number, values, extra, lookups, consent_text, historical, now)
         submission_from(validated, source, received_at=received_at),
         channel=EntryChannel.IMPORT,
     )
-    return ImportRow(number, submission, history.history if history else None), []
+    return ImportRow(number, submission, history), []
 
 
 def _row_errors(number: int, errors: dict[str, list[str]]) -> list[RowError]:
@@ -486,12 +484,6 @@ def _row_errors(number: int, errors: dict[str, list[str]]) -> list[RowError]:
         for message in messages:
             fields_of.setdefault(message, []).append(name)
     return [RowError(number, ", ".join(names), message) for message, names in fields_of.items()]
-
-
-@dataclass
-class _ParsedHistory:
-    created_at: dt.datetime
-    history: History
 
 
 def _parse_moment(value) -> dt.datetime | None:
@@ -524,7 +516,7 @@ def _parse_moment(value) -> dt.datetime | None:
     return moment
 
 
-def _validate_history(values, lookups: _Lookups, now, errors) -> _ParsedHistory | None:
+def _validate_history(values, lookups: _Lookups, now, errors) -> History | None:
     def moment(name):
         try:
             value = _parse_moment(values.get(name))
@@ -576,7 +568,8 @@ def _validate_history(values, lookups: _Lookups, now, errors) -> _ParsedHistory 
         errors.setdefault("furthest_stage", []).append(
             str(_("The furthest stage must be a funnel step not before the current stage."))
         )
-    history = History(
+    return History(
+        created_at=created_at,
         stage=stage,
         furthest_stage=furthest,
         stage_changed_at=stage_changed_at or first_contact_at or created_at,
@@ -585,7 +578,6 @@ def _validate_history(values, lookups: _Lookups, now, errors) -> _ParsedHistory 
         rejection_reason=reason,
         rejection_comment=comment,
     )
-    return _ParsedHistory(created_at, history)
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from leads.actions import Conflict
+from leads.assignment import redistribute_open_leads
 from leads.board import board
 from leads.choices import EntryChannel
 from leads.filters import LeadFilter
@@ -216,6 +217,10 @@ def team_presence(request, user_id: int):
     elif what in ("pause", "resume"):
         rep.accepts_leads = what == "resume"
         rep.save(update_fields=["accepts_leads"])
+    elif what == "redistribute":
+        moved = redistribute_open_leads(rep, head)
+        messages.success(request, _("%(n)s open leads handed to the team.") % {"n": moved})
+        return redirect("team")
     else:
         raise Http404
     messages.success(request, _("Saved."))

@@ -318,3 +318,11 @@ class TestTeamBoard:
             lead = new_lead(rep)
             ContactAttempt.objects.create(lead=lead, channel="call", outcome="busy", made_by=rep)
         assert queries(client, "/team/") == few
+
+
+def test_a_head_hands_a_leaving_reps_leads_to_the_team(client, head, rep, teammate):
+    leads = [new_lead(rep) for _ in range(3)]
+    client.force_login(head)
+    client.post(f"/team/presence/{rep.pk}/", {"what": "redistribute"})
+    assert {lead.owner for lead in Lead.objects.filter(pk__in=[x.pk for x in leads])} == {teammate}
+    assert Assignment.objects.filter(kind="bulk", assigned_by=head).count() == 3
