@@ -300,6 +300,7 @@ REASON_TEXTS = {
     "least_today": lambda p: _("%(user)s has the fewest leads today (%(count)s)") % p,
     "manual": lambda p: _("assigned by %(by)s") % p,
     "entered_by": lambda p: _("entered by hand by %(by)s") % p,
+    "imported": lambda p: _("imported from %(file)s") % p,
     "bulk": lambda p: _("%(user)s's leads redistributed by %(by)s") % p,
     "sla_breach": lambda p: _("taken from %(user)s after an SLA breach") % p,
 }

@@ -53,14 +53,7 @@ def importer_only(view):
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(
-        label=_("File"),
-        help_text=_(
-            "CSV (UTF-8 or Windows-1251, separated by commas or semicolons) or XLSX (the first sheet), "
-            "up to %(mb)s MB and %(rows)s rows."
-        )
-        % {"mb": importer.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{importer.MAX_ROWS:,}"},
-    )
+    file = forms.FileField(label=_("File"))
     source = forms.ModelChoiceField(
         Source.objects.filter(is_active=True),
         required=False,
@@ -75,6 +68,14 @@ class UploadForm(forms.Form):
             "no distribution and no SLA clock."
         ),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Formatted here, not at import time, so it is in the reader's language.
+        self.fields["file"].help_text = _(
+            "CSV (UTF-8 or Windows-1251, separated by commas or semicolons) or XLSX (the first sheet), "
+            "up to %(mb)s MB and %(rows)s rows."
+        ) % {"mb": importer.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{importer.MAX_ROWS:,}"}
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

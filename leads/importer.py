@@ -36,6 +36,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from leads.assignment import assign_waiting
 from leads.choices import EntryChannel, StageCode, StageKind
 from leads.contacts import format_phone
 from leads.intake import Submission, take_lead
@@ -597,9 +598,12 @@ def execute(plan: Plan, *, progress: ProgressCallback | None = None, actor=None)
     with transaction.atomic():
         for done, row in enumerate(rows, start=1):
             if row.history is None:
-                outcome = take_lead(row.submission)
+                # Distribution runs after the commit: choosing reps inside this long
+                # transaction would hold the team's lock and stall live intake.
+                outcome = take_lead(row.submission, assign=False)
             else:
-                outcome = take_lead(row.submission, start_clock=False, assign=False)
+                # The past: no clock, no distribution, nobody told about old requests.
+                outcome = take_lead(row.submission, start_clock=False, assign=False, notify_owner=False)
                 if not outcome.repeat:
                     _apply_history(outcome.lead_id, row.history, plan.filename, actor)
             if outcome.repeat:
@@ -608,6 +612,8 @@ def execute(plan: Plan, *, progress: ProgressCallback | None = None, actor=None)
                 result.created += 1
             if progress and (done % CHUNK_ROWS == 0 or done == total):
                 progress(done, total)
+    if not plan.historical:
+        assign_waiting(limit=max(total, 1), scan=total + 1000)
     return result
 
 

@@ -88,6 +88,7 @@ def take_lead(
     request_hash: str = "",
     start_clock: bool = True,
     assign: bool = True,
+    notify_owner: bool = True,
     attempts: int = 3,
 ) -> Outcome:
     """Record `sub` as a new lead or as a repeat request on the contact's open lead.
@@ -110,7 +111,7 @@ def take_lead(
                             raise IdempotencyConflict
                         body = record.response
                         return Outcome(body["id"], body["request_id"], body["repeat"], replayed=True)
-                outcome = _take(sub, start_clock=start_clock, assign=assign)
+                outcome = _take(sub, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
                 if idempotency_key:
                     IdempotencyRecord.objects.create(
                         source=sub.source,
@@ -169,7 +170,7 @@ def _campaign_for(sub: Submission) -> Campaign | None:
     return campaigns.first()
 
 
-def _take(sub: Submission, *, start_clock: bool, assign: bool) -> Outcome:
+def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: bool = True) -> Outcome:
     now = sub.received_at or timezone.now()
     contact = _find_contact(sub)
     if contact is None:
@@ -204,7 +205,7 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool) -> Outcome:
         _record_consent(contact, request, sub, now)
         recipients = [open_lead.owner] if open_lead.owner else _team_heads(open_lead)
         notify(
-            recipients,
+            recipients if notify_owner else [],
             NotificationKind.REPEAT_REQUEST,
             lead=open_lead,
             event=f"request:{request.pk}",

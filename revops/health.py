@@ -48,7 +48,8 @@ def check_sla() -> dict:
         now = timezone.now()
         return {
             "sweep_lag_seconds": round(lag(now), 1),
-            "outbox_backlog": Notification.objects.due(now).count(),
+            "outbox_backlog": Notification.objects.filter(state=DeliveryState.PENDING).count(),
+            "outbox_due": Notification.objects.due(now).count(),
             "outbox_failed": Notification.objects.filter(state=DeliveryState.FAILED).count(),
         }
     except Exception as exc:  # the database check reports the cause

@@ -4,23 +4,34 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from leads.filters import _start_of_day
-from leads.models import Source
-from revops.models import Team, User
 from sla.models import Breach, DelayOwner, TimerKind
 
 
+class StrictBooleanFilter(django_filters.ChoiceFilter):
+    """true/false, and anything else is an error (django-filter's BooleanFilter
+    silently ignores values it does not understand)."""
+
+    def __init__(self, *args, isnull_field: str, **kwargs):
+        kwargs.setdefault("choices", [("true", _("Yes")), ("false", _("No"))])
+        kwargs["method"] = self.apply
+        self.isnull_field = isnull_field
+        super().__init__(*args, **kwargs)
+
+    def apply(self, qs, name, value):
+        if value in ("", None):
+            return qs
+        return qs.filter(**{f"{self.isnull_field}__isnull": value != "true"})
+
+
 class BreachFilter(django_filters.FilterSet):
-    team = django_filters.ModelChoiceFilter(label=_("Team"), queryset=Team.objects.all())
-    owner = django_filters.ModelChoiceFilter(label=_("Owner"), queryset=User.objects.all())
-    source = django_filters.ModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
+    # Plain ids (not model choices): a filter must not reveal which users exist.
+    team = django_filters.NumberFilter(label=_("Team"), field_name="team_id")
+    owner = django_filters.NumberFilter(label=_("Owner"), field_name="owner_id")
+    source = django_filters.NumberFilter(label=_("Source"), field_name="source_id")
     timer_kind = django_filters.ChoiceFilter(label=_("Timer"), field_name="kind", choices=TimerKind.choices)
     delay_owner = django_filters.ChoiceFilter(label=_("Whose delay"), choices=DelayOwner.choices)
-    acknowledged = django_filters.BooleanFilter(
-        label=_("Acknowledged"), field_name="acknowledged_at", lookup_expr="isnull", exclude=True
-    )
-    resolved = django_filters.BooleanFilter(
-        label=_("Resolved"), field_name="resolved_at", lookup_expr="isnull", exclude=True
-    )
+    acknowledged = StrictBooleanFilter(label=_("Acknowledged"), isnull_field="acknowledged_at")
+    resolved = StrictBooleanFilter(label=_("Resolved"), isnull_field="resolved_at")
     created_after = django_filters.DateFilter(label=_("Breached on or after"), method="filter_after")
     created_before = django_filters.DateFilter(label=_("Breached on or before"), method="filter_before")
 

@@ -400,6 +400,8 @@ class SlaTimer(models.Model):
     met_at = models.DateTimeField(_("met"), null=True, blank=True)
     breached_at = models.DateTimeField(_("breached"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
+    # Set when the sweep failed on this timer: it is retried after this time.
+    sweep_retry_at = models.DateTimeField(null=True, blank=True, editable=False)
     attempt = models.ForeignKey(
         "leads.ContactAttempt",
         verbose_name=_("agreed on attempt"),

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from leads.models import Assignment
@@ -32,6 +33,8 @@ from sla.webhooks import webhooks_by_team
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+MAX_BATCHES = 200  # at most 100,000 breaches a pass; the next pass takes the rest
+RETRY_SECONDS = 60
 
 
 @dataclass
@@ -47,11 +50,11 @@ class SweepResult:
 def sweep(now: dt.datetime | None = None, batch: int = BATCH) -> SweepResult:
     now = now or timezone.now()
     result = SweepResult()
-    while True:
-        done = breach_due(now, batch)
-        result.breached += done
-        if done < batch:
-            break
+    for _ in range(MAX_BATCHES):
+        breached, attempted = breach_due(now, batch)
+        result.breached += breached
+        if attempted < batch:
+            break  # the last batch was not full: nothing more is due
     result.reminded = remind_due(now)
     result.escalated = escalate_due(now)
     return result
@@ -67,42 +70,50 @@ def lag(now: dt.datetime | None = None) -> float:
 # --- breaches -------------------------------------------------------------------------------------
 
 
-def breach_due(now: dt.datetime, batch: int = BATCH) -> int:
-    """Breach up to `batch` due timers; returns how many this call breached."""
+def due_timers(now: dt.datetime):
+    """Running timers past their deadline (the partial index `slatimer_running_due_idx`),
+    minus those that failed recently and wait for their retry."""
+    return SlaTimer.objects.filter(state=TimerState.RUNNING, due_at__lte=now).filter(
+        Q(sweep_retry_at__isnull=True) | Q(sweep_retry_at__lte=now)
+    )
+
+
+def breach_due(now: dt.datetime, batch: int = BATCH) -> tuple[int, int]:
+    """Breach up to `batch` due timers; returns (breached, attempted)."""
+    candidates = list(due_timers(now).order_by("due_at").values_list("pk", flat=True)[:batch])
+    if not candidates:
+        return 0, 0
     try:
         with transaction.atomic():
-            ids = _claim(now, batch, pks=None)
+            ids = _claim(now, candidates)
             if ids:
                 _record_breaches(ids, now)
-            return len(ids)
+            return len(ids), len(candidates)
     except Exception:
         logger.exception("SLA sweep batch failed; retrying its timers one by one")
-    # Slow path: one transaction per timer, so a poisoned row only stops itself.
-    ids = list(
-        SlaTimer.objects.filter(state=TimerState.RUNNING, due_at__lte=now)
-        .order_by("due_at")
-        .values_list("pk", flat=True)[:batch]
-    )
+    # Slow path: one transaction per timer, so a poisoned row only stops itself;
+    # it is retried after a pause instead of blocking every sweep.
     breached = 0
-    for pk in ids:
+    for pk in candidates:
         try:
             with transaction.atomic():
-                claimed = _claim(now, 1, pks=[pk])
+                claimed = _claim(now, [pk])
                 if claimed:
                     _record_breaches(claimed, now)
                     breached += 1
         except Exception:
-            logger.exception("SLA timer %s could not be breached; left running", pk)
-    return breached
+            logger.exception("SLA timer %s could not be breached; retrying in %ss", pk, RETRY_SECONDS)
+            SlaTimer.objects.filter(pk=pk).update(sweep_retry_at=now + dt.timedelta(seconds=RETRY_SECONDS))
+    return breached, len(candidates)
 
 
-def _claim(now, batch, pks) -> list[int]:
+def _claim(now, pks) -> list[int]:
+    """Lock and breach those of `pks` still running and due; another sweep's
+    locked rows are skipped, so concurrent sweeps never wait on each other."""
     due = SlaTimer.objects.select_for_update(skip_locked=True).filter(
-        state=TimerState.RUNNING, due_at__lte=now
+        pk__in=pks, state=TimerState.RUNNING, due_at__lte=now
     )
-    if pks is not None:
-        due = due.filter(pk__in=pks)
-    ids = list(due.order_by("due_at").values_list("pk", flat=True)[:batch])
+    ids = list(due.values_list("pk", flat=True))
     if not ids:
         return []
     # The state condition makes the claim safe even without row locks.
@@ -160,7 +171,7 @@ def _record_breaches(ids: list[int], now: dt.datetime) -> None:
                 due_at=timer.due_at,
                 created_at=now,
                 escalate_at=now + dt.timedelta(seconds=policy.escalate_after_seconds)
-                if policy.escalate_after_seconds
+                if policy.escalate_after_seconds is not None
                 else None,
             )
         )
