@@ -63,13 +63,13 @@ class BusinessCalendar(models.Model):
     def __str__(self):
         return self.name
 
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
     def save(self, *args, **kwargs):
         self.version += 1
         super().save(*args, **kwargs)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def touch(self):
         """Mark the calendar changed (its hours or exceptions were edited), here
