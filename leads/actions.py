@@ -47,6 +47,7 @@ from sla.notify import notify
 # changes through its own action (assign, stage, reject, nurture…).
 EDITABLE_LEAD_FIELDS = ("priority", "segment", "fit", "product", "comment")
 EDITABLE_CONTACT_FIELDS = ("name", "company")
+MAX_CALLBACK_DAYS = 366
 
 
 class Invalid(Exception):
@@ -59,11 +60,14 @@ class Conflict(Exception):
     pass
 
 
-def _locked(lead: Lead) -> Lead:
-    return (
-        Lead.objects.select_for_update(of=("self",))
-        .select_related("stage", "furthest_stage", "owner", "team", "contact")
-        .get(pk=lead.pk)
+def lock_lead(lead: Lead) -> Lead:
+    """Lock the lead's row, then read it with its relations. Locking and joining
+    in one query goes wrong on PostgreSQL when another transaction changed the
+    row meanwhile (the re-checked row can drop out or lose its joined owner),
+    so the lock takes the bare row and the read comes after it."""
+    list(Lead.objects.select_for_update().filter(pk=lead.pk).values_list("pk", flat=True))
+    return Lead.objects.select_related("stage", "furthest_stage", "owner", "team", "contact", "source").get(
+        pk=lead.pk
     )
 
 
@@ -81,7 +85,7 @@ def _value_for_log(value):
 @transaction.atomic
 def update_lead(lead: Lead, actor, changes: dict) -> Lead:
     """Apply `changes` (already validated) and audit what really changed."""
-    lead = _locked(lead)
+    lead = lock_lead(lead)
     diff = {}
     lead_fields, contact_fields = [], []
     for field, value in changes.items():
@@ -137,7 +141,7 @@ def move_stage(
     date, a proposal its amount, a deal its amount and margin (and creates the
     deal record). Rejection and nurture have their own actions."""
     at = at or timezone.now()
-    lead = _locked(lead)
+    lead = lock_lead(lead)
     stage = Stage.objects.filter(code=stage_code, is_active=True).first()
     if stage is None:
         raise Invalid({"stage": [_("Unknown stage.")]})
@@ -184,7 +188,7 @@ def move_stage(
 @transaction.atomic
 def reject(lead: Lead, actor, reason_code: str, comment: str = "", *, at=None) -> Lead:
     at = at or timezone.now()
-    lead = _locked(lead)
+    lead = lock_lead(lead)
     reason = RejectionReason.objects.filter(code=reason_code, is_active=True).first()
     if reason is None:
         raise Invalid({"reason": [_("Choose a reason from the list.")]})
@@ -200,7 +204,7 @@ def reject(lead: Lead, actor, reason_code: str, comment: str = "", *, at=None) -
 @transaction.atomic
 def send_to_nurture(lead: Lead, actor, reason: str, return_on: dt.date | None = None, *, at=None) -> Lead:
     at = at or timezone.now()
-    lead = _locked(lead)
+    lead = lock_lead(lead)
     reason = (reason or "").strip()
     if not reason:
         raise Invalid({"reason": [_("Say why the lead goes to nurture.")]})
@@ -251,13 +255,15 @@ def log_attempt(
       the lead's row is locked and a lead in nurture takes no more attempts.
     Returns the attempt and what happened, for the caller to show."""
     at = at or timezone.now()
-    lead = _locked(lead)
+    lead = lock_lead(lead)
     if channel not in AttemptChannel.values:
         raise Invalid({"channel": [_("Choose call, email or messenger.")]})
     if outcome not in AttemptOutcome.values:
         raise Invalid({"outcome": [_("Unknown outcome.")]})
     if callback_at is not None and callback_at <= at:
         raise Invalid({"callback_at": [_("The callback must be in the future.")]})
+    if callback_at is not None and callback_at > at + dt.timedelta(days=MAX_CALLBACK_DAYS):
+        raise Invalid({"callback_at": [_("A callback can be at most a year ahead.")]})
     _require_open(lead)
     policy = _policy_of(lead)
     failed_call = channel == AttemptChannel.CALL and outcome in FAILED_CALL_OUTCOMES
@@ -292,6 +298,9 @@ def log_attempt(
     if reached and lead.first_contact_at is None:
         lead.first_contact_at = max(at, lead.created_at)
         lead.save(update_fields=["first_contact_at", "updated_at"])
+    if reached and lead.stage.code == StageCode.LEAD:
+        # "Qualification" begins when someone has reached the client (its definition).
+        _move(lead, Stage.objects.get(code=StageCode.QUALIFICATION), actor, at, note=_("first contact"))
     meets_first = reached or policy.first_contact_rule == FirstContactRule.ANY_ATTEMPT
     clock.meet_timers(lead, [TimerKind.FIRST_CONTACT] if meets_first else [], at)
     clock.meet_timers(lead, [TimerKind.CALLBACK], at)  # any attempt honours an agreed callback
@@ -348,7 +357,7 @@ def answer_checklist(lead: Lead, actor, answers: dict, *, at=None) -> Lead:
     qualification: MQL when every MQL criterion is "yes", SQL when the SQL ones
     are too."""
     at = at or timezone.now()
-    lead = _locked(lead)
+    lead = lock_lead(lead)
     if not isinstance(answers, dict) or not answers:
         raise Invalid({"answers": [_("Give answers as {criterion id: yes|no|unknown}.")]})
     criteria = {c.pk: c for c in criteria_for(lead)}

@@ -99,8 +99,10 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         """Log a call, email or message. Failed calls count towards nurture."""
         lead = self.changeable_lead()
         data = self.parsed(AttemptSerializer)
-        attempt, _info = self.run(actions.log_attempt, lead, request.user, **data)
-        return Response(AttemptResultSerializer(attempt).data, status=status.HTTP_201_CREATED)
+        attempt, info = self.run(actions.log_attempt, lead, request.user, **data)
+        return Response(
+            AttemptResultSerializer(attempt, context={"info": info}).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=AssignSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
     @action(detail=True, methods=["post"])

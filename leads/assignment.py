@@ -16,6 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from leads.actions import Conflict, Invalid, lock_lead
 from leads.choices import AssignmentKind, StageKind
 from leads.models import Assignment, Lead, RoutingRule
 from revops.availability import availability
@@ -196,14 +197,8 @@ def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None) -> As
 def assign_manually(lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MANUAL, at=None) -> Assignment:
     """A head (or admin) gives the lead to `owner`. A head may give only to
     people of their own team."""
-    from leads.actions import Conflict, Invalid
-
     at = at or timezone.now()
-    lead = (
-        Lead.objects.select_for_update(of=("self",))
-        .select_related("stage", "owner", "source")
-        .get(pk=lead.pk)
-    )
+    lead = lock_lead(lead)
     if owner.role not in (Role.REP, Role.SALES_HEAD) or not owner.is_active or owner.team_id is None:
         raise Invalid({"owner": [_("Leads can be given only to active sales people in a team.")]})
     if by.role == Role.SALES_HEAD and owner.team_id != by.team_id:
@@ -322,7 +317,7 @@ def describe(reasons: list[dict]) -> str:
 
 def reassign_after_breach(lead: Lead, at: dt.datetime) -> Assignment | None:
     """The policy says a breached lead goes to someone else in the team."""
-    lead = Lead.objects.select_for_update(of=("self",)).select_related("owner", "team").get(pk=lead.pk)
+    lead = lock_lead(lead)
     if lead.team is None or lead.owner is None:
         return None
     decision = Decision(team=lead.team, owner=None)

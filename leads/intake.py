@@ -180,10 +180,11 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
     else:
         _complete_contact(contact, sub)
     campaign = _campaign_for(sub)
+    # The contact's row lock (taken in _find_contact) serialises requests of
+    # this person; the open lead is read after it.
     open_lead = (
-        contact.leads.select_for_update(of=("self",))
-        .filter(stage__kind=StageKind.OPEN)
-        .select_related("owner")
+        contact.leads.filter(stage__kind=StageKind.OPEN)
+        .select_related("owner", "team")
         .order_by("-created_at")
         .first()
     )

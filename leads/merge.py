@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.actions import Conflict, _locked, _move
+from leads.actions import Conflict, _move, lock_lead
 from leads.choices import StageCode, StageKind
 from leads.models import (
     Assignment,
@@ -27,7 +27,7 @@ def merge(keep: Lead, duplicate: Lead, actor) -> Lead:
     now = timezone.now()
     # Lock both in id order so two opposite merges cannot deadlock.
     first, second = sorted([keep, duplicate], key=lambda lead: lead.pk)
-    first, second = _locked(first), _locked(second)
+    first, second = lock_lead(first), lock_lead(second)
     keep, duplicate = (first, second) if first.pk == keep.pk else (second, first)
     if duplicate.stage.kind != StageKind.OPEN:
         raise Conflict(_("Only an open lead can be merged into another."))

@@ -64,6 +64,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "priority",
             "rejection_reason",
             "rejection_comment",
+            "nurture_reason",
+            "nurture_until",
             "channel",
             "comment",
             "utm_source",
@@ -243,6 +245,27 @@ class AttemptSerializer(StrictSerializer):
 
 class AttemptResultSerializer(serializers.ModelSerializer):
     made_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    too_soon = serializers.SerializerMethodField(
+        help_text=_("Recorded but not counted: too soon after the last call.")
+    )
+    failed_calls = serializers.SerializerMethodField(help_text=_("Counted failed calls so far."))
+    limit = serializers.SerializerMethodField(help_text=_("Failed calls that send the lead to nurture."))
+    lead_status = serializers.SerializerMethodField(help_text=_("The lead's status after this attempt."))
+
+    def _info(self, key, default=None):
+        return self.context.get("info", {}).get(key, default)
+
+    def get_too_soon(self, attempt) -> bool:
+        return bool(self._info("too_soon", False))
+
+    def get_failed_calls(self, attempt) -> int:
+        return int(self._info("failed_calls", 0))
+
+    def get_limit(self, attempt) -> int:
+        return int(self._info("limit", 0))
+
+    def get_lead_status(self, attempt) -> str:
+        return "nurture" if self._info("nurtured") else attempt.lead.stage.kind
 
     class Meta:
         model = ContactAttempt
@@ -256,6 +279,10 @@ class AttemptResultSerializer(serializers.ModelSerializer):
             "callback_at",
             "recording_url",
             "counted",
+            "too_soon",
+            "failed_calls",
+            "limit",
+            "lead_status",
             "made_by",
             "made_at",
         ]

@@ -135,18 +135,3 @@ def api(db):
     from rest_framework.test import APIClient
 
     return APIClient()
-
-
-def pytest_collection_modifyitems(items):
-    """Tests that commit (transaction=True, live_server, worker processes) end
-    with a flush that would also wipe the vocabulary seeded by migrations
-    (stages, reasons, the default calendar and policy). Serialized rollback
-    restores it, so the tests that follow find the database as migrated."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        commits = (marker is not None and marker.kwargs.get("transaction")) or (
-            {"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ()))
-        )
-        if commits:
-            kwargs = {**(marker.kwargs if marker else {}), "transaction": True, "serialized_rollback": True}
-            item.add_marker(pytest.mark.django_db(**kwargs))

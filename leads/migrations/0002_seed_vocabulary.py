@@ -1,83 +1,12 @@
-"""Seed the funnel's fixed vocabulary (DESIGN.md "Public contract"): stages,
-rejection reasons and the default MQL/SQL checklist. Admins may edit labels
-and add more; the codes stay."""
+"""Seed the funnel's vocabulary (see leads/vocabulary.py)."""
 
 from django.db import migrations
 
-STAGES = [
-    # code, position, kind, name_ru, name_en, definition_ru, definition_en
-    ("lead", 1, "open", "Новый лид", "New lead",
-     "Заявка получена, контакт с клиентом ещё не установлен.",
-     "The request has arrived; nobody has reached the client yet."),
-    ("qualification", 2, "open", "Квалификация", "Qualification",
-     "Менеджер связался с клиентом и проверяет критерии MQL/SQL: потребность, ЛПР, бюджет, сроки.",
-     "A rep has reached the client and is checking the MQL/SQL criteria: need, decision maker, budget, timeline."),
-    ("meeting", 3, "open", "Встреча / демо", "Meeting / demo",
-     "Назначена или проведена встреча либо демонстрация с ЛПР.",
-     "A meeting or demo with the decision maker is booked or held."),
-    ("proposal", 4, "open", "КП отправлено", "Proposal sent",
-     "Клиенту отправлено коммерческое предложение с суммой.",
-     "The client has a commercial proposal with an amount."),
-    ("deal", 5, "won", "Сделка", "Deal",
-     "Договор подписан или счёт оплачен; сумма и маржа известны.",
-     "The contract is signed or the invoice paid; amount and margin are known."),
-    ("lost", None, "lost", "Отказ", "Lost",
-     "Лид закрыт с причиной отказа из справочника.",
-     "The lead is closed with a rejection reason from the list."),
-    ("nurture", None, "nurture", "Догрев", "Nurture",
-     "Клиент пока не готов; маркетинг догревает его до возвращения в очередь.",
-     "The client is not ready yet; marketing nurtures them until they return to the queue."),
-]
-
-REASONS = [
-    # code, position, side, requires_comment, name_ru, name_en
-    ("not_target", 1, "marketing", False, "Не целевой клиент", "Not a target client"),
-    ("no_need", 2, "client", False, "Нет потребности", "No need"),
-    ("no_budget", 3, "client", False, "Нет бюджета", "No budget"),
-    ("no_authority", 4, "sales", False, "Нет выхода на ЛПР", "No access to the decision maker"),
-    ("chose_competitor", 5, "sales", False, "Выбрал конкурента", "Chose a competitor"),
-    ("price", 6, "sales", False, "Не устроила цена", "Price"),
-    ("not_now", 7, "client", False, "Не сейчас", "Not now"),
-    ("wrong_contacts", 8, "marketing", False, "Неверные контакты", "Wrong contact details"),
-    ("duplicate", 9, "marketing", False, "Дубль", "Duplicate"),
-    ("spam", 10, "marketing", False, "Спам", "Spam"),
-    ("other", 11, "client", True, "Другое (укажите)", "Other (explain)"),
-]
-
-CRITERIA = [
-    # level, code, position, text_ru, text_en
-    ("mql", "icp_fit", 1, "Сегмент соответствует ICP", "The segment fits the ICP"),
-    ("mql", "real_need", 2, "Есть реальная потребность в продукте", "There is a real need for the product"),
-    ("mql", "valid_contacts", 3, "Контакты корректны, с клиентом можно связаться", "Contact details are correct and the client is reachable"),
-    ("mql", "known_context", 4, "Известны источник и контекст обращения", "The source and context of the request are known"),
-    ("sql", "authority", 1, "Собеседник — ЛПР или есть выход на ЛПР", "We talk to the decision maker or have access to one"),
-    ("sql", "budget", 2, "Бюджет есть или понятен", "There is a budget, or it is clear"),
-    ("sql", "timeline", 3, "Сроки покупки понятны (до 3 месяцев)", "The purchase timeline is clear (within 3 months)"),
-    ("sql", "pain_confirmed", 4, "Клиент подтвердил задачу, которую решает продукт", "The client confirmed the problem the product solves"),
-]
+from leads.vocabulary import seed_vocabulary
 
 
 def seed(apps, schema_editor):
-    Stage = apps.get_model("leads", "Stage")
-    Reason = apps.get_model("leads", "RejectionReason")
-    Criterion = apps.get_model("leads", "QualificationCriterion")
-    for code, position, kind, name_ru, name_en, def_ru, def_en in STAGES:
-        Stage.objects.update_or_create(
-            code=code,
-            defaults=dict(position=position, kind=kind, name_ru=name_ru, name_en=name_en,
-                          definition_ru=def_ru, definition_en=def_en),
-        )
-    for code, position, side, requires_comment, name_ru, name_en in REASONS:
-        Reason.objects.update_or_create(
-            code=code,
-            defaults=dict(position=position, side=side, requires_comment=requires_comment,
-                          name_ru=name_ru, name_en=name_en),
-        )
-    for level, code, position, text_ru, text_en in CRITERIA:
-        Criterion.objects.update_or_create(
-            segment=None, level=level, code=code,
-            defaults=dict(position=position, text_ru=text_ru, text_en=text_en),
-        )
+    seed_vocabulary(apps)
 
 
 class Migration(migrations.Migration):

@@ -41,6 +41,15 @@ def _data_dir(settings, tmp_path):
     settings.DATA_DIR = tmp_path / "data"
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    # The messages are asserted in English; the Russian ones are checked by test_i18n.
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def source(db):
     return SourceFactory(code="exhibition", name="Выставка")

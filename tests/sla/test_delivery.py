@@ -297,7 +297,7 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=ON_POSTGRES, serialized_rollback=ON_POSTGRES)
+@pytest.mark.django_db(transaction=ON_POSTGRES)
 def test_two_workers_at_once_send_each_email_once(rep, mailoutbox):
     if connection.vendor != "postgresql":
         skip_or_fail("needs PostgreSQL (concurrent claims)")

@@ -635,7 +635,7 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=ON_POSTGRES, serialized_rollback=ON_POSTGRES)
+@pytest.mark.django_db(transaction=ON_POSTGRES)
 @pytest.mark.parametrize("batch", [sla.sweep.BATCH, 16])
 def test_two_sweeps_at_once_breach_each_timer_once(rep, head, batch):
     if connection.vendor != "postgresql":

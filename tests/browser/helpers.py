@@ -1,0 +1,90 @@
+"""Helpers for the browser tests: signing in, screenshots, small page checks, data."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+PASSWORD = "pw"  # tests.factories.UserFactory
+
+
+def login(page, live_server, username: str, password: str = PASSWORD):
+    """Sign in through the login form, as a person would."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").click()
+    assert "/login/" not in page.url, f"{username} could not sign in"
+
+
+def shot(page, name: str) -> Path:
+    """A full-page screenshot in test-artifacts/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def blur(page):
+    """Take the focus out of any field, so the card's keyboard shortcuts work."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+
+
+# Every visible form control needs an accessible name: a <label for>, a wrapping
+# <label>, aria-label / aria-labelledby, a title, or (buttons) its own text.
+UNNAMED_CONTROLS_JS = """
+() => {
+  const out = [];
+  let checked = 0;
+  const controls = document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea, button, [role=button], summary');
+  for (const el of controls) {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden') continue;
+    if (el.closest('dialog:not([open])')) continue;
+    checked += 1;
+    let name = (el.getAttribute('aria-label') || '').trim();
+    const by = el.getAttribute('aria-labelledby');
+    if (!name && by) name = by.split(/\\s+/).map(id => (document.getElementById(id) || {}).textContent || '').join(' ').trim();
+    if (!name && el.labels) name = Array.from(el.labels).map(l => l.textContent).join(' ').trim();
+    if (!name && (el.tagName === 'BUTTON' || el.tagName === 'SUMMARY' || el.getAttribute('role') === 'button'))
+      name = (el.innerText || el.textContent || '').trim();
+    if (!name && ['submit', 'button', 'reset'].includes(el.type)) name = (el.value || '').trim();
+    if (!name) name = (el.getAttribute('title') || '').trim();
+    if (!name) out.push(el.outerHTML.slice(0, 160));
+  }
+  return {checked, unnamed: out};
+}
+"""
+
+
+def unnamed_controls(page) -> list[str]:
+    """The visible form controls of the page without an accessible name."""
+    result = page.evaluate(UNNAMED_CONTROLS_JS)
+    assert result["checked"] >= 5, f"only {result['checked']} controls found on {page.url}"
+    return result["unnamed"]
+
+
+def page_scroll_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def new_lead(source, *, name: str, company: str, phone: str, comment: str = "", **extra):
+    """A lead as it arrives from the site: assigned by the rules, with the SLA clock running."""
+    from leads.choices import EntryChannel
+    from leads.intake import Submission, take_lead
+    from leads.models import Lead
+
+    outcome = take_lead(
+        Submission(
+            source=source,
+            channel=EntryChannel.FORM,
+            phone=phone,
+            name=name,
+            company=company,
+            comment=comment,
+            consent_text="site-2024-01",
+            **extra,
+        )
+    )
+    return Lead.objects.select_related("owner", "stage").get(pk=outcome.lead_id)
