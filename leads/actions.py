@@ -10,6 +10,7 @@ when either is raised.
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -167,7 +168,9 @@ def move_stage(
     if meeting_at is not None:
         note = _("meeting at %(when)s") % {"when": timezone.localtime(meeting_at).strftime("%Y-%m-%d %H:%M")}
     elif amount is not None:
-        note = _("amount %(amount)s") % {"amount": amount}
+        note = _("amount %(amount)s") % {
+            "amount": f"{amount:,.0f} {settings.DEFAULT_CURRENCY}".replace(",", "\u00a0")
+        }
     _move(lead, stage, actor, at, note=note)
     if stage.kind == StageKind.WON:
         Deal.objects.create(

@@ -365,7 +365,7 @@ class Lead(models.Model):
         Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="leads"
     )
     source = models.ForeignKey(
-        Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="leads"
+        Source, verbose_name=_("source"), on_delete=models.PROTECT, related_name="leads", db_index=False
     )
     campaign = models.ForeignKey(
         Campaign,
@@ -374,6 +374,7 @@ class Lead(models.Model):
         null=True,
         blank=True,
         related_name="leads",
+        db_index=False,
     )
     channel = models.CharField(_("entry channel"), max_length=20, choices=EntryChannel.choices)
     utm_source = models.CharField("utm_source", max_length=200, blank=True)
@@ -409,6 +410,7 @@ class Lead(models.Model):
         null=True,
         blank=True,
         related_name="owned_leads",
+        db_index=False,
     )
     team = models.ForeignKey(
         "revops.Team",
@@ -417,10 +419,13 @@ class Lead(models.Model):
         null=True,
         blank=True,
         related_name="leads",
+        db_index=False,
     )
-    stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="+")
+    stage = models.ForeignKey(
+        Stage, verbose_name=_("stage"), on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     furthest_stage = models.ForeignKey(
-        Stage, verbose_name=_("furthest stage"), on_delete=models.PROTECT, related_name="+"
+        Stage, verbose_name=_("furthest stage"), on_delete=models.PROTECT, related_name="+", db_index=False
     )
     qualification = models.CharField(
         _("qualification"), max_length=4, choices=Qualification.choices, default=Qualification.NONE
@@ -435,6 +440,7 @@ class Lead(models.Model):
         null=True,
         blank=True,
         related_name="leads",
+        db_index=False,
     )
     rejection_comment = models.TextField(_("rejection comment"), blank=True)
     nurture_reason = models.CharField(_("why in nurture"), max_length=300, blank=True)
@@ -451,6 +457,10 @@ class Lead(models.Model):
 
     objects = LeadQuerySet.as_manager()
 
+    # Indexes: the foreign keys that the composite indexes below start with
+    # (owner, team, source, campaign, stage) have no index of their own, and the
+    # furthest stage and rejection reason (small tables, grouped in reports, never
+    # looked up) have none either: every index costs each insert at intake.
     class Meta:
         verbose_name = _("lead")
         verbose_name_plural = _("leads")

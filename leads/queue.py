@@ -117,7 +117,7 @@ def work_summary(user, now: dt.datetime) -> dict:
     timers = SlaTimer.objects.filter(LIVE, lead__owner=user, lead__stage__kind=StageKind.OPEN)
     end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=59)
     return timers.aggregate(
-        due_now=Count("id", filter=Q(kind=TimerKind.FIRST_CONTACT)),
+        first_calls=Count("id", filter=Q(kind=TimerKind.FIRST_CONTACT)),
         late=Count("id", filter=Q(due_at__lte=now)),
         callbacks_today=Count("id", filter=Q(kind=TimerKind.CALLBACK, due_at__lte=end_of_day)),
         due_30=Count("id", filter=Q(due_at__gt=now, due_at__lte=now + dt.timedelta(minutes=30))),

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from leads.actions import criteria_for, failed_calls_so_far, missing_for_next_level
 from leads.assignment import describe
-from leads.choices import AttemptOutcome, StageKind
+from leads.choices import AttemptOutcome, Qualification, StageKind
 from leads.models import Lead, LeadEvent, RejectionReason, Stage
 from revops.models import User
 from revops.roles import Role
@@ -70,6 +70,10 @@ def lead_context(lead: Lead, user) -> dict:
         if kind == "assignment":
             item.why = describe(item.reasons)
             item.inherited = human_duration_or_none(item.sla_left_seconds)
+        elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
+            labels = dict(Qualification.choices)
+            item.qualification_from = labels.get(item.data.get("from"), "")
+            item.qualification_to = labels.get(item.data.get("to"), "")
 
     failed = failed_calls_so_far(lead)
     limit = policy_limit or 3

@@ -166,7 +166,7 @@ def work_next(request):
     after = request.GET.get("after", "")
     lead = next_in_work_mode(request.user, int(after) if after.isdigit() else None, timezone.now())
     if lead is None:
-        messages.success(request, _("Nothing urgent left in your queue."))
+        messages.success(request, _("No lead to call right now: the others were tried within the last hour."))
         return redirect("queue")
     return redirect(f"{reverse('leads:detail', args=[lead.pk])}?work=1")
 

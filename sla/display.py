@@ -17,6 +17,8 @@ AT_RISK_SHARE = 1 / 3
 
 def human_duration(delta: dt.timedelta) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
+    if minutes == 0:
+        return _("<1 min")
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
     if days:

@@ -451,8 +451,9 @@ class SlaTimer(models.Model):
 
 
 class DelayOwner(models.TextChoices):
-    SYSTEM = "system", _("System (nobody was assigned)")
-    REP = "rep", _("Rep (assigned, not acted on)")
+    # Short labels: they sit in narrow table columns.
+    SYSTEM = "system", _("Nobody assigned")
+    REP = "rep", _("Rep")
 
 
 class BreachQuerySet(models.QuerySet):

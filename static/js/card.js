@@ -7,6 +7,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(document.activeElement)) return;
+    if (dialog && dialog.open && event.key !== "?") return;  // keys act on the card, not through the dialog
     if (event.key === "?") {
       event.preventDefault();
       if (dialog.open) dialog.close(); else dialog.showModal();
