@@ -57,12 +57,6 @@ def test_question_mark_shows_the_shortcuts_and_typing_fires_none(page, live_serv
     expect(text).to_be_focused()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: static/js/card.js handles outcome keys while the shortcuts dialog is open, so "
-    "'?' then '2' logs 'No answer' behind the modal; it should ignore keys other than '?'/Escape "
-    "while dialog.open",
-)
 def test_outcome_keys_do_nothing_while_the_shortcuts_are_open(page, live_server, floor):
     from leads.models import ContactAttempt
 

@@ -46,11 +46,6 @@ def test_queue_and_card_fit_a_phone(page, live_server, floor):
     assert ContactAttempt.objects.filter(lead=lead, outcome="reached").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a long one-word company name (Трансэнергомашкомплект) pushes the card's <h1> past "
-    "390 px; static/css/app.css needs `.lead-title h1 { overflow-wrap: anywhere; }`",
-)
 def test_a_long_company_name_does_not_widen_the_card(page, live_server, floor):
     lead = new_lead(
         floor["source"],
