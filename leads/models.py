@@ -25,7 +25,7 @@ from leads.choices import (
     SourceKind,
     StageKind,
 )
-from revops.roles import Role
+from revops.roles import RowVisibilityQuerySet
 
 
 def _values(choices) -> list[str]:
@@ -332,22 +332,7 @@ class Contact(models.Model):
         return self.name or self.company or self.phone or self.email
 
 
-class LeadQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """The leads `user` may see: a rep their own, a head of sales the team's,
-        marketing, executives and admins all of them, anyone else none."""
-        if not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.sees_all_leads:
-            return self
-        if user.role == Role.SALES_HEAD:
-            if user.team_id is None:
-                return self.none()
-            return self.filter(team_id=user.team_id)
-        if user.role == Role.REP:
-            return self.filter(owner_id=user.pk)
-        return self.none()
-
+class LeadQuerySet(RowVisibilityQuerySet):
     def changeable_by(self, user):
         """Leads `user` may edit: the visible ones, for roles that work leads."""
         if not user.is_authenticated or not user.can_work_leads:

@@ -97,3 +97,23 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 STAFF_ROLES = frozenset({Role.SALES_HEAD, Role.MARKETING_HEAD, Role.ADMIN})
+
+
+class RowVisibilityQuerySet(models.QuerySet):
+    """Row-level visibility shared by every table of the funnel's rows (leads,
+    breaches): a rep sees rows they own, a head of sales the team's rows,
+    marketing, executives and admins all rows, anyone else none."""
+
+    owner_field = "owner_id"
+    team_field = "team_id"
+
+    def visible_to(self, user):
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.sees_all_leads:
+            return self
+        if user.role == Role.SALES_HEAD and user.team_id is not None:
+            return self.filter(**{self.team_field: user.team_id})
+        if user.role == Role.REP:
+            return self.filter(**{self.owner_field: user.pk})
+        return self.none()

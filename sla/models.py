@@ -11,6 +11,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from revops.roles import RowVisibilityQuerySet
+
 
 def _values(choices) -> list[str]:
     return [c.value for c in choices]
@@ -456,23 +458,6 @@ class DelayOwner(models.TextChoices):
     REP = "rep", _("Rep")
 
 
-class BreachQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Same rule as leads: a rep their own breaches, a head the team's,
-        marketing, executives and admins all."""
-        from revops.roles import Role
-
-        if not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.sees_all_leads:
-            return self
-        if user.role == Role.SALES_HEAD:
-            return self.filter(team_id=user.team_id) if user.team_id else self.none()
-        if user.role == Role.REP:
-            return self.filter(owner_id=user.pk)
-        return self.none()
-
-
 class Breach(models.Model):
     """A missed deadline, recorded once per timer: the database refuses a second."""
 
@@ -532,7 +517,8 @@ class Breach(models.Model):
     )
     comment = models.TextField(_("comment"), blank=True)
 
-    objects = BreachQuerySet.as_manager()
+    # A breach is visible by the owner at the deadline and the team, like a lead.
+    objects = RowVisibilityQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("SLA breach")
