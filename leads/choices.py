@@ -62,6 +62,15 @@ class EntryChannel(models.TextChoices):
     MANUAL = "manual", _("Manual entry")
 
 
+class IntakeChannel(models.TextChoices):
+    """The entry channels an integrator may declare on POST /api/v1/intake/."""
+
+    FORM = "form", _("Site form")
+    CHAT = "chat", _("Chat")
+    CALL = "call", _("Phone call")
+    API = "api", _("API")
+
+
 class SourceKind(models.TextChoices):
     PAID = "paid", _("Paid advertising")
     ORGANIC = "organic", _("Organic")

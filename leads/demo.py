@@ -2,33 +2,47 @@
 data-collection terminals and the services around them.
 
 `run()` upserts the reference data (sources, campaigns, products, ICP segments,
-checklist lines, spend), the teams and the demo users, then generates a year of
-leads that went through the funnel: contact attempts, qualification, stage
-history, rejections, nurture and deals.
+checklist lines, spend), the teams with their calendars, distribution modes and
+routing rules, the demo users and the reps' shifts, then generates a year of leads
+that went through the funnel: assignments, contact attempts, qualification, stage
+history, rejections, nurture and deals, and the SLA clock of each lead (its
+first-contact timer and, when it was missed, the breach and what the head did).
 
 Everything generated comes from `random.Random(seed)` and the `today` date, never
-from the clock, so the same seed and date give the same data. Rows are written with
-bulk_create in chunks, inside one transaction.
+from the clock, so the same seed and date give the same data — with one exception:
+when `today` is the current date, the day is cut at the current moment (nothing is
+in the future), so two runs on the same day differ in their most recent hours.
+
+Rows are plain attribute bags, not model instances (a model instance costs more
+than everything else the generator does). On PostgreSQL they go in with COPY, the
+ids reserved from the sequences beforehand; elsewhere with bulk_create. Both paths
+write the same values, inside one transaction.
 """
 
+import json
 import math
 import random
+from bisect import bisect, bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from io import StringIO
 from itertools import accumulate
 from zoneinfo import ZoneInfo
 
 import holidays
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from leads.choices import (
     FAILED_CALL_OUTCOMES,
     Answer,
+    AssignmentKind,
     AttemptChannel,
     AttemptOutcome,
     CriterionLevel,
@@ -42,6 +56,7 @@ from leads.choices import (
     StageKind,
 )
 from leads.models import (
+    Assignment,
     Campaign,
     Contact,
     ContactAttempt,
@@ -49,18 +64,31 @@ from leads.models import (
     Deal,
     InboundRequest,
     Lead,
-    LeadEvent,
     Product,
     QualificationCriterion,
     RejectionReason,
+    RoutingRule,
     Segment,
     Source,
     Spend,
     Stage,
     StageChange,
 )
-from revops.models import Team, User
+from revops.models import Absence, DistributionMode, Shift, Team, User
 from revops.roles import Role
+from sla.business_time import add_working_time, windows, working_time_between
+from sla.calendars import DEFAULT_CALENDAR_CODE, schedule_for
+from sla.defaults import seed_defaults
+from sla.models import (
+    Breach,
+    BusinessCalendar,
+    DelayOwner,
+    SlaPolicy,
+    SlaTimer,
+    TimerKind,
+    TimerState,
+    WorkingHours,
+)
 
 DEMO_PASSWORD = "demo"
 CENTS = Decimal("0.01")
@@ -105,17 +133,47 @@ class RepProfile:
     # converts (a multiplier on every step of the funnel).
     first_call_minutes: float
     skill: float
+    weight: int = 1  # share of new leads in weighted round-robin
+    shift: tuple[int, int] = (9, 18)  # Mon–Fri, hours in the team calendar's zone
 
 
 REPS = {
     "rep1": RepProfile(4, 1.1),
     "rep2": RepProfile(7, 1.05),
     "rep3": RepProfile(25, 0.9),  # the slow one: the SLA report should show it
-    "rep4": RepProfile(6, 1.0),
-    "rep5": RepProfile(12, 0.95),
+    "rep4": RepProfile(6, 1.0, weight=2),
+    "rep5": RepProfile(12, 0.95, shift=(9, 14)),  # part-time: mornings only
 }
-# Share of leads routed to each sales team.
-TEAM_SHARE = {"sales-1": 0.6, "sales-2": 0.4}
+# On vacation from two days before `--today` to four days after: the head's board
+# shows the absence, and the rep's leads left open wait for a decision.
+ABSENT_REP, ABSENCE_DAYS, ABSENCE_NOTE = "rep2", (-2, 4), "Ежегодный отпуск"
+
+
+@dataclass(frozen=True)
+class TeamSetup:
+    calendar: str  # code of the team's business calendar
+    mode: str  # DistributionMode
+
+
+TEAM_SETUP = {
+    "sales-1": TeamSetup(DEFAULT_CALENDAR_CODE, DistributionMode.ROUND_ROBIN),
+    "sales-2": TeamSetup("ekaterinburg", DistributionMode.WEIGHTED),
+}
+# sales-2 works from Yekaterinburg, two hours ahead of Moscow, without a lunch break:
+# the SLA pages show deadlines in another zone. Created when missing, never overwritten.
+CALENDARS = {
+    "ekaterinburg": {
+        "name": "Екатеринбург, пн–пт 9–18",
+        "timezone": "Asia/Yekaterinburg",
+        "holiday_country": "RU",
+        "hours": [(time(9), time(18))],
+    }
+}
+# Routing rules, first match wins: warehouse products go to sales-2, everything else
+# to sales-1 (product code, team, position).
+ROUTES = [("wms", "sales-2", 10), ("tsd", "sales-2", 20), (None, "sales-1", 100)]
+ROUTED_PRODUCTS = {code: team for code, team, _ in ROUTES if code}
+CATCH_ALL_TEAM = next(team for code, team, _ in ROUTES if code is None)
 
 # --- reference data ---------------------------------------------------------------------------
 
@@ -519,36 +577,44 @@ OFF_HOUR_WEIGHTS = [0.3, 0.6, 0.6, 0.45, 0.35, 0.2, 0.1]
 
 
 class WorkCalendar:
-    """Mon–Fri 9:00–19:00 in the company's zone, Russian public holidays off.
+    """When a rep works: Mon–Fri, `opens`–`closes` o'clock in `tz`, Russian public
+    holidays off (by default 9:00–19:00, the company's arrival pattern).
 
     Simpler than the SLA calendar on purpose: the demo only needs believable
-    times, and it must not depend on calendars configured in the database.
+    times, and this runs a million times (the SLA deadlines use the real one).
     """
 
-    def __init__(self, tz: ZoneInfo, years: list[int]):
+    def __init__(self, tz: ZoneInfo, years: list[int], opens: int = DAY_OPENS, closes: int = DAY_CLOSES):
         self.tz = tz
+        self.opens, self.closes = opens, closes
+        self.minutes_per_day = (closes - opens) * 60
         self.days_off = set(holidays.country_holidays("RU", years=years))
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self.days_off
 
+    def is_working(self, moment: datetime) -> bool:
+        moment = moment.astimezone(self.tz)
+        return self.is_working_day(moment.date()) and self.opens <= moment.hour < self.closes
+
     def next_open(self, moment: datetime) -> datetime:
         """`moment` if it is working time, else the next opening."""
+        moment = moment.astimezone(self.tz)
         if self.is_working_day(moment.date()):
-            if DAY_OPENS <= moment.hour < DAY_CLOSES:
+            if self.opens <= moment.hour < self.closes:
                 return moment
-            if moment.hour < DAY_OPENS:
-                return moment.replace(hour=DAY_OPENS, minute=0, second=0, microsecond=0)
+            if moment.hour < self.opens:
+                return moment.replace(hour=self.opens, minute=0, second=0, microsecond=0)
         day = moment.date() + timedelta(days=1)
         while not self.is_working_day(day):
             day += timedelta(days=1)
-        return datetime(day.year, day.month, day.day, DAY_OPENS, tzinfo=self.tz)
+        return datetime(day.year, day.month, day.day, self.opens, tzinfo=self.tz)
 
     def add_minutes(self, moment: datetime, minutes: float) -> datetime:
         """`moment` plus `minutes` of working time (jumps over nights, weekends, holidays)."""
         moment = self.next_open(moment)
         while True:
-            closes = moment.replace(hour=DAY_CLOSES, minute=0, second=0, microsecond=0)
+            closes = moment.replace(hour=self.closes, minute=0, second=0, microsecond=0)
             left = (closes - moment).total_seconds() / 60
             if minutes < left:
                 return (moment + timedelta(minutes=minutes)).replace(microsecond=0)
@@ -557,11 +623,72 @@ class WorkCalendar:
 
     def later(self, rng: random.Random, moment: datetime, days: float) -> datetime:
         """Some working moment about `days` calendar days after `moment`."""
+        moment = moment.astimezone(self.tz)
         target = moment + timedelta(days=days)
         if target.date() == moment.date():
             return self.add_minutes(moment, rng.uniform(20, 120))
-        target = target.replace(hour=DAY_OPENS, minute=0, second=0, microsecond=0)
-        return self.add_minutes(target, rng.uniform(0, WORKING_MINUTES_PER_DAY - 30))
+        target = target.replace(hour=self.opens, minute=0, second=0, microsecond=0)
+        return self.add_minutes(target, rng.uniform(0, self.minutes_per_day - 30))
+
+
+class Deadlines:
+    """Working-time arithmetic on a team's SLA schedule for a hundred thousand leads.
+
+    The schedule's windows over the demo period come from
+    `sla.business_time.windows()` once; a deadline is then two binary searches over
+    the running total of working time. The answers are those of
+    `sla.business_time.add_working_time` (the tests compare them on every timer),
+    which is used directly outside the precomputed period.
+    """
+
+    def __init__(self, schedule, start: datetime, end: datetime):
+        self.schedule = schedule
+        self.starts: list[datetime] = []
+        self.ends: list[datetime] = []
+        self.before: list[timedelta] = []  # working time before each window
+        self.after: list[timedelta] = []  # … and up to its end
+        total = timedelta(0)
+        for window_start, window_end in windows(schedule, start, end):
+            window_start, window_end = window_start.astimezone(UTC), window_end.astimezone(UTC)
+            self.starts.append(window_start)
+            self.ends.append(window_end)
+            self.before.append(total)
+            total += window_end - window_start
+            self.after.append(total)
+
+    def _offset(self, at: datetime) -> tuple[int, timedelta] | None:
+        """The window holding `at` (or the next one) and the working time before `at`."""
+        i = bisect_right(self.ends, at)  # a window's end is not in it
+        if i == 0 or i >= len(self.ends):
+            return None  # outside the precomputed period
+        return i, self.before[i] + max(at - self.starts[i], timedelta(0))
+
+    def add(self, at: datetime, amount: timedelta) -> datetime:
+        """`add_working_time(schedule, at, amount)`, in UTC (`amount` > 0)."""
+        found = self._offset(at)
+        if found is not None:
+            i, offset = found
+            target = offset + amount
+            j = bisect_left(self.after, target, i)  # a deadline on a closing time stays there
+            if j < len(self.after):
+                return self.starts[j] + (target - self.before[j])
+        return add_working_time(self.schedule, at, amount).astimezone(UTC)
+
+    def minus(self, at: datetime, amount: timedelta) -> datetime | None:
+        """The moment `amount` of working time before `at` (None before the period)."""
+        found = self._offset(at)
+        if found is None or found[1] < amount:
+            return None
+        target = found[1] - amount
+        j = bisect_right(self.after, target)
+        return self.starts[j] + (target - self.before[j])
+
+    def next_open(self, at: datetime) -> datetime:
+        """`at` if it is working time, else the next opening."""
+        found = self._offset(at)
+        if found is None:
+            return next(windows(self.schedule, at))[0].astimezone(UTC)
+        return max(at, self.starts[found[0]])
 
 
 # --- the reference data ---------------------------------------------------------------------------
@@ -594,9 +721,19 @@ def month_start(day: date, shift: int = 0) -> date:
 
 
 def demo_window(today: date) -> tuple[date, date]:
-    """The demo year: 365 days ending the day before `today` (today itself stays empty,
-    so nothing is in the future whatever the hour)."""
+    """The demo year: the 365 days before `today` (spend and campaigns cover them);
+    leads also arrive on `today` itself, up to `demo_cutoff()`."""
     return today - timedelta(days=365), today
+
+
+def demo_cutoff(today: date, now: datetime) -> datetime:
+    """Where the generated history stops: the current moment when `today` is the
+    current date (nothing may lie in the future), else the end of `today`."""
+    tz = ZoneInfo(settings.TIME_ZONE)
+    if today == now.astimezone(tz).date():
+        return now.astimezone(tz).replace(microsecond=0)
+    following = today + timedelta(days=1)
+    return datetime(following.year, following.month, following.day, tzinfo=tz)
 
 
 def exhibition_periods(first: date, end: date) -> list[tuple[date, date, str]]:
@@ -741,18 +878,49 @@ def _upsert_spend(sources, campaigns, first: date, end: date, seed: int, leads: 
         )
 
 
-# --- teams and users ------------------------------------------------------------------------------
+# --- teams, users, calendars, shifts, routing -------------------------------------------------------
 
 
 def demo_users_exist() -> bool:
     return User.objects.filter(username__in=DEMO_USERNAMES).count() == len(DEMO_USERNAMES)
 
 
-def ensure_users() -> dict[str, User]:
-    """Upsert the teams and the demo users (all with the password «demo»)."""
+def ensure_calendars() -> dict[str, BusinessCalendar]:
+    """The company's default calendar (seeded by a migration; recreated if missing)
+    and the teams' own ones. Created when missing, never overwritten."""
+    seed_defaults()
+    calendars = {DEFAULT_CALENDAR_CODE: BusinessCalendar.objects.get(code=DEFAULT_CALENDAR_CODE)}
+    for code, data in CALENDARS.items():
+        calendar, created = BusinessCalendar.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": data["name"],
+                "timezone": data["timezone"],
+                "holiday_country": data["holiday_country"],
+            },
+        )
+        if created:
+            for weekday in range(5):
+                for opens, closes in data["hours"]:
+                    WorkingHours.objects.create(
+                        calendar=calendar, weekday=weekday, opens=opens, closes=closes
+                    )
+            calendar.refresh_from_db()
+        calendars[code] = calendar
+    return calendars
+
+
+def ensure_users(calendars: dict[str, BusinessCalendar] | None = None) -> dict[str, User]:
+    """Upsert the teams (calendar, distribution mode), the demo users (all with the
+    password «demo») and the reps' weekly shifts (only for reps who have none)."""
+    calendars = calendars or ensure_calendars()
     teams = {}
     for code, name, kind, _head in TEAMS:
-        teams[code], _ = Team.objects.update_or_create(code=code, defaults={"name": name, "kind": kind})
+        defaults = {"name": name, "kind": kind}
+        if code in TEAM_SETUP:
+            setup = TEAM_SETUP[code]
+            defaults |= {"calendar": calendars[setup.calendar], "distribution_mode": setup.mode}
+        teams[code], _ = Team.objects.update_or_create(code=code, defaults=defaults)
     # Hashing is deliberately slow; one hash serves every demo user.
     password = make_password(DEMO_PASSWORD)
     users = {}
@@ -764,89 +932,393 @@ def ensure_users() -> dict[str, User]:
         user.team = teams[team_code] if team_code else None
         user.is_active = True
         user.password = password
+        if username in REPS:
+            user.lead_weight = REPS[username].weight
         user.save()  # save() keeps the role's group in step
         users[username] = user
     for code, _name, _kind, head in TEAMS:
         Team.objects.filter(pk=teams[code].pk).update(head=users[head])
+    with_shifts = set(Shift.objects.filter(user__username__in=REPS).values_list("user__username", flat=True))
+    Shift.objects.bulk_create(
+        Shift(
+            user=users[username], weekday=weekday, starts=time(profile.shift[0]), ends=time(profile.shift[1])
+        )
+        for username, profile in REPS.items()
+        if username not in with_shifts
+        for weekday in range(5)
+    )
     return users
 
 
-# --- the leads --------------------------------------------------------------------------------------
+def ensure_routing(ref: "Reference", users: dict[str, User]) -> dict[str | None, RoutingRule]:
+    """Upsert the routing rules (keyed by their condition), by product code."""
+    teams = {u.team.code: u.team for u in users.values() if u.team}
+    rules = {}
+    for product_code, team_code, position in ROUTES:
+        product = ref.products[product_code] if product_code else None
+        rules[product_code], _ = RoutingRule.objects.update_or_create(
+            source=None,
+            segment=None,
+            product=product,
+            defaults={"team": teams[team_code], "position": position, "is_active": True},
+        )
+    return rules
+
+
+def ensure_absence(users: dict[str, User], today: date) -> Absence:
+    """The demo vacation around `today` (a previous run's is replaced)."""
+    rep = users[ABSENT_REP]
+    Absence.objects.filter(user__username__in=REPS, note=ABSENCE_NOTE).delete()
+    return Absence.objects.create(
+        user=rep,
+        kind=Absence.Kind.VACATION,
+        starts_on=today + timedelta(days=ABSENCE_DAYS[0]),
+        ends_on=today + timedelta(days=ABSENCE_DAYS[1]),
+        note=ABSENCE_NOTE,
+    )
+
+
+# --- deleting (--reset) ------------------------------------------------------------------------------
+
+
+def _demo_owned() -> tuple[list[type], dict[type, list[str]]]:
+    """The models whose rows hang off leads or contacts, however deep, in an order
+    that deletes referencing rows first; and, for the models that only may point at
+    them (a nullable key and no required one), the names of those keys."""
+    models = [m for m in apps.get_models(include_auto_created=True) if m._meta.managed]
+    owned, partial = {Contact, Lead}, {}
+    changed = True
+    while changed:
+        changed = False
+        for model in models:
+            if model in owned or model in partial:
+                continue
+            keys = [f for f in model._meta.concrete_fields if f.many_to_one and f.related_model in owned]
+            if not keys:
+                continue
+            if all(f.null for f in keys):
+                partial[model] = [f.name for f in keys]
+            else:
+                owned.add(model)
+                changed = True
+    members = owned | set(partial)
+    order: list[type] = []
+
+    def visit(model):
+        if model in order:
+            return
+        order.append(model)  # placeholder against cycles; moved below
+        for other in members:
+            if other is not model and any(
+                f.many_to_one and f.related_model is model for f in other._meta.concrete_fields
+            ):
+                visit(other)
+        order.remove(model)
+        order.append(model)
+
+    for model in sorted(members, key=lambda m: m._meta.label):
+        visit(model)
+    return order, partial
 
 
 def delete_leads() -> None:
-    """Remove every lead with what hangs off it, and all contacts (for --reset)."""
-    # Children first with single DELETEs; the cascade would do the same row by row.
-    for model in (Deal, CriterionAnswer, ContactAttempt, StageChange, LeadEvent, InboundRequest):
-        model.objects.all().delete()
-    Lead.objects.all().delete()
-    Contact.objects.all().delete()
+    """Remove every lead with what hangs off it (timers, breaches, assignments, …), and
+    all contacts. On PostgreSQL one TRUNCATE (a table that merely may point at a lead,
+    the notifications outbox, is emptied too — unless it holds rows about no lead,
+    then rows are deleted instead); elsewhere DELETEs, children first."""
+    order, partial = _demo_owned()
+    unrelated = any(
+        model._base_manager.filter(**{f"{name}__isnull": True for name in names}).exists()
+        for model, names in partial.items()
+    )
+    if connection.vendor == "postgresql" and not unrelated:
+        tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in order)
+        with connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables}")
+        return
+    for model in order:
+        rows = model._base_manager.all()
+        if model in partial:
+            condition = Q()
+            for name in partial[model]:
+                condition |= Q(**{f"{name}__isnull": False})
+            rows = rows.filter(condition)
+        rows.delete()
+
+
+# --- rows and how they are written ---------------------------------------------------------------------
+
+
+class _Row:
+    """One row to insert: attributes named like the model's (`source_id`, …), plus
+    `_lead` / `_contact` / `_timer` for rows whose ids exist only once written."""
+
+    def __init__(self, **values):
+        self.__dict__ = values
+
+
+# In the order they are written: parents before children.
+TABLES = (
+    Contact,
+    Lead,
+    InboundRequest,
+    StageChange,
+    ContactAttempt,
+    CriterionAnswer,
+    Deal,
+    Assignment,
+    SlaTimer,
+    Breach,
+)
+WITH_CONTACT = (InboundRequest, Deal)  # rows that also point at the lead's contact
+
+
+class _Chunk:
+    """The rows of a few thousand leads, written together."""
+
+    def __init__(self):
+        self.rows: dict[type, list[_Row]] = {model: [] for model in TABLES}
+
+    def add(self, model: type, **values) -> _Row:
+        row = _Row(**values)
+        self.rows[model].append(row)
+        return row
+
+    def write(self, writer) -> None:
+        for model in TABLES:
+            rows = self.rows[model]
+            if not rows:
+                continue
+            for row in rows:
+                values = row.__dict__
+                if "_contact" in values:
+                    values["contact_id"] = values["_contact"].id
+                if "_lead" in values:
+                    lead = values["_lead"]
+                    values["lead_id"] = lead.id
+                    if model in WITH_CONTACT:
+                        values["contact_id"] = lead.contact_id
+                if "_timer" in values:
+                    values["timer_id"] = values["_timer"].id
+            writer.write(model, rows)
+
+
+class OrmWriter:
+    """bulk_create: any database (SQLite ≥ 3.35 and PostgreSQL return the new ids)."""
+
+    def write(self, model: type, rows: list[_Row]) -> None:
+        objects = [model(**{k: v for k, v in row.__dict__.items() if k[0] != "_"}) for row in rows]
+        model.objects.bulk_create(objects, batch_size=BATCH_SIZE)
+        for row, obj in zip(rows, objects, strict=True):
+            row.id = obj.pk
+
+    def finish(self) -> None:
+        # bulk_create stamps updated_at with the wall clock (auto_now); put back the
+        # lead's last move, as the COPY path writes it.
+        Lead.objects.update(updated_at=Coalesce(F("stage_changed_at"), F("created_at")))
+
+
+_NULL = r"\N"
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value) -> str:
+    return _NULL if value is None else str(value).translate(_ESCAPES)
+
+
+def _copy_plain(value) -> str:
+    return _NULL if value is None else str(value)
+
+
+def _copy_bool(value) -> str:
+    return _NULL if value is None else ("t" if value else "f")
+
+
+def _copy_temporal(value) -> str:
+    return _NULL if value is None else value.isoformat()
+
+
+def _copy_json(value) -> str:
+    return _NULL if value is None else json.dumps(value, ensure_ascii=False).translate(_ESCAPES)
+
+
+_TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField", "GenericIPAddressField"}
+_CONVERTERS = {
+    "BooleanField": _copy_bool,
+    "DateTimeField": _copy_temporal,
+    "DateField": _copy_temporal,
+    "TimeField": _copy_temporal,
+    "JSONField": _copy_json,
+}
+
+
+class CopyWriter:
+    """PostgreSQL's COPY FROM STDIN, in text format, from an in-memory buffer. Ids
+    are reserved from each table's sequence in one query, so children can point at
+    their parents before anything is written."""
+
+    def __init__(self):
+        self.cursor = connection.cursor()
+        self.raw = self.cursor.cursor  # psycopg's own cursor
+        self.specs: dict[type, tuple] = {}
+        self.written: set[type] = set()
+
+    @staticmethod
+    def supported() -> bool:
+        if connection.vendor != "postgresql":
+            return False
+        raw = connection.cursor().cursor
+        return hasattr(raw, "copy_expert") or hasattr(raw, "copy")
+
+    def _spec(self, model: type) -> tuple:
+        if model not in self.specs:
+            columns, fields = [], []
+            for f in model._meta.concrete_fields:
+                columns.append(connection.ops.quote_name(f.column))
+                kind = f.get_internal_type()
+                convert = _copy_text if kind in _TEXT_FIELDS else _CONVERTERS.get(kind, _copy_plain)
+                # A value the generator leaves out gets the field's default; callable
+                # defaults (the clock) are never left to chance: those must be given.
+                default = f.get_default() if f.has_default() and not callable(f.default) else None
+                if f.has_default() and f.default in (dict, list):
+                    default = f.default()
+                elif not f.has_default() and not f.null and f.empty_strings_allowed:
+                    default = ""
+                fields.append((f.attname, default, convert))
+            pk = model._meta.pk
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, pk.column])
+                sequence = cursor.fetchone()[0]
+            table = connection.ops.quote_name(model._meta.db_table)
+            self.specs[model] = (f"COPY {table} ({', '.join(columns)}) FROM STDIN", tuple(fields), sequence)
+        return self.specs[model]
+
+    def write(self, model: type, rows: list[_Row]) -> None:
+        sql, fields, sequence = self._spec(model)
+        self.raw.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, len(rows)])
+        for row, (pk,) in zip(rows, self.raw.fetchall(), strict=True):
+            row.id = pk
+        lines = [
+            "\t".join([convert(values.get(name, default)) for name, default, convert in fields])
+            for values in (row.__dict__ for row in rows)
+        ]
+        lines.append("")
+        data = "\n".join(lines)
+        if hasattr(self.raw, "copy_expert"):  # psycopg2
+            self.raw.copy_expert(sql, StringIO(data), size=1 << 20)
+        else:  # psycopg 3
+            with self.raw.copy(sql) as copy:
+                copy.write(data)
+        self.written.add(model)
+
+    def finish(self) -> None:
+        # Fresh statistics, so the pages' queries are planned for the new volume.
+        for model in TABLES:
+            if model in self.written:
+                self.raw.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        self.cursor.close()
 
 
 class _Picker:
-    """Weighted choice with precomputed cumulative weights (called 100,000s of times)."""
+    """Weighted choice with precomputed cumulative weights (called 100,000s of times);
+    the same draw as `rng.choices(items, cum_weights=…)[0]`, without its overhead."""
 
     def __init__(self, weights: dict):
         self.items = list(weights)
         self.cum = list(accumulate(weights.values()))
+        self.total = self.cum[-1] + 0.0
+        self.hi = len(self.items) - 1
 
     def __call__(self, rng: random.Random):
-        return rng.choices(self.items, cum_weights=self.cum)[0]
+        return self.items[bisect(self.cum, rng.random() * self.total, 0, self.hi)]
 
 
-# Rows that hang off a lead, in the order they are inserted.
-CHILD_MODELS = (InboundRequest, StageChange, ContactAttempt, CriterionAnswer, Deal)
+# --- the generator -------------------------------------------------------------------------------------
 
-
-class _Chunk:
-    """The rows of a few thousand leads, written together.
-
-    Rows are built with plain ids (`source_id=…`) rather than related instances:
-    Django's related-object descriptors cost more than everything else here. A
-    child keeps its lead beside it until the lead has a primary key.
-    """
-
-    def __init__(self):
-        self.contacts: list[Contact] = []  # new contacts only
-        self.leads: list[tuple[Lead, Contact]] = []
-        self.children: dict[type, list] = {model: [] for model in CHILD_MODELS}
-
-    def add(self, row, lead: Lead) -> None:
-        self.children[type(row)].append((row, lead))
-
-    def write(self) -> None:
-        # bulk_create sets primary keys on PostgreSQL and on SQLite ≥ 3.35.
-        Contact.objects.bulk_create(self.contacts, batch_size=BATCH_SIZE)
-        for lead, contact in self.leads:
-            lead.contact_id = contact.pk
-        Lead.objects.bulk_create([lead for lead, _ in self.leads], batch_size=BATCH_SIZE)
-        for model, rows in self.children.items():
-            for row, lead in rows:
-                row.lead_id = lead.pk
-                if model in (InboundRequest, Deal):
-                    row.contact_id = lead.contact_id
-            model.objects.bulk_create([row for row, _ in rows], batch_size=BATCH_SIZE)
+# Working minutes since arrival of the leads each rep has just received when the demo
+# stops (when `today` is the current date: the queue shows fresh, at-risk and overdue
+# clocks side by side).
+FRESH_AGES = (3, 11, 35)
+# A running clock this much overdue at the cut stays running: the sweep of the
+# running app breaches it within seconds, as it would have.
+RUNNING_GRACE = timedelta(hours=1)
+BREACH_DELAY = timedelta(seconds=2)  # the sweep runs every two seconds
+BREACH_COMMENTS = [
+    "Заявка пришла в обед, менеджер был на встрече",
+    "Разобрали на планёрке: звонить сразу, без переписки",
+    "Клиент перезвонил сам, проблема в распределении",
+    "Менеджер был на больничном, заявки перераспределены",
+    "Сбой телефонии, звонки не проходили",
+    "",
+]
 
 
 class LeadGenerator:
-    def __init__(self, ref: Reference, users: dict[str, User], *, seed: int, today: date):
-        self.ref = ref
+    def __init__(
+        self,
+        ref: "Reference",
+        users: dict[str, User],
+        calendars: dict[str, BusinessCalendar],
+        rules: dict[str | None, RoutingRule],
+        *,
+        seed: int,
+        today: date,
+        cutoff: datetime,
+        writer=None,
+    ):
+        self.ref, self.users = ref, users
+        self.writer = writer or OrmWriter()
         self.rng = random.Random(seed)
         self.tz = ZoneInfo(settings.TIME_ZONE)
-        first, end_day = demo_window(today)
-        self.first = first
-        self.end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=self.tz)
-        self.recent = self.end - timedelta(days=14)
-        self.calendar = WorkCalendar(self.tz, list(range(first.year, end_day.year + 1)))
-        self.exhibitions = exhibition_periods(first, end_day)
+        first, _ = demo_window(today)
+        self.first, self.today = first, today
+        self.end = cutoff  # nothing happens at or after it
+        self.recent = datetime(today.year, today.month, today.day, tzinfo=self.tz) - timedelta(days=14)
+        years = list(range(first.year, today.year + 2))
+        self.calendar = WorkCalendar(self.tz, years)  # the company's: when clients write
+        self.exhibitions = exhibition_periods(first, today)
 
         teams = {u.team.code: u.team for u in users.values() if u.team}
-        self.team_ids = {code: teams[code].pk for code in TEAM_SHARE}
-        self.reps_by_team = {
-            code: [users[u] for u in REPS if users[u].team.code == code] for code in TEAM_SHARE
+        self.teams = {code: teams[code] for code in TEAM_SETUP}
+        self.team_reps = {code: [u for u in REPS if users[u].team.code == code] for code in TEAM_SETUP}
+        self.heads = {code: users[head] for code, _n, _k, head in TEAMS}
+        team_calendars = {code: calendars[setup.calendar] for code, setup in TEAM_SETUP.items()}
+        self.calendar_ids = {code: c.pk for code, c in team_calendars.items()}
+        begin = datetime(first.year, first.month, first.day, tzinfo=self.tz) - timedelta(days=2)
+        self.deadlines = {
+            code: Deadlines(schedule_for(c), begin, cutoff + timedelta(days=40))
+            for code, c in team_calendars.items()
         }
-        self.round_robin = dict.fromkeys(TEAM_SHARE, 0)
-        self.team_picker = _Picker(TEAM_SHARE)
+        # Each rep calls within their shift, in their team's zone.
+        self.rep_calendars = {
+            username: WorkCalendar(team_calendars[users[username].team.code].tz, years, *profile.shift)
+            for username, profile in REPS.items()
+        }
+        start, stop = (today + timedelta(days=d) for d in ABSENCE_DAYS)
+        self.absence = (ABSENT_REP, start, stop)
+        absent_tz = team_calendars[users[ABSENT_REP].team.code].tz
+        self.absence_starts = datetime(start.year, start.month, start.day, tzinfo=absent_tz)
+
+        policy = SlaPolicy.objects.filter(is_default=True).first()
+        self.policy_id = policy.pk
+        self.budget = timedelta(seconds=policy.first_contact_seconds)
+        self.remind_budget = (
+            timedelta(seconds=policy.first_contact_seconds * policy.reminder_percent / 100)
+            if policy.reminder_percent
+            else None
+        )
+        self.escalate_after = (
+            timedelta(seconds=policy.escalate_after_seconds)
+            if policy.escalate_after_seconds is not None
+            else None
+        )
+
+        # Distribution: smooth weighted round-robin per team, like leads.assignment.
+        self.credits = {code: dict.fromkeys(reps, 0) for code, reps in self.team_reps.items()}
+        self.last_assigned: dict[str, str | None] = dict.fromkeys(TEAM_SETUP)
+        self.routed = {
+            code: {"code": "routed", "params": {"rule": str(rule)}} for code, rule in rules.items()
+        }
 
         base = {s.code: s.weight for s in SOURCES}
         self.source_picker = _Picker(base)
@@ -856,6 +1328,12 @@ class LeadGenerator:
         self.early_pickers = {s.code: _Picker(s.early_reasons) for s in SOURCES}
         self.unreached_pickers = {s.code: _Picker(s.unreached) for s in SOURCES}
         self.product_picker = _Picker({code: w for code, _n, w, _a in PRODUCTS})
+        self.team_product_pickers = {
+            team: _Picker(
+                {code: w for code, _n, w, _a in PRODUCTS if ROUTED_PRODUCTS.get(code, CATCH_ALL_TEAM) == team}
+            )
+            for team in TEAM_SETUP
+        }
         self.product_amounts = {code: amounts for code, _n, _w, amounts in PRODUCTS}
         self.position_picker = _Picker(dict(POSITIONS))
         self.legal_picker = _Picker(dict(LEGAL_FORMS))
@@ -874,6 +1352,7 @@ class LeadGenerator:
         self.companies = [(f"«{n}»", translit(n)) for n in COMPANY_ADJECTIVE_NAMES] + [
             (f"«{p}{s}»", translit(p + s)) for p in COMPANY_PREFIXES for s in COMPANY_SUFFIXES
         ]
+        self.active_campaigns: dict[tuple[str, date], tuple] = {}
 
         # Phones and emails must not collide with contacts already in the database.
         self.taken_phones = set(Contact.objects.exclude(phone="").values_list("phone", flat=True))
@@ -881,37 +1360,86 @@ class LeadGenerator:
         self.phone_index = 0
         self.phone_offset = self.rng.randrange(10**7)
         # Contacts whose lead has closed and who may come back with a new request.
-        self.returning_pool: list[tuple[datetime, Contact, Segment]] = []
+        self.returning_pool: list[tuple[datetime, _Row, Segment]] = []
         self.won_phones: set[str] = set()  # contacts with a won deal (phones are unique)
 
     # --- arrival times -----------------------------------------------------------------------------
 
     def arrival_times(self, n: int) -> list[datetime]:
-        """`n` arrival moments over the demo year: busier on working days, in working
-        hours, in the busy season and in recent months (the business grows)."""
+        """`n` arrival moments over the demo year and `today` up to the cut: busier on
+        working days, in working hours, in the busy season and in recent months (the
+        business grows)."""
         rng, cal = self.rng, self.calendar
+        hour_weights = {}
+        for day_kind in (True, False):
+            weights = dict.fromkeys(range(24), 0.0)
+            if day_kind:
+                for hour, w in zip(range(DAY_OPENS, DAY_CLOSES), WORK_HOUR_WEIGHTS, strict=True):
+                    weights[hour] = 0.85 * w / sum(WORK_HOUR_WEIGHTS)
+                for hour, w in zip(OFF_HOURS, OFF_HOUR_WEIGHTS, strict=True):
+                    weights[hour] = 0.15 * w / sum(OFF_HOUR_WEIGHTS)
+            else:
+                for hour in range(10, 23):
+                    weights[hour] = 1 / 13
+            hour_weights[day_kind] = weights
         days, weights = [], []
-        for offset in range(365):
+        for offset in range(366):
             day = self.first + timedelta(days=offset)
-            weight = 1.0 if cal.is_working_day(day) else 0.15
+            working = cal.is_working_day(day)
+            weight = (1.0 if working else 0.15) * SEASONALITY[day.month] * (0.8 + 0.45 * offset / 365)
+            if day == self.today:
+                # Only the part of the day before the cut.
+                weight *= sum(w * self._hour_share(day, h) for h, w in hour_weights[working].items())
             days.append(day)
-            weights.append(weight * SEASONALITY[day.month] * (0.8 + 0.45 * offset / 365))
+            weights.append(weight)
         times = []
         for day in rng.choices(days, weights=weights, k=n):
-            if cal.is_working_day(day):
-                if rng.random() < 0.85:
-                    hour = rng.choices(range(DAY_OPENS, DAY_CLOSES), weights=WORK_HOUR_WEIGHTS)[0]
+            working = cal.is_working_day(day)
+            if day != self.today:
+                if working:
+                    if rng.random() < 0.85:
+                        hour = rng.choices(range(DAY_OPENS, DAY_CLOSES), weights=WORK_HOUR_WEIGHTS)[0]
+                    else:
+                        hour = rng.choices(OFF_HOURS, weights=OFF_HOUR_WEIGHTS)[0]
                 else:
-                    hour = rng.choices(OFF_HOURS, weights=OFF_HOUR_WEIGHTS)[0]
-            else:
-                hour = rng.randrange(10, 23)
-            times.append(
-                datetime(
-                    day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60), tzinfo=self.tz
+                    hour = rng.randrange(10, 23)
+                times.append(
+                    datetime(
+                        day.year,
+                        day.month,
+                        day.day,
+                        hour,
+                        rng.randrange(60),
+                        rng.randrange(60),
+                        tzinfo=self.tz,
+                    )
                 )
-            )
+                continue
+            hours = [(h, w * self._hour_share(day, h)) for h, w in hour_weights[working].items()]
+            hour = rng.choices([h for h, _ in hours], weights=[w for _, w in hours])[0]
+            start = datetime(day.year, day.month, day.day, hour, tzinfo=self.tz)
+            span = min(3600, int((self.end - start).total_seconds()))
+            times.append(start + timedelta(seconds=rng.randrange(max(span, 1))))
         times.sort()
         return times
+
+    def _hour_share(self, day: date, hour: int) -> float:
+        """How much of `hour` on `day` lies before the cut (0…1)."""
+        start = datetime(day.year, day.month, day.day, hour, tzinfo=self.tz)
+        return min(max((self.end - start).total_seconds() / 3600, 0.0), 1.0)
+
+    def fresh_arrivals(self, limit: int) -> list[tuple[datetime, str]]:
+        """Leads each rep has just received and not yet called, `FRESH_AGES` working
+        minutes before the cut (one per rep before anyone gets a second)."""
+        found = []
+        for age in FRESH_AGES:
+            for username in REPS:
+                team_code = self.users[username].team.code
+                at = self.deadlines[team_code].minus(self.end, timedelta(minutes=age))
+                if at is None or at >= self.end or self.unavailable(username, at):
+                    continue
+                found.append((at.astimezone(self.tz).replace(microsecond=0), username))
+        return found[:limit]
 
     # --- people ------------------------------------------------------------------------------------
 
@@ -928,7 +1456,7 @@ class LeadGenerator:
                 self.taken_phones.add(phone)
                 return phone
 
-    def new_contact(self, created_at: datetime) -> Contact:
+    def new_contact(self, created_at: datetime, chunk: _Chunk) -> _Row:
         rng = self.rng
         female = rng.random() < 0.4
         first_name = rng.choice(FEMALE_FIRST if female else MALE_FIRST)
@@ -968,7 +1496,8 @@ class LeadGenerator:
                 suffix += 1
             self.taken_emails.add(email)
 
-        return Contact(
+        return chunk.add(
+            Contact,
             name=name,
             company=company,
             position=self.position_picker(rng),
@@ -977,7 +1506,7 @@ class LeadGenerator:
             created_at=created_at,
         )
 
-    def returning_contact(self, created_at: datetime) -> tuple[Contact | None, Segment | None]:
+    def returning_contact(self, created_at: datetime) -> tuple[_Row | None, Segment | None]:
         """A contact whose earlier lead has closed, now back with a new request."""
         pool = self.returning_pool
         for _ in range(3):
@@ -991,17 +1520,6 @@ class LeadGenerator:
                 return contact, segment
         return None, None
 
-    def assign(self) -> tuple[str, User]:
-        """Round-robin within a team; now and then someone is away and the next rep takes it."""
-        team_code = self.team_picker(self.rng)
-        reps = self.reps_by_team[team_code]
-        if self.rng.random() < 0.1:
-            rep = self.rng.choice(reps)
-        else:
-            rep = reps[self.round_robin[team_code] % len(reps)]
-            self.round_robin[team_code] += 1
-        return team_code, rep
-
     def priority(self, kind: str) -> str:
         roll = self.rng.random()
         if roll < 0.02:
@@ -1014,9 +1532,148 @@ class LeadGenerator:
             return Priority.LOW
         return Priority.NORMAL
 
+    def campaign_for(self, source_code: str, day: date) -> Campaign | None:
+        key = (source_code, day)
+        if key not in self.active_campaigns:
+            active = [
+                (c, p)
+                for c, p in self.ref.campaigns.get(source_code, [])
+                if (c.starts_on is None or c.starts_on <= day) and (c.ends_on is None or day <= c.ends_on)
+            ]
+            self.active_campaigns[key] = _Picker({c: p.weight for c, p in active}) if active else None
+        picker = self.active_campaigns[key]
+        return picker(self.rng) if picker else None
+
+    # --- distribution ------------------------------------------------------------------------------
+
+    def unavailable(self, username: str, at: datetime) -> str | None:
+        """Why `username` cannot take a lead at `at` (a reason code), or None."""
+        rep, starts_on, ends_on = self.absence
+        if username == rep:
+            local_day = at.astimezone(self.absence_starts.tzinfo).date()
+            if starts_on <= local_day <= ends_on:
+                return "absent"
+        if not self.rep_calendars[username].is_working(at):
+            return "off_shift"
+        return None
+
+    def choose(self, team_code: str, at: datetime, reasons: list, exclude: str | None = None) -> str | None:
+        """The rep who gets a lead of `team_code` at `at` (smooth weighted round-robin
+        among the reps available), recording why, like leads.assignment.choose_rep."""
+        eligible = []
+        for username in self.team_reps[team_code]:
+            if username == exclude:
+                continue
+            why = self.unavailable(username, at)
+            if why:
+                reasons.append({"code": why, "params": {"user": username}})
+            else:
+                eligible.append(username)
+        if not eligible:
+            reasons.append({"code": "nobody_available", "params": {"team": self.teams[team_code].name}})
+            return None
+        mode = TEAM_SETUP[team_code].mode
+        reasons.append({"code": "mode", "params": {"mode": str(mode)}})
+        credits = self.credits[team_code]
+        weights = {u: (REPS[u].weight if mode == DistributionMode.WEIGHTED else 1) for u in eligible}
+        for username in eligible:
+            credits[username] += weights[username]
+        chosen = max(eligible, key=lambda u: credits[u])
+        credits[chosen] -= sum(weights.values())
+        previous = self.last_assigned[team_code]
+        if previous and previous != chosen:
+            reasons.append({"code": "next_after", "params": {"user": previous}})
+        self.last_assigned[team_code] = chosen
+        return chosen
+
+    def assignment(self, chunk, lead, at, owner, kind, reasons, *, by=None, previous=None, left=None):
+        chunk.add(
+            Assignment,
+            _lead=lead,
+            team_id=lead.team_id,
+            from_owner_id=self.users[previous].pk if previous else None,
+            to_owner_id=self.users[owner].pk if owner else None,
+            assigned_by_id=by.pk if by else None,
+            kind=kind,
+            reasons=reasons,
+            sla_left_seconds=int(self.budget.total_seconds()) if left is None else left,
+            created_at=at,
+        )
+
+    def distribute(self, lead, team_code, chunk, fresh_owner: str | None):
+        """Who gets the lead and when, as the distribution would have decided it, with
+        its Assignment rows. Returns [(since, owner or None)] and the final owner."""
+        created, deadlines = lead.created_at, self.deadlines[team_code]
+        team_name = self.teams[team_code].name
+        routed = self.routed[lead._route]
+        waits = [{"code": "waits_in_queue", "params": {"team": team_name}}]
+        if fresh_owner is not None:
+            reasons = [routed, {"code": "mode", "params": {"mode": str(TEAM_SETUP[team_code].mode)}}]
+            self.assignment(chunk, lead, created, fresh_owner, AssignmentKind.AUTO, reasons)
+            self.last_assigned[team_code] = fresh_owner
+            return [(created, fresh_owner)], fresh_owner
+        if created >= self.recent and self.rng.random() < 0.03:
+            # Nobody on shift has taken it yet: it waits in the team's queue.
+            reasons = [routed, {"code": "nobody_available", "params": {"team": team_name}}, *waits]
+            self.assignment(chunk, lead, created, None, AssignmentKind.AUTO, reasons)
+            return [(created, None)], None
+        opens = deadlines.next_open(created)
+        if opens > created:
+            # Outside the team's hours: the lead waits and the queue hands it out at the opening.
+            reasons = [routed]
+            for username in self.team_reps[team_code]:
+                why = "absent" if self.unavailable(username, created) == "absent" else "calendar_closed"
+                reasons.append({"code": why, "params": {"user": username}})
+            reasons += [{"code": "nobody_available", "params": {"team": team_name}}, *waits]
+            self.assignment(chunk, lead, created, None, AssignmentKind.AUTO, reasons)
+            if opens >= self.end:
+                return [(created, None)], None
+            reasons = []
+            owner = self.choose(team_code, opens, reasons)
+            if owner is None:
+                return [(created, None)], None
+            self.assignment(chunk, lead, opens, owner, AssignmentKind.QUEUE, reasons)
+            return [(created, None), (opens, owner)], owner
+        reasons = [routed]
+        owner = self.choose(team_code, created, reasons)
+        if owner is None:
+            self.assignment(chunk, lead, created, None, AssignmentKind.AUTO, reasons + waits)
+            return [(created, None)], None
+        self.assignment(chunk, lead, created, owner, AssignmentKind.AUTO, reasons)
+        history = [(created, owner)]
+        if self.rng.random() < 0.015:
+            # The rep has not called for a while: the head hands the lead to someone else.
+            at = self.rep_calendars[owner].add_minutes(created, self.rng.uniform(30, 150))
+            others = [u for u in self.team_reps[team_code] if u != owner and not self.unavailable(u, at)]
+            if at < self.end and others:
+                other = others[0]
+                head = self.heads[team_code]
+                due = deadlines.add(created, self.budget)
+                schedule = deadlines.schedule
+                left = (
+                    working_time_between(schedule, at, due)
+                    if at <= due
+                    else -working_time_between(schedule, due, at)
+                )
+                self.assignment(
+                    chunk,
+                    lead,
+                    at,
+                    other,
+                    AssignmentKind.MANUAL,
+                    [{"code": "manual", "params": {"by": head.username}}],
+                    by=head,
+                    previous=owner,
+                    left=int(left.total_seconds()),
+                )
+                self.last_assigned[team_code] = other
+                history.append((at, other))
+                owner = other
+        return history, owner
+
     # --- one lead ----------------------------------------------------------------------------------
 
-    def make_lead(self, created: datetime, chunk: _Chunk) -> None:
+    def make_lead(self, created: datetime, chunk: _Chunk, fresh_owner: str | None = None) -> None:
         rng, ref = self.rng, self.ref
         in_exhibition = any(start <= created.date() < stop for start, stop, _ in self.exhibitions)
         source_code = (self.exhibition_source_picker if in_exhibition else self.source_picker)(rng)
@@ -1041,13 +1698,15 @@ class LeadGenerator:
         # A client coming back buys more: support, training, another rollout.
         is_client = is_returning and contact.phone in self.won_phones
         if contact is None:
-            contact = self.new_contact(created)
-            chunk.contacts.append(contact)
+            contact = self.new_contact(created, chunk)
             segment = ref.segments[self.segment_pickers[source_code](rng)]
 
         roll = rng.random()
         product_code, product_text = "", ""
-        if is_client:
+        if fresh_owner is not None:
+            # A product the rules route to the rep's team.
+            product_code = self.team_product_pickers[self.users[fresh_owner].team.code](rng)
+        elif is_client:
             product_code = rng.choice(UPSELL_PRODUCTS)
         elif roll < 0.92:
             product_code = self.product_picker(rng)
@@ -1058,11 +1717,12 @@ class LeadGenerator:
         landing = f"{SITE}/{product_code or 'contacts'}/" if FORM in profile.channels else ""
         channel = self.channel_pickers[source_code](rng)
 
-        team_code, owner = self.assign()
-        if created >= self.recent and rng.random() < 0.03:
-            owner = None  # waiting in the team queue: nobody on shift has taken it yet
-
-        lead = Lead(
+        route = product_code if product_code in ROUTED_PRODUCTS else None
+        team_code = ROUTED_PRODUCTS.get(product_code, CATCH_ALL_TEAM)
+        lead = chunk.add(
+            Lead,
+            _contact=contact,
+            _route=route,
             source_id=source_id,
             campaign_id=campaign_id,
             channel=channel,
@@ -1074,15 +1734,25 @@ class LeadGenerator:
             product_id=product_id,
             product_text=product_text,
             comment=comment,
-            owner_id=owner.pk if owner else None,
-            team_id=self.team_ids[team_code],
+            segment_id=None,
+            fit=Fit.UNKNOWN,
+            owner_id=None,
+            team_id=self.teams[team_code].pk,
             stage_id=ref.stage_ids[StageCode.LEAD],
             furthest_stage_id=ref.stage_ids[StageCode.LEAD],
+            qualification=Qualification.NONE,
             priority=Priority.HIGH if is_client else self.priority(profile.kind),
+            rejection_reason_id=None,
+            rejection_comment="",
+            nurture_reason="",
+            nurture_until=None,
             is_returning=is_returning,
             created_at=created,
+            first_contact_at=None,
+            qualified_at=None,
+            stage_changed_at=None,
+            closed_at=None,
         )
-        chunk.leads.append((lead, contact))
         request = {
             "source_id": source_id,
             "campaign_id": campaign_id,
@@ -1090,15 +1760,29 @@ class LeadGenerator:
             "utm": utm,
             "landing_page": landing,
         }
-        chunk.add(InboundRequest(channel=channel, comment=comment, received_at=created, **request), lead)
+        chunk.add(
+            InboundRequest,
+            _lead=lead,
+            channel=channel,
+            comment=comment,
+            received_at=created,
+            is_repeat=False,
+            **request,
+        )
 
+        history, owner = self.distribute(lead, team_code, chunk, fresh_owner)
         if owner is not None:
-            funnel = _Funnel(self, lead, contact, profile, segment, owner, chunk, is_client)
-            funnel.run()
+            lead.owner_id = self.users[owner].pk
+        end = self.end
+        if owner == self.absence[0]:
+            end = min(end, self.absence_starts)  # the rep went on vacation; the lead waits for them
+        if owner is not None and fresh_owner is None:
+            funnel = _Funnel(self, lead, contact, profile, segment, owner, chunk, is_client, end)
+            funnel.run(history[-1][0])
             status = ref.stage_kinds[funnel.stage]
         else:
             status = StageKind.OPEN
-            if rng.random() < 0.5:
+            if owner is None and rng.random() < 0.5:
                 lead.segment_id, lead.fit = segment.pk, segment.fit  # marketing has tagged it already
 
         # A repeat request from the same person while the lead is still open.
@@ -1107,42 +1791,135 @@ class LeadGenerator:
             span = (until - created).total_seconds()
             if span > 3600:
                 chunk.add(
-                    InboundRequest(
-                        channel=rng.choice([EntryChannel.CALL, EntryChannel.FORM, EntryChannel.CHAT]),
-                        comment=rng.choice(
-                            ["Оставлял заявку, со мной так и не связались", "Уточните сроки", ""]
-                        ),
-                        received_at=created + timedelta(seconds=rng.randrange(3600, int(span))),
-                        is_repeat=True,
-                        **request,
-                    ),
-                    lead,
+                    InboundRequest,
+                    _lead=lead,
+                    channel=rng.choice([EntryChannel.CALL, EntryChannel.FORM, EntryChannel.CHAT]),
+                    comment=rng.choice(["Оставлял заявку, со мной так и не связались", "Уточните сроки", ""]),
+                    received_at=created + timedelta(seconds=rng.randrange(3600, int(span))),
+                    is_repeat=True,
+                    **request,
                 )
+
+        self.clock(lead, team_code, history, chunk)
+        lead.updated_at = lead.stage_changed_at or created
 
         if status in (StageKind.WON, StageKind.LOST) and rng.random() < (
             0.35 if status == StageKind.WON else 0.04
         ):
             self.returning_pool.append((lead.closed_at, contact, segment))
 
-    def campaign_for(self, source_code: str, day: date) -> Campaign | None:
-        active = [
-            (c, p)
-            for c, p in self.ref.campaigns.get(source_code, [])
-            if (c.starts_on is None or c.starts_on <= day) and (c.ends_on is None or day <= c.ends_on)
-        ]
-        if not active:
-            return None
-        return self.rng.choices([c for c, _ in active], weights=[p.weight for _, p in active])[0]
+    # --- the SLA clock -----------------------------------------------------------------------------
+
+    def clock(self, lead, team_code: str, history: list, chunk: _Chunk) -> None:
+        """The lead's first-contact timer as the app would have left it (sla.clock and
+        sla.sweep), and its breach with what the head did about it."""
+        deadlines, end = self.deadlines[team_code], self.end
+        created, contacted, closed = lead.created_at, lead.first_contact_at, lead.closed_at
+        due = deadlines.add(created, self.budget)
+        remind = deadlines.add(created, self.remind_budget) if self.remind_budget else None
+        sweep = due + BREACH_DELAY  # when the sweep would breach it
+        met_at = breached_at = cancelled_at = None
+        if contacted is not None and contacted <= sweep:
+            state, met_at, stopped = TimerState.MET, contacted, contacted
+        elif contacted is None and closed is not None and closed <= sweep:
+            state, cancelled_at, stopped = TimerState.CANCELLED, closed, closed
+        elif sweep < end and (contacted is not None or closed is not None or due < end - RUNNING_GRACE):
+            # Breached; a late contact is recorded too (it stays breached).
+            state, breached_at, met_at, stopped = TimerState.BREACHED, sweep, contacted, due
+        else:
+            state, stopped = TimerState.RUNNING, due  # reminders go out only before the deadline
+        reminded_at = None
+        if remind is not None and remind < stopped and remind + BREACH_DELAY < end:
+            reminded_at = remind + BREACH_DELAY
+        timer = chunk.add(
+            SlaTimer,
+            _lead=lead,
+            kind=TimerKind.FIRST_CONTACT,
+            policy_id=self.policy_id,
+            calendar_id=self.calendar_ids[team_code],
+            state=state,
+            started_at=created,
+            budget_seconds=int(self.budget.total_seconds()),
+            due_at=due,
+            remind_at=remind,
+            reminded_at=reminded_at,
+            met_at=met_at,
+            breached_at=breached_at,
+            cancelled_at=cancelled_at,
+            sweep_retry_at=None,
+            attempt_id=None,
+        )
+        if state == TimerState.BREACHED:
+            self.breach(lead, timer, team_code, history, chunk)
+
+    def breach(self, lead, timer, team_code: str, history: list, chunk: _Chunk) -> None:
+        rng, end = self.rng, self.end
+        owner = None
+        for since, username in history:  # who owned the lead at the deadline
+            if since <= timer.due_at:
+                owner = username
+        at = timer.breached_at
+        escalate_at = at + self.escalate_after if self.escalate_after is not None else None
+        # Heads deal with most breaches within the hour; the rest the sweep escalates to
+        # the executive. Recent ones are still on the board.
+        roll = rng.random()
+        acknowledged_at = resolved_at = None
+        if roll < (0.9 if at < end - timedelta(days=14) else 0.55):
+            acknowledged_at = at + timedelta(minutes=rng.uniform(2, 40))
+            resolved_at = acknowledged_at + timedelta(minutes=rng.uniform(1, 20))
+        elif roll < 0.97:
+            acknowledged_at = at + timedelta(minutes=rng.uniform(30, 240))
+            if rng.random() < 0.7:
+                resolved_at = acknowledged_at + timedelta(hours=rng.uniform(1, 48))
+        if acknowledged_at is not None and acknowledged_at >= end:
+            acknowledged_at = resolved_at = None
+        if resolved_at is not None and resolved_at >= end:
+            resolved_at = None
+        escalated_at = None
+        if (
+            escalate_at is not None
+            and escalate_at + BREACH_DELAY < end
+            and (resolved_at is None or resolved_at > escalate_at)
+        ):
+            escalated_at = escalate_at + BREACH_DELAY  # the sweep escalated it to the executive
+        head = self.heads[team_code]
+        comment = ""
+        if acknowledged_at is not None:
+            text = rng.choice(BREACH_COMMENTS)
+            if text:
+                comment = f"{timezone.localtime(acknowledged_at):%Y-%m-%d %H:%M} {head}: {text}"
+        chunk.add(
+            Breach,
+            _lead=lead,
+            _timer=timer,
+            kind=TimerKind.FIRST_CONTACT,
+            owner_id=self.users[owner].pk if owner else None,
+            team_id=lead.team_id,
+            source_id=lead.source_id,
+            delay_owner=DelayOwner.REP if owner else DelayOwner.SYSTEM,
+            due_at=timer.due_at,
+            created_at=at,
+            escalate_at=escalate_at,
+            escalated_at=escalated_at,
+            acknowledged_at=acknowledged_at,
+            acknowledged_by_id=head.pk if acknowledged_at else None,
+            resolved_at=resolved_at,
+            resolved_by_id=head.pk if resolved_at else None,
+            comment=comment,
+        )
 
     # --- the run -----------------------------------------------------------------------------------
 
     def generate(self, n: int) -> None:
-        times = self.arrival_times(n)
+        fresh = self.fresh_arrivals(limit=n // 15)
+        arrivals = [(t, None) for t in self.arrival_times(n - len(fresh))] + fresh
+        arrivals.sort(key=lambda item: item[0])
         for start in range(0, n, CHUNK_SIZE):
             chunk = _Chunk()
-            for created in times[start : start + CHUNK_SIZE]:
-                self.make_lead(created, chunk)
-            chunk.write()
+            for created, owner in arrivals[start : start + CHUNK_SIZE]:
+                self.make_lead(created, chunk, owner)
+            chunk.write(self.writer)
+        self.writer.finish()
 
 
 class _Funnel:
@@ -1152,13 +1929,15 @@ class _Funnel:
     fall after the end of the demo year does not happen, so recent leads stay open.
     """
 
-    def __init__(self, gen: LeadGenerator, lead: Lead, contact, profile, segment, owner, chunk, is_client):
-        self.gen, self.rng, self.cal = gen, gen.rng, gen.calendar
-        self.ref, self.end = gen.ref, gen.end
+    def __init__(
+        self, gen: LeadGenerator, lead, contact, profile, segment, owner: str, chunk, is_client, end
+    ):
+        self.gen, self.rng, self.cal = gen, gen.rng, gen.rep_calendars[owner]
+        self.ref, self.end = gen.ref, end
         self.lead, self.contact, self.chunk = lead, contact, chunk
         self.profile, self.segment = profile, segment
-        self.owner_id = owner.pk
-        self.rep = REPS[owner.username]
+        self.owner_id = gen.users[owner].pk
+        self.rep = REPS[owner]
         self.stage = self.furthest = StageCode.LEAD
         self.factor = self.rep.skill * {Fit.OURS: 1.1, Fit.CONDITIONAL: 0.8, Fit.NOT_OURS: 0.5}[segment.fit]
         self.reach = profile.reach
@@ -1173,14 +1952,13 @@ class _Funnel:
     def move(self, code: str, at: datetime, *, note: str = "") -> None:
         ref, lead = self.ref, self.lead
         self.chunk.add(
-            StageChange(
-                from_stage_id=ref.stage_ids[self.stage],
-                to_stage_id=ref.stage_ids[code],
-                changed_by_id=self.owner_id,
-                changed_at=at,
-                note=note,
-            ),
-            lead,
+            StageChange,
+            _lead=lead,
+            from_stage_id=ref.stage_ids[self.stage],
+            to_stage_id=ref.stage_ids[code],
+            changed_by_id=self.owner_id,
+            changed_at=at,
+            note=note,
         )
         self.stage = code
         lead.stage_id = ref.stage_ids[code]
@@ -1203,17 +1981,16 @@ class _Funnel:
         elif outcome == AttemptOutcome.REACHED and rng.random() < 0.12:
             callback_at = self.cal.later(rng, at, rng.uniform(1, 3))  # «call me back on Thursday»
         self.chunk.add(
-            ContactAttempt(
-                channel=channel,
-                outcome=outcome,
-                duration_seconds=duration,
-                callback_at=callback_at,
-                # Failed calls count towards the «N unanswered calls → nurture» rule.
-                counted=outcome in FAILED_CALL_OUTCOMES,
-                made_by_id=self.owner_id,
-                made_at=at,
-            ),
-            self.lead,
+            ContactAttempt,
+            _lead=self.lead,
+            channel=channel,
+            outcome=outcome,
+            duration_seconds=duration,
+            callback_at=callback_at,
+            # Failed calls count towards the «N unanswered calls → nurture» rule.
+            counted=outcome in FAILED_CALL_OUTCOMES,
+            made_by_id=self.owner_id,
+            made_at=at,
         )
 
     def lose(self, at: datetime, reason: str) -> None:
@@ -1237,7 +2014,7 @@ class _Funnel:
         if return_in_days is not None:
             # Only a date still ahead: an old nurture with a date long gone would look forgotten.
             return_on = (at + timedelta(days=return_in_days)).date()
-            if return_on > self.end.date():
+            if return_on > self.gen.end.date():
                 self.lead.nurture_until = return_on
 
     def answer(self, level: str, at: datetime, failed: str | None = None) -> None:
@@ -1249,31 +2026,32 @@ class _Funnel:
             if failed is not None and criterion.code != failed:
                 continue
             self.chunk.add(
-                CriterionAnswer(
-                    criterion_id=criterion.pk,
-                    answer=Answer.YES if failed is None else Answer.NO,
-                    answered_by_id=self.owner_id,
-                    answered_at=at,
-                ),
-                self.lead,
+                CriterionAnswer,
+                _lead=self.lead,
+                criterion_id=criterion.pk,
+                answer=Answer.YES if failed is None else Answer.NO,
+                answered_by_id=self.owner_id,
+                answered_at=at,
             )
 
     # the story --------------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self, start: datetime) -> None:
+        """The story from `start`, when the rep got the lead."""
         rng, cal, lead = self.rng, self.cal, self.lead
         delay = rng.lognormvariate(math.log(self.rep.first_call_minutes), 0.8)
         if rng.random() < 0.05:
             delay *= rng.uniform(8, 40)  # forgotten for a while
-        at = cal.add_minutes(lead.created_at, delay)
+        at = cal.add_minutes(start, delay)
 
         if rng.random() >= self.reach:
             self.unreached(at)
             return
-        for _ in range(rng.choices((0, 1, 2), cum_weights=(70, 90, 100))[0]):
+        for i in range(rng.choices((0, 1, 2), cum_weights=(70, 90, 100))[0]):
             if at >= self.end:
                 return
             self.attempt(at, self.gen.failed_picker(rng))
-            at = cal.add_minutes(at, rng.uniform(60, 400))
+            # No answer: a second try within minutes (the clock is ticking), then later.
+            at = cal.add_minutes(at, rng.uniform(3, 12) if i == 0 else rng.uniform(60, 400))
         if at >= self.end:
             return
         messenger = lead.channel == EntryChannel.CHAT and rng.random() < 0.3
@@ -1350,7 +2128,7 @@ class _Funnel:
         self.answer(CriterionLevel.SQL, at)
         lead.qualification = Qualification.SQL
         meeting_at = cal.later(rng, at, rng.uniform(1, 7))  # may still be ahead: a booked meeting
-        self.move(StageCode.MEETING, at, note=f"встреча {meeting_at:%Y-%m-%d %H:%M}")
+        self.move(StageCode.MEETING, at, note=f"встреча {meeting_at.astimezone(self.gen.tz):%Y-%m-%d %H:%M}")
         self.sell(meeting_at)
 
     def sell(self, meeting: datetime) -> None:
@@ -1383,18 +2161,17 @@ class _Funnel:
         if won or rng.random() < 0.6:
             phone = self.contact.phone
             self.chunk.add(
-                Deal(
-                    product_id=product_id,
-                    amount=amount,
-                    margin=margin,
-                    currency="RUB",
-                    status=DealStatus.WON if won else DealStatus.LOST,
-                    is_repeat_sale=won and phone in gen.won_phones,
-                    created_at=at,
-                    closed_on=at.date(),
-                    owner_id=self.owner_id,
-                ),
-                lead,
+                Deal,
+                _lead=lead,
+                product_id=product_id,
+                amount=amount,
+                margin=margin,
+                currency="RUB",
+                status=DealStatus.WON if won else DealStatus.LOST,
+                is_repeat_sale=won and phone in gen.won_phones,
+                created_at=at,
+                closed_on=at.astimezone(gen.tz).date(),
+                owner_id=self.owner_id,
             )
             if won:
                 gen.won_phones.add(phone)
@@ -1415,6 +2192,12 @@ def summary() -> dict:
     deals = Deal.objects.aggregate(
         won=Count("id", filter=Q(status=DealStatus.WON)), lost=Count("id", filter=Q(status=DealStatus.LOST))
     )
+    timers = dict(
+        SlaTimer.objects.filter(kind=TimerKind.FIRST_CONTACT)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
     return {
         "leads": sum(by_status.values()),
         "by_status": {kind: by_status.get(kind, 0) for kind in StageKind.values},
@@ -1422,23 +2205,41 @@ def summary() -> dict:
         "deals_lost": deals["lost"],
         "users": User.objects.filter(username__in=DEMO_USERNAMES).count(),
         "contacts": Contact.objects.count(),
+        "timers": {state: timers.get(state, 0) for state in TimerState.values},
+        "breaches": Breach.objects.count(),
     }
 
 
-def run(*, leads: int = DEFAULT_LEADS, seed: int = 1, today: date, reset: bool = False) -> Result:
-    """Upsert the reference data and users; generate leads unless some exist (or `reset`)."""
+def run(
+    *,
+    leads: int = DEFAULT_LEADS,
+    seed: int = 1,
+    today: date,
+    reset: bool = False,
+    now: datetime | None = None,
+    use_copy: bool | None = None,
+) -> Result:
+    """Upsert the reference data, teams and users; generate leads unless some exist
+    (or `reset`). `now` (default: the clock) only decides where `today` is cut;
+    `use_copy` forces the write path (default: COPY on PostgreSQL)."""
     with transaction.atomic():
         ref = ensure_reference_data(today, seed, leads)
-        users = ensure_users()
+        calendars = ensure_calendars()
+        users = ensure_users(calendars)
+        rules = ensure_routing(ref, users)
     if Lead.objects.exists() and not reset:
         return Result(False, "Leads already exist; nothing generated (use --reset to regenerate).", summary())
+    cutoff = demo_cutoff(today, now or timezone.now())
     with transaction.atomic():
         if reset:
             delete_leads()
-        LeadGenerator(ref, users, seed=seed, today=today).generate(leads)
-        # bulk_create stamps updated_at with the wall clock (auto_now); make it the
-        # lead's last move instead, so the data is reproducible and looks lived-in.
-        Lead.objects.update(updated_at=Coalesce(F("stage_changed_at"), F("created_at")))
+        ensure_absence(users, today)
+        copy = CopyWriter.supported() if use_copy is None else use_copy
+        writer = CopyWriter() if copy else OrmWriter()
+        generator = LeadGenerator(
+            ref, users, calendars, rules, seed=seed, today=today, cutoff=cutoff, writer=writer
+        )
+        generator.generate(leads)
     return Result(True, f"Generated {leads} leads.", summary())
 
 

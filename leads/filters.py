@@ -7,10 +7,22 @@ import django_filters
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from leads.choices import Qualification, StageKind
 from leads.models import Campaign, Lead, Product, Segment, Source, Stage
 from sla.models import SlaTimer, TimerKind, TimerState
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CodeFilter(django_filters.ModelMultipleChoiceFilter):
+    """Reference rows chosen by their stable code (stage=meeting&stage=proposal)."""
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CodeChoiceFilter(django_filters.ModelChoiceFilter):
+    """A reference row chosen by its stable code."""
 
 
 def _start_of_day(day: dt.date) -> dt.datetime:
@@ -30,7 +42,7 @@ class OwnerFilter(django_filters.CharFilter):
 
 
 class LeadFilter(django_filters.FilterSet):
-    stage = django_filters.ModelMultipleChoiceFilter(
+    stage = CodeFilter(
         label=_("Stage"), field_name="stage__code", to_field_name="code", queryset=Stage.objects.all()
     )
     status = django_filters.MultipleChoiceFilter(
@@ -43,7 +55,7 @@ class LeadFilter(django_filters.FilterSet):
     source = django_filters.ModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
     campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
     segment = django_filters.ModelChoiceFilter(label=_("Segment"), queryset=Segment.objects.all())
-    product = django_filters.ModelChoiceFilter(
+    product = CodeChoiceFilter(
         label=_("Product"), field_name="product__code", to_field_name="code", queryset=Product.objects.all()
     )
     created_after = django_filters.DateFilter(

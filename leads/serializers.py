@@ -9,8 +9,8 @@ from leads.choices import (
     Answer,
     AttemptChannel,
     AttemptOutcome,
-    EntryChannel,
     Fit,
+    IntakeChannel,
     Priority,
     Qualification,
     StageKind,
@@ -157,9 +157,7 @@ class IntakeSerializer(serializers.Serializer):
     utm_content = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     utm_term = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     landing_page = serializers.URLField(max_length=2000, required=False, allow_blank=True, default="")
-    channel = serializers.ChoiceField(
-        choices=[c for c in EntryChannel.choices if c[0] in ("form", "chat", "call", "api")], default="api"
-    )
+    channel = serializers.ChoiceField(choices=IntakeChannel.choices, default=IntakeChannel.API)
     consent = serializers.BooleanField(
         required=True, help_text=_("Consent to personal-data processing; must be true.")
     )

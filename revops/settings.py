@@ -278,6 +278,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several fields are called "channel" with different choices; name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "EntryChannelEnum": "leads.choices.EntryChannel",
+        "IntakeChannelEnum": "leads.choices.IntakeChannel",
+        "AttemptChannelEnum": "leads.choices.AttemptChannel",
+        "NotificationChannelEnum": "sla.models.NotificationChannel",
+    },
 }
 
 # --- logging ------------------------------------------------------------------------------

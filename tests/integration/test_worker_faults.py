@@ -181,3 +181,21 @@ def test_with_the_broker_down_intake_answers_and_breaches_come_once_it_returns(
         pytest.fail(f"log:\n{worker.tail(80)}")
     time.sleep(2)
     assert_each_breached_and_notified_once(timer_ids)
+
+
+def test_two_workers_each_with_a_beat_breach_and_notify_once(around_the_clock_team, worker, second_worker):
+    worker.kill()
+    timer_ids = make_due_timers(around_the_clock_team, 600, timezone.now() - dt.timedelta(seconds=5))
+    worker.start()
+    second_worker.start()
+    try:
+        wait_for(
+            lambda: Breach.objects.filter(timer_id__in=timer_ids).count() == len(timer_ids),
+            timeout=90,
+            interval=0.5,
+            message="all breaches with two beats",
+        )
+    except AssertionError:
+        pytest.fail(f"log 1:\n{worker.tail()}\nlog 2:\n{second_worker.tail()}")
+    time.sleep(3)  # both keep sweeping; nothing may change
+    assert_each_breached_and_notified_once(timer_ids)

@@ -14,8 +14,8 @@ from leads import demo
 
 class Command(BaseCommand):
     help = (
-        "Create the demo company: teams, users (password «demo»), sources, campaigns, spend and a year "
-        "of leads through the funnel. Idempotent: reference data and users are upserted, leads are only "
+        "Create the demo company: teams with their calendars and routing, users (password «demo») with "
+        "shifts, sources, campaigns, spend and a year of leads through the funnel and the SLA clock. Idempotent: reference data and users are upserted, leads are only "
         "generated when there are none (or with --reset)."
     )
 
@@ -28,7 +28,10 @@ class Command(BaseCommand):
             "--today",
             type=date.fromisoformat,
             default=None,
-            help="YYYY-MM-DD; the demo year ends the day before (default: today in TIME_ZONE).",
+            help=(
+                "YYYY-MM-DD; the demo year ends on this day, at the current moment when it is "
+                "today (default: today in TIME_ZONE)."
+            ),
         )
         parser.add_argument(
             "--if-empty",
@@ -57,6 +60,8 @@ class Command(BaseCommand):
         statuses = ", ".join(f"{kind} {n}" for kind, n in s["by_status"].items())
         self.stdout.write(f"Leads: {s['leads']} ({statuses}); contacts: {s['contacts']}")
         self.stdout.write(f"Deals: won {s['deals_won']}, lost {s['deals_lost']}; demo users: {s['users']}")
+        timers = ", ".join(f"{state} {n}" for state, n in s["timers"].items())
+        self.stdout.write(f"First-contact timers: {timers}; breaches: {s['breaches']}")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo logins (password «{demo.DEMO_PASSWORD}»): {', '.join(demo.DEMO_USERNAMES)}"
