@@ -86,11 +86,12 @@ class Worker:
     """`celery worker -B --pool=solo` in its own process group (so a kill takes
     the whole tree), logging to a file the test can read on failure."""
 
-    def __init__(self, env: dict, workdir: Path):
+    def __init__(self, env: dict, workdir: Path, name: str = "w1"):
         self.env = env
         self.workdir = workdir
+        self.name = name
         self.process = None
-        self.log = workdir / "worker.log"
+        self.log = workdir / f"{name}.log"
 
     def start(self):
         self.process = subprocess.Popen(
@@ -153,7 +154,7 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture
-def worker(postgres_only, redis_server, tmp_path):
+def worker_env(postgres_only, redis_server, tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -165,7 +166,20 @@ def worker(postgres_only, redis_server, tmp_path):
         "LOG_LEVEL": "INFO",
     }
     env.pop("REVOPS_REQUIRE_ALL", None)
-    w = Worker(env, tmp_path)
+    return env
+
+
+@pytest.fixture
+def worker(worker_env, tmp_path):
+    w = Worker(worker_env, tmp_path)
     w.start()
+    yield w
+    w.kill()
+
+
+@pytest.fixture
+def second_worker(worker_env, tmp_path):
+    """Another worker with its own embedded beat: two beats, as after a botched deploy."""
+    w = Worker(worker_env, tmp_path, name="w2")
     yield w
     w.kill()
