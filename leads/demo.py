@@ -21,8 +21,11 @@ write the same values, inside one transaction.
 
 import json
 import math
+import queue
 import random
+import threading
 from bisect import bisect, bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -589,9 +592,13 @@ class WorkCalendar:
         self.opens, self.closes = opens, closes
         self.minutes_per_day = (closes - opens) * 60
         self.days_off = set(holidays.country_holidays("RU", years=years))
+        self.working_days: dict[date, bool] = {}
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in self.days_off
+        working = self.working_days.get(day)
+        if working is None:
+            working = self.working_days[day] = day.weekday() < 5 and day not in self.days_off
+        return working
 
     def is_working(self, moment: datetime) -> bool:
         moment = moment.astimezone(self.tz)
@@ -658,6 +665,7 @@ class Deadlines:
 
     def _offset(self, at: datetime) -> tuple[int, timedelta] | None:
         """The window holding `at` (or the next one) and the working time before `at`."""
+        at = at.astimezone(UTC)  # one zone: comparisons need no offsets
         i = bisect_right(self.ends, at)  # a window's end is not in it
         if i == 0 or i >= len(self.ends):
             return None  # outside the precomputed period
@@ -688,7 +696,7 @@ class Deadlines:
         found = self._offset(at)
         if found is None:
             return next(windows(self.schedule, at))[0].astimezone(UTC)
-        return max(at, self.starts[found[0]])
+        return max(at.astimezone(UTC), self.starts[found[0]])
 
 
 # --- the reference data ---------------------------------------------------------------------------
@@ -1034,7 +1042,10 @@ def delete_leads() -> None:
     if connection.vendor == "postgresql" and not unrelated:
         tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in order)
         with connection.cursor() as cursor:
+            # Checks still pending in this transaction would forbid the TRUNCATE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {tables}")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         return
     for model in order:
         rows = model._base_manager.all()
@@ -1080,7 +1091,8 @@ class _Chunk:
         self.rows: dict[type, list[_Row]] = {model: [] for model in TABLES}
 
     def add(self, model: type, **values) -> _Row:
-        row = _Row(**values)
+        row = _Row.__new__(_Row)
+        row.__dict__ = values
         self.rows[model].append(row)
         return row
 
@@ -1106,6 +1118,12 @@ class _Chunk:
 class OrmWriter:
     """bulk_create: any database (SQLite ≥ 3.35 and PostgreSQL return the new ids)."""
 
+    def submit(self, chunk: "_Chunk") -> None:
+        chunk.write(self)
+
+    def stop(self) -> None:
+        pass
+
     def write(self, model: type, rows: list[_Row]) -> None:
         objects = [model(**{k: v for k, v in row.__dict__.items() if k[0] != "_"}) for row in rows]
         model.objects.bulk_create(objects, batch_size=BATCH_SIZE)
@@ -1119,49 +1137,71 @@ class OrmWriter:
 
 
 _NULL = r"\N"
+_SPECIAL = ("\\", "\t", "\n", "\r")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_text(value) -> str:
-    return _NULL if value is None else str(value).translate(_ESCAPES)
-
-
-def _copy_plain(value) -> str:
-    return _NULL if value is None else str(value)
-
-
-def _copy_bool(value) -> str:
-    return _NULL if value is None else ("t" if value else "f")
-
-
-def _copy_temporal(value) -> str:
-    return _NULL if value is None else value.isoformat()
-
-
-def _copy_json(value) -> str:
-    return _NULL if value is None else json.dumps(value, ensure_ascii=False).translate(_ESCAPES)
-
-
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
 _TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField", "GenericIPAddressField"}
-_CONVERTERS = {
-    "BooleanField": _copy_bool,
-    "DateTimeField": _copy_temporal,
-    "DateField": _copy_temporal,
-    "TimeField": _copy_temporal,
-    "JSONField": _copy_json,
-}
+_TEMPORAL_FIELDS = {"DateTimeField", "DateField", "TimeField"}
+
+
+def _copy_formatter(fields) -> Callable[[dict], str]:
+    """A function from a row's values to one line of COPY's text format, written out
+    for the table's columns (the generic loop costs more than the data)."""
+    env = {"N": _NULL, "E": _ESCAPES, "J": _JSON}
+    parts = []
+    for i, (name, default, kind) in enumerate(fields):
+        env[f"d{i}"] = default
+        value = f"v[{name!r}]" if name == "id" else f"v.get({name!r}, d{i})"
+        x = f"x{i}"
+        if kind in _TEXT_FIELDS:
+            special = " or ".join(f"{c!r} in {x}" for c in _SPECIAL)
+            expr = f"(N if ({x} := {value}) is None else ({x}.translate(E) if ({special}) else {x}))"
+        elif kind in _TEMPORAL_FIELDS:
+            expr = f"(N if ({x} := {value}) is None else {x}.isoformat())"
+        elif kind == "BooleanField":
+            expr = f"(N if ({x} := {value}) is None else ('t' if {x} else 'f'))"
+        elif kind == "JSONField":
+            expr = f"(N if ({x} := {value}) is None else J({x}).translate(E))"
+        else:
+            expr = f"(N if ({x} := {value}) is None else str({x}))"
+        parts.append(expr)
+    source = "def line(v):\n    return '\\t'.join((" + ", ".join(parts) + ",))\n"
+    exec(compile(source, "<demo copy formatter>", "exec"), env)  # the source is built from field names only
+    return env["line"]
 
 
 class CopyWriter:
-    """PostgreSQL's COPY FROM STDIN, in text format, from an in-memory buffer. Ids
-    are reserved from each table's sequence in one query, so children can point at
-    their parents before anything is written."""
+    """PostgreSQL's COPY FROM STDIN, in text format, from in-memory buffers.
+
+    Ids are reserved from each table's sequence in one query, so children point at
+    their parents before anything is written. The foreign keys of the loaded tables
+    are dropped for the load and added back at the end, which checks every row in
+    one pass instead of a trigger per row and key (most of the time otherwise).
+    Chunks are written by one background thread while the next is generated, so
+    the database works while Python does.
+    """
 
     def __init__(self):
         self.cursor = connection.cursor()
         self.raw = self.cursor.cursor  # psycopg's own cursor
         self.specs: dict[type, tuple] = {}
-        self.written: set[type] = set()
+        tables = [m._meta.db_table for m in TABLES]
+        self.raw.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY conrelid::regclass::text, conname",
+            [tables],
+        )
+        self.foreign_keys = self.raw.fetchall()
+        self._alter(
+            f"ALTER TABLE {table} DROP CONSTRAINT {connection.ops.quote_name(name)}"
+            for table, name, _definition in self.foreign_keys
+        )
+        for model in TABLES:
+            self._spec(model)
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="demo-copy", daemon=True)
+        self.thread.start()
 
     @staticmethod
     def supported() -> bool:
@@ -1175,8 +1215,6 @@ class CopyWriter:
             columns, fields = [], []
             for f in model._meta.concrete_fields:
                 columns.append(connection.ops.quote_name(f.column))
-                kind = f.get_internal_type()
-                convert = _copy_text if kind in _TEXT_FIELDS else _CONVERTERS.get(kind, _copy_plain)
                 # A value the generator leaves out gets the field's default; callable
                 # defaults (the clock) are never left to chance: those must be given.
                 default = f.get_default() if f.has_default() and not callable(f.default) else None
@@ -1184,24 +1222,39 @@ class CopyWriter:
                     default = f.default()
                 elif not f.has_default() and not f.null and f.empty_strings_allowed:
                     default = ""
-                fields.append((f.attname, default, convert))
+                fields.append((f.attname, default, f.get_internal_type()))
             pk = model._meta.pk
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, pk.column])
-                sequence = cursor.fetchone()[0]
+            self.raw.execute("SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, pk.column])
+            sequence = self.raw.fetchone()[0]
             table = connection.ops.quote_name(model._meta.db_table)
-            self.specs[model] = (f"COPY {table} ({', '.join(columns)}) FROM STDIN", tuple(fields), sequence)
+            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+            self.specs[model] = (sql, _copy_formatter(fields), sequence)
         return self.specs[model]
 
-    def write(self, model: type, rows: list[_Row]) -> None:
-        sql, fields, sequence = self._spec(model)
+    def submit(self, chunk: "_Chunk") -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.queue.put(chunk, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def _work(self) -> None:
+        while (chunk := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    chunk.write(self)
+                except BaseException as error:  # handed to the generating thread
+                    self.error = error
+
+    def write(self, model: type, rows: list["_Row"]) -> None:
+        sql, line, sequence = self.specs[model]
         self.raw.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, len(rows)])
         for row, (pk,) in zip(rows, self.raw.fetchall(), strict=True):
             row.id = pk
-        lines = [
-            "\t".join([convert(values.get(name, default)) for name, default, convert in fields])
-            for values in (row.__dict__ for row in rows)
-        ]
+        lines = [line(row.__dict__) for row in rows]
         lines.append("")
         data = "\n".join(lines)
         if hasattr(self.raw, "copy_expert"):  # psycopg2
@@ -1209,14 +1262,31 @@ class CopyWriter:
         else:  # psycopg 3
             with self.raw.copy(sql) as copy:
                 copy.write(data)
-        self.written.add(model)
+
+    def stop(self) -> None:
+        """Wait for the chunks in flight (after a failure too)."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
 
     def finish(self) -> None:
-        # Fresh statistics, so the pages' queries are planned for the new volume.
-        for model in TABLES:
-            if model in self.written:
-                self.raw.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+        self.stop()
+        if self.error is not None:
+            raise self.error
+        self._alter(
+            f"ALTER TABLE {table} ADD CONSTRAINT {connection.ops.quote_name(name)} {definition}"
+            for table, name, definition in self.foreign_keys
+        )
         self.cursor.close()
+
+    def _alter(self, statements) -> None:
+        # A table with deferred checks still pending in this transaction (the users
+        # just upserted) cannot be altered: run those checks first. Django declares
+        # its foreign keys DEFERRABLE INITIALLY DEFERRED, which is restored after.
+        self.raw.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for statement in statements:
+            self.raw.execute(statement)
+        self.raw.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 class _Picker:
@@ -1235,10 +1305,11 @@ class _Picker:
 
 # --- the generator -------------------------------------------------------------------------------------
 
-# Working minutes since arrival of the leads each rep has just received when the demo
-# stops (when `today` is the current date: the queue shows fresh, at-risk and overdue
-# clocks side by side).
-FRESH_AGES = (3, 11, 35)
+# Leads each rep received shortly before the demo stops, by working minutes since
+# arrival, and whether the rep has worked on them since: when `today` is the current
+# date, the queue shows fresh, at-risk and overdue clocks side by side, and the head's
+# board has today's calls and contacts.
+FRESH = ((3, False), (11, False), (35, False), (100, True), (220, True))
 # A running clock this much overdue at the cut stays running: the sweep of the
 # running app breaches it within seconds, as it would have.
 RUNNING_GRACE = timedelta(hours=1)
@@ -1284,6 +1355,8 @@ class LeadGenerator:
         self.heads = {code: users[head] for code, _n, _k, head in TEAMS}
         team_calendars = {code: calendars[setup.calendar] for code, setup in TEAM_SETUP.items()}
         self.calendar_ids = {code: c.pk for code, c in team_calendars.items()}
+        self.team_tz = {code: c.tz for code, c in team_calendars.items()}
+        self.modes = {code: str(setup.mode) for code, setup in TEAM_SETUP.items()}
         begin = datetime(first.year, first.month, first.day, tzinfo=self.tz) - timedelta(days=2)
         self.deadlines = {
             code: Deadlines(schedule_for(c), begin, cutoff + timedelta(days=40))
@@ -1337,6 +1410,7 @@ class LeadGenerator:
         self.product_amounts = {code: amounts for code, _n, _w, amounts in PRODUCTS}
         self.position_picker = _Picker(dict(POSITIONS))
         self.legal_picker = _Picker(dict(LEGAL_FORMS))
+        self.failed_first_picker = _Picker({0: 70, 1: 20, 2: 10})  # failed calls before reaching
         self.failed_picker = _Picker(
             {AttemptOutcome.NO_ANSWER: 60, AttemptOutcome.BUSY: 25, AttemptOutcome.VOICEMAIL: 15}
         )
@@ -1392,15 +1466,14 @@ class LeadGenerator:
                 weight *= sum(w * self._hour_share(day, h) for h, w in hour_weights[working].items())
             days.append(day)
             weights.append(weight)
+        work_hours = _Picker(dict(zip(range(DAY_OPENS, DAY_CLOSES), WORK_HOUR_WEIGHTS, strict=True)))
+        off_hours = _Picker(dict(zip(OFF_HOURS, OFF_HOUR_WEIGHTS, strict=True)))
         times = []
         for day in rng.choices(days, weights=weights, k=n):
             working = cal.is_working_day(day)
             if day != self.today:
                 if working:
-                    if rng.random() < 0.85:
-                        hour = rng.choices(range(DAY_OPENS, DAY_CLOSES), weights=WORK_HOUR_WEIGHTS)[0]
-                    else:
-                        hour = rng.choices(OFF_HOURS, weights=OFF_HOUR_WEIGHTS)[0]
+                    hour = work_hours(rng) if rng.random() < 0.85 else off_hours(rng)
                 else:
                     hour = rng.randrange(10, 23)
                 times.append(
@@ -1428,17 +1501,17 @@ class LeadGenerator:
         start = datetime(day.year, day.month, day.day, hour, tzinfo=self.tz)
         return min(max((self.end - start).total_seconds() / 3600, 0.0), 1.0)
 
-    def fresh_arrivals(self, limit: int) -> list[tuple[datetime, str]]:
-        """Leads each rep has just received and not yet called, `FRESH_AGES` working
-        minutes before the cut (one per rep before anyone gets a second)."""
+    def fresh_arrivals(self, limit: int) -> list[tuple[datetime, str, bool]]:
+        """The `FRESH` leads of each rep available then (one per rep before anyone gets
+        a second): (arrival, rep, worked on)."""
         found = []
-        for age in FRESH_AGES:
+        for age, worked in FRESH:
             for username in REPS:
                 team_code = self.users[username].team.code
                 at = self.deadlines[team_code].minus(self.end, timedelta(minutes=age))
                 if at is None or at >= self.end or self.unavailable(username, at):
                     continue
-                found.append((at.astimezone(self.tz).replace(microsecond=0), username))
+                found.append((at.astimezone(self.tz).replace(microsecond=0), username, worked))
         return found[:limit]
 
     # --- people ------------------------------------------------------------------------------------
@@ -1548,12 +1621,15 @@ class LeadGenerator:
 
     def unavailable(self, username: str, at: datetime) -> str | None:
         """Why `username` cannot take a lead at `at` (a reason code), or None."""
+        calendar = self.rep_calendars[username]
+        local = at.astimezone(calendar.tz)
+        return self._unavailable(username, calendar, local, local.date())
+
+    def _unavailable(self, username: str, calendar: WorkCalendar, local: datetime, day: date) -> str | None:
         rep, starts_on, ends_on = self.absence
-        if username == rep:
-            local_day = at.astimezone(self.absence_starts.tzinfo).date()
-            if starts_on <= local_day <= ends_on:
-                return "absent"
-        if not self.rep_calendars[username].is_working(at):
+        if username == rep and starts_on <= day <= ends_on:
+            return "absent"
+        if not (calendar.is_working_day(day) and calendar.opens <= local.hour < calendar.closes):
             return "off_shift"
         return None
 
@@ -1561,10 +1637,12 @@ class LeadGenerator:
         """The rep who gets a lead of `team_code` at `at` (smooth weighted round-robin
         among the reps available), recording why, like leads.assignment.choose_rep."""
         eligible = []
+        local = at.astimezone(self.team_tz[team_code])
+        day = local.date()
         for username in self.team_reps[team_code]:
             if username == exclude:
                 continue
-            why = self.unavailable(username, at)
+            why = self._unavailable(username, self.rep_calendars[username], local, day)
             if why:
                 reasons.append({"code": why, "params": {"user": username}})
             else:
@@ -1572,14 +1650,18 @@ class LeadGenerator:
         if not eligible:
             reasons.append({"code": "nobody_available", "params": {"team": self.teams[team_code].name}})
             return None
-        mode = TEAM_SETUP[team_code].mode
-        reasons.append({"code": "mode", "params": {"mode": str(mode)}})
+        mode = self.modes[team_code]
+        reasons.append({"code": "mode", "params": {"mode": mode}})
         credits = self.credits[team_code]
-        weights = {u: (REPS[u].weight if mode == DistributionMode.WEIGHTED else 1) for u in eligible}
+        if mode == DistributionMode.WEIGHTED:
+            weights = {u: REPS[u].weight for u in eligible}
+            total = sum(weights.values())
+        else:
+            weights, total = dict.fromkeys(eligible, 1), len(eligible)
         for username in eligible:
             credits[username] += weights[username]
-        chosen = max(eligible, key=lambda u: credits[u])
-        credits[chosen] -= sum(weights.values())
+        chosen = max(eligible, key=credits.__getitem__)
+        credits[chosen] -= total
         previous = self.last_assigned[team_code]
         if previous and previous != chosen:
             reasons.append({"code": "next_after", "params": {"user": previous}})
@@ -1591,9 +1673,9 @@ class LeadGenerator:
             Assignment,
             _lead=lead,
             team_id=lead.team_id,
-            from_owner_id=self.users[previous].pk if previous else None,
-            to_owner_id=self.users[owner].pk if owner else None,
-            assigned_by_id=by.pk if by else None,
+            from_owner_id=self.users[previous].id if previous else None,
+            to_owner_id=self.users[owner].id if owner else None,
+            assigned_by_id=by.id if by else None,
             kind=kind,
             reasons=reasons,
             sla_left_seconds=int(self.budget.total_seconds()) if left is None else left,
@@ -1608,7 +1690,7 @@ class LeadGenerator:
         routed = self.routed[lead._route]
         waits = [{"code": "waits_in_queue", "params": {"team": team_name}}]
         if fresh_owner is not None:
-            reasons = [routed, {"code": "mode", "params": {"mode": str(TEAM_SETUP[team_code].mode)}}]
+            reasons = [routed, {"code": "mode", "params": {"mode": self.modes[team_code]}}]
             self.assignment(chunk, lead, created, fresh_owner, AssignmentKind.AUTO, reasons)
             self.last_assigned[team_code] = fresh_owner
             return [(created, fresh_owner)], fresh_owner
@@ -1673,12 +1755,14 @@ class LeadGenerator:
 
     # --- one lead ----------------------------------------------------------------------------------
 
-    def make_lead(self, created: datetime, chunk: _Chunk, fresh_owner: str | None = None) -> None:
+    def make_lead(
+        self, created: datetime, chunk: _Chunk, fresh_owner: str | None = None, worked: bool = True
+    ) -> None:
         rng, ref = self.rng, self.ref
         in_exhibition = any(start <= created.date() < stop for start, stop, _ in self.exhibitions)
         source_code = (self.exhibition_source_picker if in_exhibition else self.source_picker)(rng)
         profile = SOURCE_BY_CODE[source_code]
-        source_id = ref.sources[source_code].pk
+        source_id = ref.sources[source_code].id
 
         campaign = self.campaign_for(source_code, created.date())
         utm = {}
@@ -1689,7 +1773,7 @@ class LeadGenerator:
                 utm["utm_term"] = rng.choice(["crm для бизнеса", "программа для склада", "купить тсд", "wms"])
         elif source_code == "seo" and rng.random() < 0.7:
             utm = {"utm_source": "yandex", "utm_medium": "organic"}
-        campaign_id = campaign.pk if campaign else None
+        campaign_id = campaign.id if campaign else None
 
         contact, segment = None, None
         if self.returning_pool and rng.random() < 0.03:
@@ -1712,7 +1796,7 @@ class LeadGenerator:
             product_code = self.product_picker(rng)
         elif roll < 0.95:
             product_text = rng.choice(UNKNOWN_PRODUCT_TEXTS)  # a code marketing has yet to map
-        product_id = ref.products[product_code].pk if product_code else None
+        product_id = ref.products[product_code].id if product_code else None
         comment = rng.choice(COMMENTS[product_code] if product_code and rng.random() < 0.8 else COMMENTS[""])
         landing = f"{SITE}/{product_code or 'contacts'}/" if FORM in profile.channels else ""
         channel = self.channel_pickers[source_code](rng)
@@ -1737,7 +1821,7 @@ class LeadGenerator:
             segment_id=None,
             fit=Fit.UNKNOWN,
             owner_id=None,
-            team_id=self.teams[team_code].pk,
+            team_id=self.teams[team_code].id,
             stage_id=ref.stage_ids[StageCode.LEAD],
             furthest_stage_id=ref.stage_ids[StageCode.LEAD],
             qualification=Qualification.NONE,
@@ -1772,18 +1856,18 @@ class LeadGenerator:
 
         history, owner = self.distribute(lead, team_code, chunk, fresh_owner)
         if owner is not None:
-            lead.owner_id = self.users[owner].pk
+            lead.owner_id = self.users[owner].id
         end = self.end
         if owner == self.absence[0]:
             end = min(end, self.absence_starts)  # the rep went on vacation; the lead waits for them
-        if owner is not None and fresh_owner is None:
+        if owner is not None and worked:
             funnel = _Funnel(self, lead, contact, profile, segment, owner, chunk, is_client, end)
             funnel.run(history[-1][0])
             status = ref.stage_kinds[funnel.stage]
         else:
             status = StageKind.OPEN
             if owner is None and rng.random() < 0.5:
-                lead.segment_id, lead.fit = segment.pk, segment.fit  # marketing has tagged it already
+                lead.segment_id, lead.fit = segment.id, segment.fit  # marketing has tagged it already
 
         # A repeat request from the same person while the lead is still open.
         if rng.random() < 0.08:
@@ -1893,7 +1977,7 @@ class LeadGenerator:
             _lead=lead,
             _timer=timer,
             kind=TimerKind.FIRST_CONTACT,
-            owner_id=self.users[owner].pk if owner else None,
+            owner_id=self.users[owner].id if owner else None,
             team_id=lead.team_id,
             source_id=lead.source_id,
             delay_owner=DelayOwner.REP if owner else DelayOwner.SYSTEM,
@@ -1902,9 +1986,9 @@ class LeadGenerator:
             escalate_at=escalate_at,
             escalated_at=escalated_at,
             acknowledged_at=acknowledged_at,
-            acknowledged_by_id=head.pk if acknowledged_at else None,
+            acknowledged_by_id=head.id if acknowledged_at else None,
             resolved_at=resolved_at,
-            resolved_by_id=head.pk if resolved_at else None,
+            resolved_by_id=head.id if resolved_at else None,
             comment=comment,
         )
 
@@ -1912,13 +1996,16 @@ class LeadGenerator:
 
     def generate(self, n: int) -> None:
         fresh = self.fresh_arrivals(limit=n // 15)
-        arrivals = [(t, None) for t in self.arrival_times(n - len(fresh))] + fresh
+        arrivals = [(t, None, True) for t in self.arrival_times(n - len(fresh))] + fresh
         arrivals.sort(key=lambda item: item[0])
-        for start in range(0, n, CHUNK_SIZE):
-            chunk = _Chunk()
-            for created, owner in arrivals[start : start + CHUNK_SIZE]:
-                self.make_lead(created, chunk, owner)
-            chunk.write(self.writer)
+        try:
+            for start in range(0, n, CHUNK_SIZE):
+                chunk = _Chunk()
+                for created, owner, worked in arrivals[start : start + CHUNK_SIZE]:
+                    self.make_lead(created, chunk, owner, worked)
+                self.writer.submit(chunk)
+        finally:
+            self.writer.stop()  # never leave a write running on the connection
         self.writer.finish()
 
 
@@ -1936,7 +2023,7 @@ class _Funnel:
         self.ref, self.end = gen.ref, end
         self.lead, self.contact, self.chunk = lead, contact, chunk
         self.profile, self.segment = profile, segment
-        self.owner_id = gen.users[owner].pk
+        self.owner_id = gen.users[owner].id
         self.rep = REPS[owner]
         self.stage = self.furthest = StageCode.LEAD
         self.factor = self.rep.skill * {Fit.OURS: 1.1, Fit.CONDITIONAL: 0.8, Fit.NOT_OURS: 0.5}[segment.fit]
@@ -2002,7 +2089,7 @@ class _Funnel:
             )
             return
         self.move(StageCode.LOST, at, note=reason)
-        lead.rejection_reason_id = self.ref.reasons[reason].pk
+        lead.rejection_reason_id = self.ref.reasons[reason].id
         comments = REJECTION_COMMENTS.get(reason)
         if comments and (reason == "other" or self.rng.random() < 0.3):
             lead.rejection_comment = self.rng.choice(comments)
@@ -2028,7 +2115,7 @@ class _Funnel:
             self.chunk.add(
                 CriterionAnswer,
                 _lead=self.lead,
-                criterion_id=criterion.pk,
+                criterion_id=criterion.id,
                 answer=Answer.YES if failed is None else Answer.NO,
                 answered_by_id=self.owner_id,
                 answered_at=at,
@@ -2046,7 +2133,7 @@ class _Funnel:
         if rng.random() >= self.reach:
             self.unreached(at)
             return
-        for i in range(rng.choices((0, 1, 2), cum_weights=(70, 90, 100))[0]):
+        for i in range(self.gen.failed_first_picker(rng)):
             if at >= self.end:
                 return
             self.attempt(at, self.gen.failed_picker(rng))
@@ -2059,7 +2146,7 @@ class _Funnel:
             at, AttemptOutcome.REACHED, AttemptChannel.MESSENGER if messenger else AttemptChannel.CALL
         )
         lead.first_contact_at = at
-        lead.segment_id, lead.fit = self.segment.pk, self.segment.fit
+        lead.segment_id, lead.fit = self.segment.id, self.segment.fit
         self.move(StageCode.QUALIFICATION, at)
         self.qualify(at)
 
@@ -2139,7 +2226,7 @@ class _Funnel:
         if not self.chance(self.profile.proposal):
             self.lose(at, gen.meeting_fail_picker(rng))
             return
-        product_id = lead.product_id or self.ref.products["crm"].pk
+        product_id = lead.product_id or self.ref.products["crm"].id
         low, high = gen.product_amounts[self.ref.product_codes[product_id]]
         size = {"small_business": 0.5, "manufacturing": 1.4}.get(self.segment.code, 1.0)
         amount = math.exp(rng.uniform(math.log(low), math.log(high))) * size

@@ -4,6 +4,7 @@ import datetime as dt
 import re
 
 import django_filters
+from django import forms
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -80,10 +81,17 @@ class LeadFilter(django_filters.FilterSet):
         model = Lead
         fields = ["stage", "status", "qualification", "owner", "source", "campaign", "segment"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, owner_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         # Validate `owner` as "none" or a positive integer, with a clear message.
         self.filters["owner"].field.validators.append(_validate_owner)
+        for name in ("created_after", "created_before"):
+            self.filters[name].field.widget = forms.DateInput(attrs={"type": "date"})
+        if owner_choices is not None:
+            # Pages offer people by name; the API takes the id (or "none") as text.
+            self.filters["owner"].field.widget = forms.Select(
+                choices=[("", "—"), ("none", _("unassigned")), *owner_choices]
+            )
 
     def filter_created_after(self, qs, name, value):
         return qs.filter(created_at__gte=_start_of_day(value))

@@ -14,12 +14,12 @@ from django.views.decorators.http import require_POST
 from leads.actions import Conflict
 from leads.assignment import redistribute_open_leads
 from leads.board import board
-from leads.choices import EntryChannel
+from leads.choices import EntryChannel, StageKind
 from leads.filters import LeadFilter
 from leads.forms import ManualLeadForm, MergeForm
 from leads.intake import Submission, take_lead
 from leads.merge import merge
-from leads.models import Lead
+from leads.models import Lead, Stage
 from leads.queue import ORDERS, next_in_work_mode, ordered, queue_queryset, rows, work_summary
 from leads.timeline import lead_context
 from revops.models import Absence, Team, User
@@ -31,7 +31,7 @@ PAGE_SIZE = 50
 @login_required
 def lead_list(request):
     queryset = Lead.objects.visible_to(request.user).with_related().order_by("-created_at", "-id")
-    filterset = LeadFilter(request.GET or None, queryset=queryset)
+    filterset = LeadFilter(request.GET or None, queryset=queryset, owner_choices=_owner_choices(request.user))
     leads = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
     page = Paginator(leads, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -50,6 +50,16 @@ def lead_detail(request, pk: int):
     context = lead_context(lead, request.user)
     context["work_mode"] = request.GET.get("work") == "1" and request.user.role == Role.REP
     return render(request, "leads/lead_detail.html", context)
+
+
+def _owner_choices(user) -> list[tuple[str, str]]:
+    """People whose leads `user` may filter by: a head their team, a rep only themselves."""
+    if user.role == Role.REP:
+        return [(str(user.pk), str(user))]
+    people = User.objects.filter(role__in=[Role.REP, Role.SALES_HEAD], is_active=True).exclude(team=None)
+    if user.role == Role.SALES_HEAD:
+        people = people.filter(team_id=user.team_id)
+    return [(str(p.pk), str(p)) for p in people.order_by("first_name", "username")]
 
 
 def _forbid_unless(condition: bool):
@@ -125,6 +135,8 @@ def _queue_context(request, partial=False):
     for name in list(filterset.filters):
         if name not in QUEUE_FILTERS:
             del filterset.filters[name]
+    # The queue holds open leads only: offer only the stages they can be at.
+    filterset.filters["stage"].queryset = Stage.objects.filter(kind=StageKind.OPEN)
     leads = filterset.qs if filterset.is_bound and filterset.is_valid() else base
     page = Paginator(ordered(leads, order), 100).get_page(request.GET.get("page"))
     since = _parse_since(request.GET.get("since")) or now
