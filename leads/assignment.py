@@ -11,14 +11,14 @@ reader's language (see `describe`).
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.actions import Conflict, Invalid, lock_lead
 from leads.choices import AssignmentKind, StageKind
-from leads.models import Assignment, Lead, RoutingRule
+from leads.models import Assignment, Lead, RoutingRule, Stage
 from revops.availability import availability
 from revops.models import DistributionMode, Team, User
 from revops.roles import Role
@@ -52,9 +52,35 @@ def _start_of_local_day(at: dt.datetime, tz) -> dt.datetime:
     return dt.datetime.combine(at.astimezone(tz).date(), dt.time.min, tzinfo=tz)
 
 
+def smooth_cycle(weights: list[tuple[User, int]]) -> list[User]:
+    """One full cycle of nginx's smooth weighted round-robin: each rep appears
+    `weight` times, spread out (weights 2:1 give A, B, A)."""
+    total = sum(w for _, w in weights)
+    current = {rep.pk: 0 for rep, _weight in weights}
+    cycle = []
+    for _step in range(total):
+        for rep, weight in weights:
+            current[rep.pk] += weight
+        best = max(weights, key=lambda item: (current[item[0].pk], -item[0].pk))[0]
+        current[best.pk] -= total
+        cycle.append(best)
+    return cycle
+
+
+def next_ticket(team: Team) -> int:
+    """Bump and read the team's distribution counter in one statement."""
+    table = connection.ops.quote_name(Team._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET rr_counter = rr_counter + 1 WHERE id = %s RETURNING rr_counter", [team.pk]
+        )
+        return cursor.fetchone()[0]
+
+
 def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -> User | None:
-    """Pick a rep of `team` for a new lead at `at`, recording why others were skipped.
-    The caller holds the team's row lock, so concurrent picks see each other's state."""
+    """Pick a rep of `team` for a new lead at `at`, recording why others were
+    skipped. Takes no lock: two simultaneous picks may see the same daily count
+    (a cap can be passed by one lead) but never the same ticket."""
     reps = list(
         User.objects.filter(team=team, role=Role.REP, is_active=True, accepts_leads=True)
         .exclude(pk__in=[u.pk for u in exclude if u])
@@ -93,23 +119,20 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
     decision.why("mode", mode=mode)
     oldest_first = lambda rep: (rep.last_assigned_at or dt.datetime.min.replace(tzinfo=dt.UTC), rep.pk)  # noqa: E731
     if mode in (DistributionMode.ROUND_ROBIN, DistributionMode.WEIGHTED):
-        # Smooth weighted round-robin: every eligible rep earns its weight, the
-        # richest takes the lead and pays the total. Reps away earn nothing.
-        weights = {rep.pk: (rep.lead_weight if mode == DistributionMode.WEIGHTED else 1) for rep in eligible}
-        for rep in eligible:
-            rep.distribution_credit += weights[rep.pk]
-        chosen = max(
-            eligible, key=lambda rep: (rep.distribution_credit, -oldest_first(rep)[0].timestamp(), -rep.pk)
-        )
-        chosen.distribution_credit -= sum(weights.values())
-        for rep in eligible:
-            User.objects.filter(pk=rep.pk).update(distribution_credit=rep.distribution_credit)
+        # The team's ticket counter walks a smooth weighted cycle of the reps
+        # eligible now. Reps away are simply not in the cycle, so coming back
+        # earns them no backlog of leads; and the counter is one short UPDATE,
+        # so concurrent intakes never wait for each other's whole transaction.
+        weights = [(rep, rep.lead_weight if mode == DistributionMode.WEIGHTED else 1) for rep in eligible]
+        cycle = smooth_cycle(weights)
+        chosen = cycle[(next_ticket(team) - 1) % len(cycle)]
         previous = max((r for r in reps if r.last_assigned_at), key=oldest_first, default=None)
         if previous and previous != chosen:
             decision.why("next_after", user=previous.username)
     elif mode == DistributionMode.LEAST_OPEN:
         open_counts = dict(
-            Lead.objects.filter(owner__in=eligible, stage__kind=StageKind.OPEN)
+            Lead.objects.open()
+            .filter(owner__in=eligible)
             .values_list("owner")
             .annotate(n=Count("id"))
             .order_by()
@@ -130,12 +153,10 @@ def decide(lead: Lead, at: dt.datetime) -> Decision:
     if team is None:
         decision.why("no_team")
         return decision
-    Team.objects.select_for_update().filter(pk=team.pk).first()  # serialise picks within the team
     decision.owner = choose_rep(team, at, decision)
     if decision.owner is None and team.fallback_team_id:
         fallback = team.fallback_team
         decision.why("fallback_team", team=fallback.name)
-        Team.objects.select_for_update().filter(pk=fallback.pk).first()
         owner = choose_rep(fallback, at, decision)
         if owner is not None:
             decision.team, decision.owner = fallback, owner
@@ -186,11 +207,19 @@ def _sla_left_seconds(lead, at):
     return None if left is None else int(left.total_seconds())
 
 
-@transaction.atomic
-def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None) -> Assignment:
+def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None, routed=None) -> Assignment | None:
+    """Decide by the rules (reads, and one ticket on the team's counter), then
+    record it in a short transaction — unless someone assigned the lead or
+    closed it meanwhile. Returns the assignment, or None when nothing was done."""
     at = at or timezone.now()
     decision = decide(lead, at)
-    return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at)
+    if routed:
+        decision.reasons.insert(0, routed)
+    with transaction.atomic():
+        lead = lock_lead(lead)
+        if lead.owner_id is not None or lead.stage.kind != StageKind.OPEN:
+            return None
+        return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at)
 
 
 @transaction.atomic
@@ -227,10 +256,12 @@ def assign_waiting(limit: int = 200, at=None, scan: int = 5000) -> int:
     done = 0
     blocked_teams: set[int] = set()
     waiting = (
-        Lead.objects.filter(owner__isnull=True, stage__kind=StageKind.OPEN)
+        Lead.objects.open()
+        .filter(owner__isnull=True)
         .order_by("created_at", "id")
         .values_list("pk", "team_id")[:scan]
     )
+    open_stages = Stage.ids_of(StageKind.OPEN)
     for pk, team_id in waiting:
         if done >= limit:
             break
@@ -239,7 +270,7 @@ def assign_waiting(limit: int = 200, at=None, scan: int = 5000) -> int:
         with transaction.atomic():
             lead = (
                 Lead.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(pk=pk, owner__isnull=True, stage__kind=StageKind.OPEN)
+                .filter(pk=pk, owner__isnull=True, stage_id__in=open_stages)
                 .first()
             )
             if lead is None:
@@ -260,11 +291,7 @@ def redistribute_open_leads(rep: User, by: User, at=None) -> int:
     can take now wait in the team's queue. Returns how many got a new owner."""
     at = at or timezone.now()
     moved = 0
-    leads = list(
-        Lead.objects.select_for_update(of=("self",))
-        .filter(owner=rep, stage__kind=StageKind.OPEN)
-        .order_by("created_at")
-    )
+    leads = list(Lead.objects.select_for_update(of=("self",)).open().filter(owner=rep).order_by("created_at"))
     for lead in leads:
         decision = Decision(team=lead.team or rep.team, owner=None)
         decision.why("bulk", user=rep.username, by=by.username)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F
 from django.utils import timezone
 
-from leads.choices import StageKind
 from leads.models import Assignment, ContactAttempt, Lead, StageChange
 from revops.availability import availability
 from revops.models import Team, User
@@ -68,9 +67,7 @@ def board(team: Team, now: dt.datetime | None = None) -> dict:
     for rep in reps:
         state = availability(rep, schedule, now)
         rows[rep.pk] = RepRow(rep, state.available, state.reason)
-    for owner, n in _grouped(
-        Lead.objects.filter(owner_id__in=ids, stage__kind=StageKind.OPEN), "owner_id"
-    ).items():
+    for owner, n in _grouped(Lead.objects.open().filter(owner_id__in=ids), "owner_id").items():
         rows[owner].open_leads = n
     taken = Assignment.objects.filter(to_owner_id__in=ids, created_at__gte=start)
     for owner, n in _grouped(taken, "to_owner_id").items():
@@ -100,11 +97,8 @@ def board(team: Team, now: dt.datetime | None = None) -> dict:
         if timer["remind_at"] and timer["remind_at"] <= timer["met_at"] <= timer["due_at"]:
             row.saves += 1
 
-    waiting = list(
-        Lead.objects.filter(team=team, owner__isnull=True, stage__kind=StageKind.OPEN)
-        .select_related("contact", "source")
-        .order_by("created_at")[:50]
-    )
+    waiting_leads = Lead.objects.open().filter(team=team, owner__isnull=True)
+    waiting = list(waiting_leads.select_related("contact", "source").order_by("created_at")[:50])
     for lead in waiting:
         lead.waiting_for = now - lead.created_at
     breaches = list(
@@ -116,9 +110,7 @@ def board(team: Team, now: dt.datetime | None = None) -> dict:
         "team": team,
         "rows": list(rows.values()),
         "waiting": waiting,
-        "waiting_count": Lead.objects.filter(
-            team=team, owner__isnull=True, stage__kind=StageKind.OPEN
-        ).count(),
+        "waiting_count": waiting_leads.count(),
         "breaches": breaches,
         "assignees": [r for r in reps if r.role == Role.REP],
         "since": start,

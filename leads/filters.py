@@ -47,7 +47,7 @@ class LeadFilter(django_filters.FilterSet):
         label=_("Stage"), field_name="stage__code", to_field_name="code", queryset=Stage.objects.all()
     )
     status = django_filters.MultipleChoiceFilter(
-        label=_("Status"), field_name="stage__kind", choices=StageKind.choices
+        label=_("Status"), choices=StageKind.choices, method="filter_status"
     )
     qualification = django_filters.MultipleChoiceFilter(
         label=_("Qualification"), choices=Qualification.choices
@@ -92,6 +92,9 @@ class LeadFilter(django_filters.FilterSet):
             self.filters["owner"].field.widget = forms.Select(
                 choices=[("", "—"), ("none", _("unassigned")), *owner_choices]
             )
+
+    def filter_status(self, qs, name, value):
+        return qs.filter(stage_id__in=Stage.ids_of(*value)) if value else qs
 
     def filter_created_after(self, qs, name, value):
         return qs.filter(created_at__gte=_start_of_day(value))

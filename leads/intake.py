@@ -11,14 +11,15 @@ from a known person cannot both open a new lead.
 """
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.assignment import assign_automatically, assign_on_entry
-from leads.choices import EntryChannel, StageCode, StageKind
+from leads.assignment import assign_automatically, assign_on_entry, route
+from leads.choices import EntryChannel, StageCode
 from leads.models import (
     Campaign,
     Consent,
@@ -34,6 +35,8 @@ from leads.models import (
 from sla.clock import start_first_contact_timer
 from sla.models import NotificationKind
 from sla.notify import notify
+
+logger = logging.getLogger(__name__)
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 
@@ -68,6 +71,10 @@ class Outcome:
     request_id: int
     repeat: bool
     replayed: bool = False  # the answer was stored for this Idempotency-Key before
+    # A new lead that the distribution rules should give to someone, and why
+    # its team was chosen (done after the lead is committed: see take_lead).
+    to_assign: Lead | None = None
+    routed: dict | None = None
 
     @property
     def status_code(self) -> int:
@@ -120,7 +127,8 @@ def take_lead(
                         status_code=outcome.status_code,
                         response=outcome.body(),
                     )
-                return outcome
+            _assign_after_commit(outcome)
+            return outcome
         except IntegrityError:
             # Another request created the same contact (or used the same
             # Idempotency-Key) a moment ago; the next try sees its work.
@@ -182,12 +190,7 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
     campaign = _campaign_for(sub)
     # The contact's row lock (taken in _find_contact) serialises requests of
     # this person; the open lead is read after it.
-    open_lead = (
-        contact.leads.filter(stage__kind=StageKind.OPEN)
-        .select_related("owner", "team")
-        .order_by("-created_at")
-        .first()
-    )
+    open_lead = contact.leads.open().select_related("owner", "team").order_by("-created_at").first()
     request = InboundRequest(
         contact=contact,
         source=sub.source,
@@ -236,15 +239,34 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
     request.lead = lead
     request.save()
     _record_consent(contact, request, sub, now)
+    routed = None
+    if sub.owner is None and assign:
+        lead.team, routed = route(lead)
+        if lead.team is not None:
+            lead.save(update_fields=["team"])
     if sub.owner is not None:
         assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
-    elif assign:
-        # First: the team's calendar decides the deadline.
-        assign_automatically(lead, at=now)  # notifies the new owner
     if start_clock:
-        # The clock runs from arrival, whoever gets the lead and whenever.
+        # The clock runs from arrival on the routed team's calendar, whoever
+        # gets the lead and whenever.
         start_first_contact_timer(lead, now)
-    return Outcome(lead.pk, request.pk, repeat=False)
+    outcome = Outcome(lead.pk, request.pk, repeat=False)
+    if assign and sub.owner is None:
+        outcome.to_assign, outcome.routed = lead, routed
+    return outcome
+
+
+def _assign_after_commit(outcome: Outcome) -> None:
+    """Choose the rep in a short transaction of its own, after the lead is
+    safely committed: intakes never queue behind each other's distribution,
+    and if this fails the lead waits in the team queue for the periodic
+    assign_waiting instead of being lost."""
+    if outcome.to_assign is None:
+        return
+    try:
+        assign_automatically(outcome.to_assign, at=outcome.to_assign.created_at, routed=outcome.routed)
+    except Exception:
+        logger.exception("lead %s could not be assigned now; it waits in the queue", outcome.lead_id)
 
 
 def _record_consent(contact, request, sub: Submission, now):

@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from leads.choices import PRIORITY_RANK, StageKind
-from leads.models import Assignment, ContactAttempt, InboundRequest, Lead
+from leads.models import Assignment, ContactAttempt, InboundRequest, Lead, Stage
 from sla.clock import LIVE
 from sla.display import badge_for
 from sla.models import SlaTimer, TimerKind
@@ -39,7 +39,8 @@ def queue_queryset(user, base=None):
     leads = base if base is not None else Lead.objects.all()
     live = SlaTimer.objects.filter(LIVE, lead=OuterRef("pk")).order_by("due_at")
     return (
-        leads.filter(owner=user, stage__kind=StageKind.OPEN)
+        leads.open()
+        .filter(owner=user)
         .with_related()
         .select_related("segment")
         .annotate(
@@ -114,7 +115,7 @@ def rows(leads, now: dt.datetime, since: dt.datetime | None) -> list[Row]:
 
 def work_summary(user, now: dt.datetime) -> dict:
     """Count work, not records: calls due now, callbacks today, breaches soon."""
-    timers = SlaTimer.objects.filter(LIVE, lead__owner=user, lead__stage__kind=StageKind.OPEN)
+    timers = SlaTimer.objects.filter(LIVE, lead__owner=user, lead__stage_id__in=Stage.ids_of(StageKind.OPEN))
     end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=59)
     return timers.aggregate(
         first_calls=Count("id", filter=Q(kind=TimerKind.FIRST_CONTACT)),

@@ -48,6 +48,8 @@ class Team(models.Model):
     daily_cap = models.PositiveIntegerField(
         _("new leads per rep per day"), null=True, blank=True, help_text=_("Empty: no cap.")
     )
+    # The round-robin ticket counter (leads.assignment.next_ticket).
+    rr_counter = models.BigIntegerField(default=0, editable=False)
     fallback_team = models.ForeignKey(
         "self",
         verbose_name=_("fallback team"),
@@ -95,9 +97,6 @@ class User(AbstractUser):
     )
     # How the rep's queue is sorted; remembered across visits and logins.
     queue_order = models.CharField(max_length=20, default="urgency", editable=False)
-    # Smooth weighted round-robin credit (nginx's algorithm): only reps who are
-    # eligible take part in a round, so time away earns no backlog of leads.
-    distribution_credit = models.IntegerField(default=0, editable=False)
     last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:

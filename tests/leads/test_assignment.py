@@ -729,13 +729,14 @@ def test_every_assignment_writes_one_row_and_notifies_the_new_owner_once(clock, 
     assert rows[2].to_owner == rows[0].to_owner, "back to the other rep"
 
 
-def test_last_assigned_at_and_credit_move_with_each_pick(clock, team):
+def test_last_assigned_at_and_the_ticket_move_with_each_pick(clock, team):
     r1, r2 = make_reps(team, "r1", "r2")
     arrive(clock)
     r1.refresh_from_db()
     r2.refresh_from_db()
+    team.refresh_from_db()
     assert r1.last_assigned_at == timezone.now() and r2.last_assigned_at is None
-    assert r1.distribution_credit + r2.distribution_credit == 0
+    assert team.rr_counter == 1
 
 
 # --- helpers -------------------------------------------------------------------------------------------------

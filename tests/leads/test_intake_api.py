@@ -89,6 +89,8 @@ def test_the_lead_goes_to_a_rep_and_the_clock_starts_at_arrival(api, source, key
     # 10 minutes before the default calendar's lunch break, 5 after it: 14:05 Moscow.
     assert timer.due_at == dt.datetime(2026, 11, 25, 11, 5, tzinfo=dt.UTC)
     assert Notification.objects.filter(recipient=rep, kind="new_lead", lead=lead, channel="in_app").exists()
+    # The rep got the lead with the whole first-contact time ahead.
+    assert lead.assignments.get().sla_left_seconds == 15 * 60
 
 
 def test_unknown_product_codes_are_kept_as_sent(api, key):
