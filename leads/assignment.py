@@ -40,11 +40,14 @@ class Decision:
 
 def route(lead: Lead, rules=None) -> tuple[Team | None, dict | None]:
     """The team for `lead` by the routing rules (first match wins)."""
-    rules = rules if rules is not None else RoutingRule.objects.filter(is_active=True).select_related("team")
+    if rules is None:
+        rules = RoutingRule.objects.filter(is_active=True).select_related(
+            "team__calendar", "source", "segment", "product"
+        )
     for rule in rules:
         if rule.matches(lead):
             return rule.team, {"code": "routed", "params": {"rule": str(rule)}}
-    team = Team.objects.filter(kind=Team.Kind.SALES).order_by("id").first()
+    team = Team.objects.filter(kind=Team.Kind.SALES).select_related("calendar").order_by("id").first()
     return team, ({"code": "default_team", "params": {"team": team.name}} if team else None)
 
 

@@ -181,16 +181,21 @@ def _campaign_for(sub: Submission) -> Campaign | None:
 def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: bool = True) -> Outcome:
     now = sub.received_at or timezone.now()
     contact = _find_contact(sub)
-    if contact is None:
+    known = contact is not None
+    if known:
+        _complete_contact(contact, sub)
+    else:
         contact = Contact.objects.create(
             phone=sub.phone, email=sub.email, name=sub.name, company=sub.company, created_at=now
         )
-    else:
-        _complete_contact(contact, sub)
     campaign = _campaign_for(sub)
     # The contact's row lock (taken in _find_contact) serialises requests of
-    # this person; the open lead is read after it.
-    open_lead = contact.leads.open().select_related("owner", "team").order_by("-created_at").first()
+    # this person; the open lead is read after it. A new contact has no leads.
+    open_lead = (
+        contact.leads.open().select_related("owner", "team").order_by("-created_at").first()
+        if known
+        else None
+    )
     request = InboundRequest(
         contact=contact,
         source=sub.source,
@@ -231,7 +236,7 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
         stage=stage,
         furthest_stage=stage,
         stage_changed_at=now,
-        is_returning=contact.leads.exists(),
+        is_returning=known and contact.leads.exists(),
         created_at=now,
         **{name: sub.utm.get(name, "") for name in UTM_FIELDS},
     )
