@@ -1,20 +1,24 @@
 """`manage.py demo_data`: a believable, reproducible company that every role can log into."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, F, Max, Q
 
 from leads import demo
-from leads.choices import FAILED_CALL_OUTCOMES, DealStatus, Qualification, StageKind
+from leads.assignment import REASON_TEXTS, describe, route
+from leads.choices import FAILED_CALL_OUTCOMES, AssignmentKind, DealStatus, Qualification, StageKind
 from leads.contacts import normalize_phone
 from leads.models import (
+    Assignment,
     Campaign,
     Contact,
     ContactAttempt,
@@ -23,16 +27,22 @@ from leads.models import (
     InboundRequest,
     Lead,
     QualificationCriterion,
+    RoutingRule,
     Segment,
     Source,
     Spend,
     StageChange,
 )
-from revops.models import Team, User
+from revops.models import Absence, DistributionMode, Shift, Team, User
 from revops.roles import Role
+from sla.business_time import add_working_time
+from sla.calendars import _build, schedule_for, team_calendar
+from sla.models import Breach, DelayOwner, SlaPolicy, SlaTimer, TimerKind, TimerState
+from tests.conftest import skip_or_fail
 
-TODAY = "2026-03-16"
+TODAY = "2026-03-16"  # a Monday
 LEADS = "200"
+MSK = ZoneInfo("Europe/Moscow")
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +54,16 @@ def run_demo(*args, leads=LEADS, today=TODAY) -> str:
 
 
 def end_of_demo_year():
-    return datetime.fromisoformat(TODAY).replace(tzinfo=ZoneInfo(settings.TIME_ZONE))
+    """Where a demo for a past `--today` stops: the end of that day."""
+    return datetime.fromisoformat(TODAY).replace(tzinfo=ZoneInfo(settings.TIME_ZONE)) + timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_schedules():
+    # Schedules are cached per (calendar id, version); ids come back after a rollback.
+    _build.cache_clear()
+    yield
+    _build.cache_clear()
 
 
 @pytest.fixture
@@ -142,9 +161,73 @@ def test_reference_data_is_complete(demo_company):
 
 
 def detail_snapshot():
-    """More than the lead list: the rows hanging off the leads, too."""
+    """More than the lead list: the rows hanging off the leads, the clock and the
+    distribution too (by natural keys: ids differ between runs)."""
     return (
         demo.snapshot(),
+        sorted(
+            SlaTimer.objects.values_list(
+                "lead__contact__phone",
+                "kind",
+                "state",
+                "calendar__code",
+                "started_at",
+                "budget_seconds",
+                "due_at",
+                "remind_at",
+                "reminded_at",
+                "met_at",
+                "breached_at",
+                "cancelled_at",
+            ),
+            key=repr,
+        ),
+        sorted(
+            Breach.objects.values_list(
+                "lead__contact__phone",
+                "owner__username",
+                "team__code",
+                "source__code",
+                "delay_owner",
+                "due_at",
+                "created_at",
+                "escalate_at",
+                "escalated_at",
+                "acknowledged_at",
+                "acknowledged_by__username",
+                "resolved_at",
+                "comment",
+            ),
+            key=repr,
+        ),
+        sorted(
+            (
+                (phone, kind, a, b, by, repr(reasons), left, at)
+                for phone, kind, a, b, by, reasons, left, at in Assignment.objects.values_list(
+                    "lead__contact__phone",
+                    "kind",
+                    "from_owner__username",
+                    "to_owner__username",
+                    "assigned_by__username",
+                    "reasons",
+                    "sla_left_seconds",
+                    "created_at",
+                )
+            ),
+            key=repr,
+        ),
+        sorted(
+            InboundRequest.objects.values_list(
+                "lead__contact__phone", "contact__phone", "received_at", "is_repeat", "utm", "comment"
+            ),
+            key=repr,
+        ),
+        sorted(
+            Lead.objects.values_list(
+                "contact__phone", "updated_at", "team__code", "segment__code", "priority"
+            ),
+            key=repr,
+        ),
         list(
             StageChange.objects.order_by("changed_at", "lead__created_at", "to_stage__code").values_list(
                 "lead__contact__phone",
@@ -360,3 +443,243 @@ def test_a_year_of_leads_looks_like_a_real_funnel():
     assert Contact.objects.filter(email="").exists() and Contact.objects.exclude(email="").exists()
     assert leads.filter(created_at__gte=end).count() == 0
     assert all(t < end for t in StageChange.objects.values_list("changed_at", flat=True))
+
+
+# --- distribution: calendars, shifts, absences, routing, assignments ---------------------------------
+
+
+def test_teams_have_calendars_modes_shifts_an_absence_and_routing_rules(demo_company):
+    teams = {t.code: t for t in Team.objects.select_related("calendar")}
+    assert teams["sales-1"].calendar.code == "default"
+    assert teams["sales-2"].calendar.timezone == "Asia/Yekaterinburg"
+    assert teams["sales-2"].calendar.hours.count() == 5
+    assert teams["sales-2"].distribution_mode == DistributionMode.WEIGHTED
+    assert User.objects.get(username="rep4").lead_weight == 2
+    shifts = dict(Shift.objects.values_list("user__username").annotate(n=Count("id")))
+    assert shifts == {"rep1": 5, "rep2": 5, "rep3": 5, "rep4": 5, "rep5": 5}
+    assert set(Shift.objects.values_list("weekday", flat=True)) == {0, 1, 2, 3, 4}
+    part_time = Shift.objects.filter(user__username="rep5").first()
+    assert (part_time.ends.hour - part_time.starts.hour) < 8
+    today = date.fromisoformat(TODAY)
+    absent = Absence.objects.get(starts_on__lte=today, ends_on__gte=today)
+    assert absent.user.username == "rep2" and absent.kind == Absence.Kind.VACATION
+    # Every lead sits in the team the routing rules give it.
+    rules = list(RoutingRule.objects.filter(is_active=True).select_related("team"))
+    assert {r.team.code for r in rules} == {"sales-1", "sales-2"}
+    assert any(r.product_id is None and r.source_id is None and r.segment_id is None for r in rules)
+    for lead in Lead.objects.select_related("team"):
+        assert route(lead, rules)[0] == lead.team, lead.pk
+    # Upserts: a second run adds no rules, shifts or calendars.
+    counts = (RoutingRule.objects.count(), Shift.objects.count(), Team.objects.exclude(calendar=None).count())
+    run_demo()
+    assert (
+        RoutingRule.objects.count(),
+        Shift.objects.count(),
+        Team.objects.exclude(calendar=None).count(),
+    ) == counts
+
+
+def test_every_assignment_says_who_and_why(demo_company):
+    leads = {lead.pk: lead for lead in Lead.objects.all()}
+    history: dict[int, list] = {}
+    for a in Assignment.objects.order_by("created_at", "id").select_related("to_owner", "assigned_by"):
+        history.setdefault(a.lead_id, []).append(a)
+    heads = dict(Team.objects.values_list("pk", "head_id"))
+    assert set(history) == set(leads)
+    for pk, rows in history.items():
+        lead = leads[pk]
+        assert rows[0].created_at == lead.created_at and rows[0].kind == AssignmentKind.AUTO
+        assert rows[-1].to_owner_id == lead.owner_id, pk
+        for a in rows:
+            assert a.team_id == lead.team_id
+            assert lead.created_at <= a.created_at < end_of_demo_year()
+            assert a.reasons and all(r["code"] in REASON_TEXTS for r in a.reasons)
+            assert describe(a.reasons)
+            if a.to_owner_id is None:
+                assert a.reasons[-1]["code"] == "waits_in_queue"
+            if a.kind == AssignmentKind.MANUAL:
+                assert a.assigned_by_id == heads[lead.team_id] and a.from_owner_id is not None
+                assert a.reasons == [{"code": "manual", "params": {"by": a.assigned_by.username}}]
+            else:
+                assert a.assigned_by_id is None
+        # Nobody is given a lead while away.
+        for a in rows:
+            if a.to_owner_id and a.to_owner.username == "rep2":
+                assert a.created_at.astimezone(MSK).date() < date.fromisoformat(TODAY) - timedelta(days=2)
+    kinds = set(Assignment.objects.values_list("kind", flat=True))
+    assert {AssignmentKind.AUTO, AssignmentKind.QUEUE} <= kinds
+    codes = {r["code"] for reasons in Assignment.objects.values_list("reasons", flat=True) for r in reasons}
+    assert {"routed", "mode", "next_after", "calendar_closed", "waits_in_queue"} <= codes
+
+
+def test_some_leads_are_reassigned_by_the_head():
+    run_demo(leads="400")
+    manual = Assignment.objects.filter(kind=AssignmentKind.MANUAL)
+    assert manual.exists()
+    for a in manual.select_related("lead"):
+        assert a.lead.owner_id == a.to_owner_id
+        # The new owner did all the work on it.
+        assert not a.lead.attempts.exclude(made_by_id=a.to_owner_id).exists()
+        assert not a.lead.attempts.filter(made_at__lt=a.created_at).exists()
+
+
+# --- the SLA clock --------------------------------------------------------------------------------------
+
+
+def test_every_lead_has_one_first_contact_timer_as_the_app_would_have_left_it(demo_company):
+    end = end_of_demo_year()
+    policy = SlaPolicy.objects.get(is_default=True)
+    breaches = dict(Breach.objects.values_list("timer_id").annotate(n=Count("id")))
+    timers = SlaTimer.objects.select_related("lead__team__calendar", "calendar", "lead__stage")
+    assert timers.count() == Lead.objects.count()
+    assert not Lead.objects.annotate(n=Count("timers")).exclude(n=1).exists()
+    for timer in timers:
+        lead = timer.lead
+        assert timer.kind == TimerKind.FIRST_CONTACT and timer.policy_id == policy.pk
+        assert timer.calendar == team_calendar(lead.team)
+        assert timer.started_at == lead.created_at <= timer.due_at
+        assert timer.budget_seconds == policy.first_contact_seconds
+        schedule = schedule_for(timer.calendar)
+        budget = timedelta(seconds=policy.first_contact_seconds)
+        assert timer.due_at == add_working_time(schedule, lead.created_at, budget)
+        assert timer.remind_at == add_working_time(
+            schedule, lead.created_at, budget * policy.reminder_percent / 100
+        )
+        assert timer.reminded_at is None or timer.remind_at < timer.reminded_at < end
+        sweep = timer.due_at + timedelta(seconds=2)
+        if timer.state == TimerState.MET:
+            assert timer.met_at == lead.first_contact_at <= sweep
+        elif timer.state == TimerState.BREACHED:
+            assert timer.breached_at == sweep < end
+            assert timer.met_at == lead.first_contact_at  # a late contact is recorded, or none
+            assert timer.met_at is None or timer.met_at > sweep
+            assert breaches.get(timer.pk) == 1
+        elif timer.state == TimerState.CANCELLED:
+            assert lead.first_contact_at is None and timer.cancelled_at == lead.closed_at <= sweep
+        else:
+            assert timer.state == TimerState.RUNNING
+            assert lead.stage.kind == StageKind.OPEN and lead.first_contact_at is None
+            assert timer.due_at > end - timedelta(hours=1)
+        if timer.state != TimerState.BREACHED:
+            assert timer.pk not in breaches
+    states = set(SlaTimer.objects.values_list("state", flat=True))
+    assert states >= {TimerState.MET, TimerState.BREACHED, TimerState.RUNNING}  # cancelled: rare
+
+
+def test_each_breach_says_whose_delay_and_what_the_head_did(demo_company):
+    end = end_of_demo_year()
+    heads = dict(Team.objects.values_list("pk", "head_id"))
+    escalate_after = timedelta(seconds=SlaPolicy.objects.get(is_default=True).escalate_after_seconds)
+    breaches = Breach.objects.select_related("timer", "lead")
+    assert breaches.count() == SlaTimer.objects.filter(state=TimerState.BREACHED).count() > 0
+    for breach in breaches:
+        timer, lead = breach.timer, breach.lead
+        assert breach.lead_id == timer.lead_id and breach.kind == timer.kind
+        assert breach.due_at == timer.due_at and breach.created_at == timer.breached_at
+        assert breach.team_id == lead.team_id and breach.source_id == lead.source_id
+        owners = [
+            a.to_owner_id
+            for a in lead.assignments.order_by("created_at", "id")
+            if a.created_at <= timer.due_at
+        ]
+        assert breach.owner_id == owners[-1]
+        assert breach.delay_owner == (DelayOwner.REP if breach.owner_id else DelayOwner.SYSTEM)
+        assert breach.escalate_at == breach.created_at + escalate_after
+        if breach.acknowledged_at:
+            assert breach.created_at < breach.acknowledged_at < end
+            assert breach.acknowledged_by_id == heads[lead.team_id]
+        if breach.resolved_at:
+            assert breach.acknowledged_at <= breach.resolved_at < end
+            assert breach.resolved_by_id == heads[lead.team_id]
+        # The sweep escalates what nobody resolved within the hour, and only that.
+        late = breach.escalate_at < end - timedelta(seconds=2)
+        unresolved_then = breach.resolved_at is None or breach.resolved_at > breach.escalate_at
+        assert (breach.escalated_at is not None) == (late and unresolved_then)
+    assert breaches.filter(delay_owner=DelayOwner.REP).exists()
+    assert breaches.filter(resolved_at__isnull=False).exists()
+    assert breaches.filter(resolved_at__isnull=True, escalated_at__isnull=False).exists()
+
+
+@pytest.fixture
+def demo_at_three_pm():
+    """The demo run at 15:00 on `--today` (the current date): the day stops there."""
+    with time_machine.travel(datetime(2026, 3, 16, 15, 0, tzinfo=MSK), tick=False):
+        run_demo(leads="300")
+        yield datetime(2026, 3, 16, 15, 0, tzinfo=MSK)
+
+
+def test_today_stops_at_the_current_moment_and_recent_leads_wait_for_a_call(demo_at_three_pm):
+    now = demo_at_three_pm
+    assert Lead.objects.filter(created_at__gte=now.replace(hour=0)).exists()
+    assert not Lead.objects.filter(created_at__gte=now).exists()
+    for model, column in (
+        (StageChange, "changed_at"),
+        (ContactAttempt, "made_at"),
+        (Assignment, "created_at"),
+        (Breach, "created_at"),
+    ):
+        assert not model.objects.filter(**{f"{column}__gte": now}).exists(), model
+    running = SlaTimer.objects.filter(state=TimerState.RUNNING).select_related("lead__owner")
+    owners = {t.lead.owner.username for t in running if t.lead.owner}
+    assert {"rep1", "rep3", "rep4"} <= owners  # rep2 is on vacation, rep5 works mornings
+    assert running.filter(due_at__gt=now).exists() and running.filter(due_at__lte=now).exists()
+
+
+def test_the_reps_queue_shows_sla_badges(demo_at_three_pm, client):
+    client.force_login(User.objects.get(username="rep1"))
+    page = client.get("/queue/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    for state in ("sla-ok", "sla-at_risk", "sla-overdue"):
+        assert state in html, state
+
+
+def test_the_heads_board_has_todays_numbers(demo_at_three_pm, client):
+    client.force_login(User.objects.get(username="sales_head"))
+    page = client.get("/team/")
+    assert page.status_code == 200
+    totals = page.context["totals"]
+    assert totals["open"] > 0 and totals["taken"] > 0
+    rows = {row.rep.username: row for row in page.context["rows"]}
+    assert rows["rep2"].reason == "absent"
+    assert sum(row.attempts for row in rows.values()) > 0
+    assert page.context["breaches"]
+
+
+def test_the_api_shows_each_leads_clock(demo_at_three_pm, client):
+    client.force_login(User.objects.get(username="ceo"))
+    page = client.get("/api/v1/leads/", {"page_size": 200})
+    assert page.status_code == 200
+    results = page.json()["results"]
+    assert results and all(lead["sla"] is not None for lead in results)
+    assert {lead["sla"]["state"] for lead in results} >= {"met", "breached", "running"}
+
+
+# --- PostgreSQL: COPY ----------------------------------------------------------------------------------
+
+
+def foreign_keys_and_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' ORDER BY 1, 2"
+        )
+        keys = cursor.fetchall()
+        cursor.execute("SELECT tablename, indexname, indexdef FROM pg_indexes ORDER BY 1, 2")
+        return keys, cursor.fetchall()
+
+
+def test_copy_on_postgresql_writes_what_the_orm_writes():
+    if connection.vendor != "postgresql":
+        skip_or_fail("the COPY path needs PostgreSQL")
+    schema = foreign_keys_and_indexes()
+    today = date.fromisoformat(TODAY)
+    demo.run(leads=300, today=today, use_copy=True)
+    copied = detail_snapshot()
+    assert foreign_keys_and_indexes() == schema  # dropped for the load, back as they were
+    demo.run(leads=300, today=today, reset=True, use_copy=False)
+    assert detail_snapshot() == copied
+    # --reset empties the tables with TRUNCATE and the COPY path fills them again.
+    demo.run(leads=300, today=today, reset=True, use_copy=True)
+    assert detail_snapshot() == copied
+    assert len(copied[0]) == 300

@@ -15,7 +15,8 @@ from leads import demo
 class Command(BaseCommand):
     help = (
         "Create the demo company: teams with their calendars and routing, users (password «demo») with "
-        "shifts, sources, campaigns, spend and a year of leads through the funnel and the SLA clock. Idempotent: reference data and users are upserted, leads are only "
+        "shifts, sources, campaigns, spend and a year of leads through the funnel and the SLA clock. "
+        "Idempotent: reference data and users are upserted, leads are only "
         "generated when there are none (or with --reset)."
     )
 
