@@ -101,10 +101,13 @@ def board(team: Team, now: dt.datetime | None = None) -> dict:
     waiting = list(waiting_leads.select_related("contact", "source").order_by("created_at")[:50])
     for lead in waiting:
         lead.waiting_for = now - lead.created_at
+    # The board is for now: unresolved breaches of the last week (the full,
+    # filterable list is the breaches page).
+    open_breaches = Breach.objects.filter(team=team, resolved_at__isnull=True)
     breaches = list(
-        Breach.objects.filter(team=team, resolved_at__isnull=True)
+        open_breaches.filter(created_at__gte=now - dt.timedelta(days=7))
         .select_related("lead__contact", "owner")
-        .order_by("-created_at")[:50]
+        .order_by("-created_at")[:20]
     )
     return {
         "team": team,
@@ -112,6 +115,7 @@ def board(team: Team, now: dt.datetime | None = None) -> dict:
         "waiting": waiting,
         "waiting_count": waiting_leads.count(),
         "breaches": breaches,
+        "open_breach_count": open_breaches.count(),
         "assignees": [r for r in reps if r.role == Role.REP],
         "since": start,
         "totals": {

@@ -1,6 +1,7 @@
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leads.filters import _start_of_day
@@ -38,6 +39,14 @@ class BreachFilter(django_filters.FilterSet):
     class Meta:
         model = Breach
         fields = ["team", "owner", "source", "timer_kind", "delay_owner", "acknowledged", "resolved"]
+
+    def __init__(self, *args, choices: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("created_after", "created_before"):
+            self.filters[name].field.widget = forms.DateInput(attrs={"type": "date"})
+        # Pages offer names; the API takes ids.
+        for name, options in (choices or {}).items():
+            self.filters[name].field.widget = forms.Select(choices=[("", "—"), *options])
 
     def filter_after(self, qs, name, value):
         return qs.filter(created_at__gte=_start_of_day(value))

@@ -68,11 +68,27 @@ def breach_list(request):
     )
     params = request.GET.copy()
     params.setdefault("resolved", "false")
-    filterset = BreachFilter(params, queryset=breaches)
+    filterset = BreachFilter(params, queryset=breaches, choices=_breach_filter_choices(request.user))
     rows = filterset.qs if filterset.is_valid() else breaches.none()
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     can_act = request.user.is_sales_head or request.user.role == "admin" or request.user.is_superuser
     return render(request, "sla/breaches.html", {"filter": filterset, "page": page, "can_act": can_act})
+
+
+def _breach_filter_choices(user) -> dict:
+    from leads.models import Source
+    from revops.models import Team, User
+    from revops.roles import Role
+
+    people = User.objects.filter(role__in=[Role.REP, Role.SALES_HEAD]).exclude(team=None)
+    teams = Team.objects.filter(kind=Team.Kind.SALES)
+    if user.role == Role.SALES_HEAD:
+        people, teams = people.filter(team_id=user.team_id), teams.filter(pk=user.team_id)
+    return {
+        "team": [(str(t.pk), t.name) for t in teams.order_by("name")],
+        "owner": [(str(p.pk), str(p)) for p in people.order_by("first_name", "username")],
+        "source": [(str(s.pk), s.name) for s in Source.objects.order_by("name")],
+    }
 
 
 @login_required
