@@ -11,7 +11,16 @@ from sla.models import DeliveryState, Notification, NotificationChannel
 DEFAULT_CHANNELS = (NotificationChannel.IN_APP, NotificationChannel.EMAIL)
 
 
-def build(recipients: Iterable, kind: str, *, lead=None, event: str, params=None, channels=DEFAULT_CHANNELS):
+def build(
+    recipients: Iterable,
+    kind: str,
+    *,
+    lead=None,
+    lead_id=None,
+    event: str,
+    params=None,
+    channels=DEFAULT_CHANNELS,
+):
     """Unsaved outbox rows for `kind` to each recipient on each channel. `event`
     names the occurrence (e.g. "request:42"); with the recipient and channel it
     forms the unique dedupe key, so one event never notifies anyone twice."""
@@ -30,7 +39,7 @@ def build(recipients: Iterable, kind: str, *, lead=None, event: str, params=None
                     recipient=user,
                     channel=channel,
                     kind=kind,
-                    lead=lead,
+                    lead_id=lead.pk if lead is not None else lead_id,
                     params=params or {},
                     dedupe_key=f"{kind}:{event}:{user.pk}:{channel}",
                     # Writing an in-app row is its delivery: the page shows it.

@@ -23,7 +23,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.models import Assignment
+from leads.assignment import reassign_after_breach
+from leads.models import Assignment, Lead
 from revops.models import User
 from revops.roles import Role
 from sla import notify, webhooks
@@ -127,87 +128,99 @@ def _claim(now, pks) -> list[int]:
     )
 
 
-def _owners_at(timers) -> dict[int, int | None]:
+def _owners_at(timers: list[dict]) -> dict[int, int | None]:
     """Who owned each timer's lead at its deadline, from the assignment history.
     A lead with no history (imported, or made before distribution) counts as
     owned by its current owner."""
-    lead_ids = {t.lead_id for t in timers}
     history: dict[int, list] = {}
     for a in (
-        Assignment.objects.filter(lead_id__in=lead_ids)
+        Assignment.objects.filter(lead_id__in={t["lead_id"] for t in timers})
         .order_by("created_at", "id")
         .values("lead_id", "to_owner_id", "created_at")
     ):
         history.setdefault(a["lead_id"], []).append(a)
     owners = {}
     for timer in timers:
-        rows = history.get(timer.lead_id)
+        rows = history.get(timer["lead_id"])
         if not rows:
-            owners[timer.pk] = timer.lead.owner_id
+            owners[timer["id"]] = timer["lead__owner_id"]
             continue
-        before = [r for r in rows if r["created_at"] <= timer.due_at]
-        owners[timer.pk] = before[-1]["to_owner_id"] if before else None
+        before = [r for r in rows if r["created_at"] <= timer["due_at"]]
+        owners[timer["id"]] = before[-1]["to_owner_id"] if before else None
     return owners
 
 
+# Plain values, not model instances: a batch may hold hundreds of timers.
+TIMER_FIELDS = (
+    "id",
+    "kind",
+    "due_at",
+    "lead_id",
+    "lead__owner_id",
+    "lead__team_id",
+    "lead__source_id",
+    "lead__team__head_id",
+    "policy__escalate_after_seconds",
+    "policy__reassign_on_breach",
+)
+
+
 def _record_breaches(ids: list[int], now: dt.datetime) -> None:
-    timers = list(
-        SlaTimer.objects.filter(pk__in=ids).select_related("policy", "lead__team__head", "lead__owner")
-    )
+    timers = list(SlaTimer.objects.filter(pk__in=ids).values(*TIMER_FIELDS))
     owners = _owners_at(timers)
     breaches = []
     for timer in timers:
-        lead, policy = timer.lead, timer.policy
-        owner_id = owners[timer.pk]
+        owner_id = owners[timer["id"]]
+        escalate_after = timer["policy__escalate_after_seconds"]
         breaches.append(
             Breach(
-                timer=timer,
-                kind=timer.kind,
-                lead=lead,
+                timer_id=timer["id"],
+                kind=timer["kind"],
+                lead_id=timer["lead_id"],
                 owner_id=owner_id,
-                team_id=lead.team_id,
-                source_id=lead.source_id,
+                team_id=timer["lead__team_id"],
+                source_id=timer["lead__source_id"],
                 delay_owner=DelayOwner.REP if owner_id else DelayOwner.SYSTEM,
-                due_at=timer.due_at,
+                due_at=timer["due_at"],
                 created_at=now,
-                escalate_at=now + dt.timedelta(seconds=policy.escalate_after_seconds)
-                if policy.escalate_after_seconds is not None
+                escalate_at=now + dt.timedelta(seconds=escalate_after)
+                if escalate_after is not None
                 else None,
             )
         )
-    Breach.objects.bulk_create(breaches)  # unique (timer, kind): a second breach fails the batch
-    saved = {b.timer_id: b for b in Breach.objects.filter(timer_id__in=ids)}
-    hooks = webhooks_by_team({t.lead.team_id for t in timers})
+    # unique (timer, kind): a second breach of a timer fails the whole batch
+    created = Breach.objects.bulk_create(breaches)
+    if any(b.pk is None for b in created):  # a backend that cannot return ids
+        created = list(Breach.objects.filter(timer_id__in=ids))
+    by_timer = {b.timer_id: b for b in created}
+    people = User.objects.in_bulk(
+        ({t["lead__owner_id"] for t in timers} | {t["lead__team__head_id"] for t in timers}) - {None}
+    )
+    hooks = webhooks_by_team({t["lead__team_id"] for t in timers})
     rows = []
     for timer in timers:
-        lead, breach = timer.lead, saved[timer.pk]
-        head = lead.team.head if lead.team_id else None
+        breach, lead_id = by_timer[timer["id"]], timer["lead_id"]
         event = f"breach:{breach.pk}"
-        params = {"lead": lead.pk, "kind": timer.kind, "due_at": timer.due_at.isoformat()}
+        recipients = [people.get(timer["lead__owner_id"]), people.get(timer["lead__team__head_id"])]
+        params = {"lead": lead_id, "kind": timer["kind"], "due_at": timer["due_at"].isoformat()}
         rows += notify.build(
-            [lead.owner, head], NotificationKind.SLA_BREACH, lead=lead, event=event, params=params
+            recipients, NotificationKind.SLA_BREACH, lead_id=lead_id, event=event, params=params
         )
         payload = {
             "event": "sla.breach",
             "breach": breach.pk,
-            "lead": lead.pk,
-            "timer_kind": timer.kind,
+            "lead": lead_id,
+            "timer_kind": timer["kind"],
             "delay_owner": breach.delay_owner,
-            "due_at": timer.due_at.isoformat(),
+            "due_at": timer["due_at"].isoformat(),
             "breached_at": now.isoformat(),
         }
-        rows += webhooks.build(
-            hooks.get(lead.team_id, []), "sla.breach", event=event, lead=lead, payload=payload
-        )
+        team_hooks = hooks.get(timer["lead__team_id"], [])
+        rows += webhooks.build(team_hooks, "sla.breach", event=event, lead_id=lead_id, payload=payload)
     notify.save(rows)
-    _reassign_after_breach([t for t in timers if t.policy.reassign_on_breach and t.lead.owner_id], now)
-
-
-def _reassign_after_breach(timers, now) -> None:
-    from leads.assignment import reassign_after_breach
-
     for timer in timers:
-        reassign_after_breach(timer.lead, now)
+        if timer["policy__reassign_on_breach"] and timer["lead__owner_id"]:
+            reassign_after_breach(Lead(pk=timer["lead_id"]), now)
 
 
 # --- reminders and escalations -------------------------------------------------------------------

@@ -31,13 +31,13 @@ def webhooks_by_team(team_ids) -> dict[int, list[TeamWebhook]]:
     return result
 
 
-def build(hooks, event_name: str, *, event: str, lead, payload: dict) -> list[Notification]:
+def build(hooks, event_name: str, *, event: str, lead_id: int, payload: dict) -> list[Notification]:
     now = timezone.now()
     return [
         Notification(
             channel=NotificationChannel.WEBHOOK,
             kind=KIND_FOR_EVENT.get(event_name, NotificationKind.SLA_BREACH),
-            lead=lead,
+            lead_id=lead_id,
             params={"webhook": hook.pk, "payload": payload},
             target_url=hook.url,
             dedupe_key=f"webhook:{event}:{hook.pk}",

@@ -171,7 +171,7 @@ def hook_to(receiver, lead, rep):
             secret=SECRET,
             allow_private=allow_private,
         )
-        save(build([hook], "sla.breach", event="breach:7", lead=lead, payload=PAYLOAD))
+        save(build([hook], "sla.breach", event="breach:7", lead_id=lead.pk, payload=PAYLOAD))
         return hook, Notification.objects.get(target_url=hook.url)
 
     return make
