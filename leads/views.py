@@ -121,6 +121,8 @@ def lead_merge(request, pk: int):
 
 
 QUEUE_FILTERS = ["stage", "source", "product", "sla_state", "search"]
+# A page of the queue is what a rep works through before it refreshes anyway.
+QUEUE_PAGE_SIZE = 50
 
 
 def _queue_context(request, partial=False):
@@ -138,7 +140,7 @@ def _queue_context(request, partial=False):
     # The queue holds open leads only: offer only the stages they can be at.
     filterset.filters["stage"].queryset = Stage.objects.filter(kind=StageKind.OPEN)
     leads = filterset.qs if filterset.is_bound and filterset.is_valid() else base
-    page = Paginator(ordered(leads, order), 100).get_page(request.GET.get("page"))
+    page = Paginator(ordered(leads, order), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     since = _parse_since(request.GET.get("since")) or now
     return {
         "filter": filterset,
