@@ -12,9 +12,13 @@ def login(page, live_server, username: str, password: str = PASSWORD):
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    with page.expect_navigation():
-        page.locator("main form button[type=submit]").click()
-    assert "/login/" not in page.url, f"{username} could not sign in"
+    page.locator("main form button[type=submit]").click()
+    try:
+        # Wait for the redirect after a successful sign-in (slow CI machines included).
+        page.wait_for_url(lambda url: "/login/" not in url, timeout=15_000)
+    except Exception:  # show what the page said instead of a bare timeout
+        errors = page.locator(".error").all_inner_texts()
+        raise AssertionError(f"{username} could not sign in: {errors or page.url}") from None
 
 
 def shot(page, name: str) -> Path:
