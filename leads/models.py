@@ -573,7 +573,11 @@ class StageChange(models.Model):
         verbose_name = _("stage change")
         verbose_name_plural = _("stage changes")
         ordering = ["-changed_at", "-id"]
-        indexes = [models.Index(fields=["lead", "changed_at"], name="stagechange_lead_idx")]
+        indexes = [
+            models.Index(fields=["lead", "changed_at"], name="stagechange_lead_idx"),
+            # The head's board counts each rep's moves today.
+            models.Index(fields=["changed_by", "changed_at"], name="stagechange_rep_idx"),
+        ]
 
     def __str__(self):
         return f"#{self.lead_id}: {self.from_stage} → {self.to_stage}"
@@ -666,7 +670,11 @@ class ContactAttempt(models.Model):
         verbose_name = _("contact attempt")
         verbose_name_plural = _("contact attempts")
         ordering = ["-made_at", "-id"]
-        indexes = [models.Index(fields=["lead", "made_at"], name="attempt_lead_idx")]
+        indexes = [
+            models.Index(fields=["lead", "made_at"], name="attempt_lead_idx"),
+            # The head's board counts each rep's attempts today.
+            models.Index(fields=["made_by", "made_at"], name="attempt_rep_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(channel__in=_values(AttemptChannel)), name="attempt_channel_valid"

@@ -427,6 +427,10 @@ class SlaTimer(models.Model):
                 condition=Q(state="running", reminded_at__isnull=True, remind_at__isnull=False),
             ),
             models.Index(fields=["lead", "kind"], name="slatimer_lead_idx"),
+            # The head's board: first contacts made today (leads.board).
+            models.Index(
+                fields=["met_at"], name="slatimer_met_idx", condition=Q(state="met", kind="first_contact")
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=_values(TimerKind)), name="slatimer_kind_valid"),

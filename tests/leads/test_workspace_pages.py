@@ -326,3 +326,11 @@ def test_a_head_hands_a_leaving_reps_leads_to_the_team(client, head, rep, teamma
     client.post(f"/team/presence/{rep.pk}/", {"what": "redistribute"})
     assert {lead.owner for lead in Lead.objects.filter(pk__in=[x.pk for x in leads])} == {teammate}
     assert Assignment.objects.filter(kind="bulk", assigned_by=head).count() == 3
+
+
+def test_the_queue_builds_lead_links_where_the_urls_put_them():
+    from django.urls import reverse
+
+    from leads.queue import LEADS_URL
+
+    assert reverse("leads:detail", args=[7]) == f"{LEADS_URL}7/"
