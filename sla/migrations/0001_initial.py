@@ -15,7 +15,6 @@ class Migration(migrations.Migration):
     dependencies = [
         ('leads', '0001_initial'),
         ('revops', '0001_initial'),
-        ('revops', '__first__'),
     ]
 
     operations = [
