@@ -9,3 +9,29 @@ register = template.Library()
 def phone(value: str) -> str:
     """+79161234567 → +7 916 123-45-67 (stored E.164, shown the way people read it)."""
     return format_phone(value or "")
+
+
+@register.simple_tag
+def fast_field(field) -> str:
+    """A form field's input, without Django's per-option widget templates
+    (they cost milliseconds per select on busy list pages). Selects are built
+    here; other widgets render as usual."""
+    from django import forms
+    from django.utils.html import format_html, format_html_join
+
+    widget = field.field.widget
+    if not isinstance(widget, forms.Select) or isinstance(widget, forms.RadioSelect):
+        return str(field)
+    current = field.value()
+    chosen = {
+        str(v) for v in (current if isinstance(current, list | tuple) else [current]) if v not in (None, "")
+    }
+    options = format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((value, " selected" if str(value) in chosen else "", label) for value, label in widget.choices),
+    )
+    multiple = " multiple" if isinstance(widget, forms.SelectMultiple) else ""
+    return format_html(
+        '<select name="{}" id="{}"{}>{}</select>', field.html_name, field.id_for_label, multiple, options
+    )
