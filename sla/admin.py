@@ -34,6 +34,15 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     inlines = [WorkingHoursInline, CalendarExceptionInline]
     readonly_fields = ["preview"]
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            # New hours or exceptions move the deadlines of the clocks still running
+            # on this calendar; finished ones keep their history.
+            from sla.clock import recompute_running
+
+            recompute_running(SlaTimer.objects.filter(calendar=form.instance))
+
     @admin.display(description=_("Next working windows"))
     def preview(self, obj):
         if obj is None or obj.pk is None:

@@ -520,3 +520,55 @@ def test_there_is_no_time_left_without_a_running_first_contact_timer():
     start_first_contact_timer(lead, WED_11)
     meet_timers(lead, [TimerKind.FIRST_CONTACT], msk(2026, 2, 11, 11, 5))
     assert first_contact_time_left(lead, msk(2026, 2, 11, 11, 6)) is None
+
+
+def test_editing_a_calendar_in_the_admin_moves_its_running_deadlines(client, db):
+    import datetime as dt
+
+    import time_machine
+
+    from revops.roles import Role
+    from sla.clock import start_first_contact_timer
+    from sla.models import BusinessCalendar
+    from tests.factories import LeadFactory, TeamFactory, UserFactory
+
+    calendar = BusinessCalendar.objects.get(code="default")
+    team = TeamFactory(calendar=calendar)
+    admin = UserFactory(username="cal_admin", role=Role.ADMIN)
+    arrival = dt.datetime(2026, 11, 25, 9, 50, tzinfo=dt.UTC)  # Wednesday 12:50 Moscow
+    lead = LeadFactory(team=team, created_at=arrival)
+    with time_machine.travel(arrival, tick=False):
+        timer = start_first_contact_timer(lead, arrival)
+    assert timer.due_at == dt.datetime(2026, 11, 25, 11, 5, tzinfo=dt.UTC)  # lunch 13–14 in between
+    hours = list(calendar.hours.order_by("weekday", "opens").values("id", "weekday", "opens", "closes"))
+    data = {
+        "code": calendar.code,
+        "name": calendar.name,
+        "timezone": calendar.timezone,
+        "holiday_country": "RU",
+        "hours-TOTAL_FORMS": str(len(hours)),
+        "hours-INITIAL_FORMS": str(len(hours)),
+        "hours-MIN_NUM_FORMS": "0",
+        "hours-MAX_NUM_FORMS": "1000",
+        "exceptions-TOTAL_FORMS": "0",
+        "exceptions-INITIAL_FORMS": "0",
+        "exceptions-MIN_NUM_FORMS": "0",
+        "exceptions-MAX_NUM_FORMS": "1000",
+    }
+    for i, row in enumerate(hours):
+        data.update(
+            {
+                f"hours-{i}-id": row["id"],
+                f"hours-{i}-calendar": calendar.pk,
+                f"hours-{i}-weekday": row["weekday"],
+                f"hours-{i}-opens": row["opens"].strftime("%H:%M"),
+                f"hours-{i}-closes": row["closes"].strftime("%H:%M"),
+            }
+        )
+        if row["opens"].hour == 14:  # no lunch break any more: the afternoon starts at 13:00
+            data[f"hours-{i}-opens"] = "13:00"
+    client.force_login(admin)
+    response = client.post(f"/admin/sla/businesscalendar/{calendar.pk}/change/", data)
+    assert response.status_code == 302, response.content[:2000]
+    timer.refresh_from_db()
+    assert timer.due_at == dt.datetime(2026, 11, 25, 10, 5, tzinfo=dt.UTC)  # 12:50 + 15 min straight through
