@@ -23,6 +23,7 @@ import csv
 import gc
 import json
 import math
+import multiprocessing
 import queue
 import random
 import threading
@@ -100,6 +101,7 @@ CENTS = Decimal("0.01")
 BATCH_SIZE = 2000
 # Leads are built and written this many at a time, so memory stays flat at 100,000 leads.
 CHUNK_SIZE = 2000
+FORMAT_TIMEOUT = 300  # seconds for the formatting process to turn one table of a chunk into CSV
 EMAIL_DOMAIN = "demo.revops.local"
 SITE = "https://technosfera.example"
 # Spend figures are sized for the default volume; a bigger run scales them so
@@ -1139,6 +1141,28 @@ _JSON = json.JSONEncoder(ensure_ascii=False).encode
 _TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField", "GenericIPAddressField"}
 
 
+def _csv_text(rows: list[tuple], json_positions: tuple[int, ...]) -> str:
+    """One table's rows of a chunk as COPY's CSV (in the formatting process)."""
+    if json_positions:
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for i in json_positions:
+                if row[i] is not None:
+                    row[i] = _JSON(row[i])
+    buffer = StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _formatting_pool():
+    """One forked worker process for `_csv_text`, or None where processes cannot
+    be forked (then the formatting thread does it, as fast as one core allows)."""
+    try:
+        return multiprocessing.get_context("fork").Pool(1)
+    except (OSError, ValueError):  # no fork on this platform, or no resources
+        return None
+
+
 class CopyWriter:
     """PostgreSQL's COPY FROM STDIN, in CSV, from in-memory buffers (the csv module
     writes the lines in C: per-value Python would cost more than the data).
@@ -1149,9 +1173,11 @@ class CopyWriter:
     foreign keys of the loaded tables are dropped for the load and added back at the
     end, which checks every row in one pass instead of a trigger per row and key
     (that was most of the time); so are the secondary indexes, built once at the
-    end. One background thread formats each chunk while the next is generated,
-    another feeds the formatted tables to COPY, so the database works while Python
-    does.
+    end. A background thread numbers each chunk's rows and takes their values
+    while the next chunk is generated; a second process turns them into CSV (a
+    third of the work, and the GIL would make a thread of no help); another thread
+    feeds the CSV to COPY, so the database, the generator and the formatter all
+    work at once.
     """
 
     def __init__(self):
@@ -1191,10 +1217,13 @@ class CopyWriter:
         # Ids: nobody else inserts while the tables are locked, so each table's ids
         # are counted on from one nextval and the sequence set past them at the end.
         self.next_ids = {}
-        for model, (_sql, _values, sequence, _increment) in self.specs.items():
+        for model, (_sql, _values, sequence, _increment, _json) in self.specs.items():
             self.raw.execute("SELECT nextval(%s)", [sequence])
             self.next_ids[model] = self.raw.fetchone()[0]
         self.error: BaseException | None = None
+        # Forked before any thread of ours starts (a fork copies only the calling
+        # thread); it needs nothing but this module's `_csv_text`.
+        self.pool = _formatting_pool()
         # Two stages: one thread formats chunks, the other feeds them to COPY (and
         # mostly waits for the server), so formatting, COPY and generation overlap.
         self.chunks: queue.Queue = queue.Queue(maxsize=1)
@@ -1240,29 +1269,21 @@ class CopyWriter:
         table = connection.ops.quote_name(model._meta.db_table)
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH ({options})"
         getter = itemgetter(*names)
-        if json_names:
 
-            def values(row, defaults=defaults, getter=getter, json_names=tuple(json_names)):
-                merged = {**defaults, **row.__dict__}
-                for name in json_names:
-                    if merged[name] is not None:
-                        merged[name] = _JSON(merged[name])
-                return getter(merged)
+        def values(row, defaults=defaults, getter=getter):
+            try:
+                return getter(row.__dict__)  # the generator usually gives every column
+            except KeyError:
+                return getter({**defaults, **row.__dict__})
 
-        else:
-
-            def values(row, defaults=defaults, getter=getter):
-                try:
-                    return getter(row.__dict__)  # the generator usually gives every column
-                except KeyError:
-                    return getter({**defaults, **row.__dict__})
+        json_positions = tuple(names.index(name) for name in json_names)
 
         pk = model._meta.pk
         self.raw.execute("SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, pk.column])
         sequence = self.raw.fetchone()[0]
         self.raw.execute("SELECT seqincrement FROM pg_sequence WHERE seqrelid = %s::regclass", [sequence])
         increment = self.raw.fetchone()[0]
-        self.specs[model] = (sql, values, sequence, increment)
+        self.specs[model] = (sql, values, sequence, increment, json_positions)
         return self.specs[model]
 
     def _put(self, where: queue.Queue, item) -> None:
@@ -1290,8 +1311,10 @@ class CopyWriter:
     def _copy(self) -> None:
         while (item := self.copies.get()) is not None:
             if self.error is None:
-                sql, buffer = item
+                sql, pending = item
                 try:
+                    # A lost worker would leave the task unanswered: never wait forever.
+                    buffer = StringIO(pending if isinstance(pending, str) else pending.get(FORMAT_TIMEOUT))
                     if hasattr(self.raw, "copy_expert"):  # psycopg2
                         self.raw.copy_expert(sql, buffer, size=1 << 20)
                     else:  # psycopg 3
@@ -1302,15 +1325,14 @@ class CopyWriter:
 
     def write(self, model: type, rows: list["_Row"]) -> None:
         """Number and format one table's rows of a chunk (in the formatting thread)."""
-        sql, values, _sequence, increment = self.specs[model]
+        sql, values, _sequence, increment, json_positions = self.specs[model]
         first = self.next_ids[model]
         self.next_ids[model] = first + len(rows) * increment
         for row, pk in zip(rows, range(first, self.next_ids[model], increment), strict=True):
             row.id = pk
-        buffer = StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(map(values, rows))
-        buffer.seek(0)
-        self._put(self.copies, (sql, buffer))
+        args = (list(map(values, rows)), json_positions)
+        pending = self.pool.apply_async(_csv_text, args) if self.pool is not None else _csv_text(*args)
+        self._put(self.copies, (sql, pending))
 
     def stop(self) -> None:
         """Wait for the chunks in flight (after a failure too)."""
@@ -1318,12 +1340,19 @@ class CopyWriter:
             self.chunks.put(None)
             self.formatter.join()
         self.copier.join()
+        if self.pool is not None:
+            if self.error is None:
+                self.pool.close()
+            else:
+                self.pool.terminate()
+            self.pool.join()
+            self.pool = None
 
     def finish(self) -> None:
         self.stop()
         if self.error is not None:
             raise self.error
-        for model, (_sql, _values, sequence, _increment) in self.specs.items():
+        for model, (_sql, _values, sequence, _increment, _json) in self.specs.items():
             self.raw.execute("SELECT setval(%s, %s, false)", [sequence, self.next_ids[model]])
         self.raw.execute("SET LOCAL maintenance_work_mem = '256MB'")
         self._alter(

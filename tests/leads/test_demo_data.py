@@ -683,3 +683,29 @@ def test_copy_on_postgresql_writes_what_the_orm_writes():
     demo.run(leads=300, today=today, reset=True, use_copy=True)
     assert detail_snapshot() == copied
     assert len(copied[0]) == 300
+
+
+def test_copy_failing_midway_writes_nothing_and_leaves_no_process(monkeypatch):
+    """The CSV is made in a forked process: a failure in the generator must
+    still roll everything back, restore the schema and stop that process."""
+    import multiprocessing
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("the COPY path needs PostgreSQL")
+    schema = foreign_keys_and_indexes()
+    made = []
+    original = demo.LeadGenerator.make_lead
+
+    def make_lead(self, *args, **kwargs):
+        if len(made) == demo.CHUNK_SIZE + 10:  # one chunk already handed to COPY
+            assert multiprocessing.active_children(), "the CSV is made in a process of its own"
+            raise RuntimeError("generator broke")
+        made.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(demo.LeadGenerator, "make_lead", make_lead)
+    with pytest.raises(RuntimeError, match="generator broke"):
+        demo.run(leads=demo.CHUNK_SIZE * 2, today=date.fromisoformat(TODAY), use_copy=True)
+    assert multiprocessing.active_children() == []
+    assert not Lead.objects.exists()
+    assert foreign_keys_and_indexes() == schema
