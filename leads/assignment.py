@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from leads.actions import Conflict, Invalid, lock_lead
 from leads.choices import AssignmentKind, StageKind
 from leads.models import Assignment, Lead, RoutingRule, Stage
+from revops import refcache
 from revops.availability import availability
 from revops.models import DistributionMode, Team, User
 from revops.roles import Role
@@ -38,16 +39,28 @@ class Decision:
         self.reasons.append({"code": code, **({"params": params} if params else {})})
 
 
+def _routing() -> tuple[list[RoutingRule], Team | None]:
+    """The active rules and the default team, from the per-process reference
+    cache (read for every lead that arrives)."""
+
+    def load():
+        rules = list(
+            RoutingRule.objects.filter(is_active=True).select_related(
+                "team__calendar", "source", "segment", "product"
+            )
+        )
+        default = Team.objects.filter(kind=Team.Kind.SALES).select_related("calendar").order_by("id").first()
+        return rules, default
+
+    return refcache.get("routing", load)
+
+
 def route(lead: Lead, rules=None) -> tuple[Team | None, dict | None]:
     """The team for `lead` by the routing rules (first match wins)."""
-    if rules is None:
-        rules = RoutingRule.objects.filter(is_active=True).select_related(
-            "team__calendar", "source", "segment", "product"
-        )
-    for rule in rules:
+    cached_rules, team = _routing()
+    for rule in cached_rules if rules is None else rules:
         if rule.matches(lead):
             return rule.team, {"code": "routed", "params": {"rule": str(rule)}}
-    team = Team.objects.filter(kind=Team.Kind.SALES).select_related("calendar").order_by("id").first()
     return team, ({"code": "default_team", "params": {"team": team.name}} if team else None)
 
 
@@ -219,9 +232,18 @@ def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None, route
     if routed:
         decision.reasons.insert(0, routed)
     with transaction.atomic():
-        lead = lock_lead(lead)
-        if lead.owner_id is not None or lead.stage.kind != StageKind.OPEN:
+        # Lock the row and re-read only what decides "still ours to assign":
+        # the caller's instance (fresh from intake) serves for the rest.
+        state = (
+            Lead.objects.select_for_update()
+            .filter(pk=lead.pk)
+            .values_list("owner_id", "stage_id", "team_id")
+            .order_by()
+            .first()
+        )
+        if state is None or state[0] is not None or state[1] not in Stage.ids_of(StageKind.OPEN):
             return None
+        lead.owner_id, lead.team_id = None, state[2]
         return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at)
 
 

@@ -167,15 +167,7 @@ def _complete_contact(contact: Contact, sub: Submission):
 
 
 def _campaign_for(sub: Submission) -> Campaign | None:
-    utm_campaign = sub.utm.get("utm_campaign", "")
-    if not utm_campaign:
-        return None
-    campaigns = Campaign.objects.filter(source=sub.source, utm_campaign=utm_campaign)
-    if sub.utm.get("utm_source"):
-        exact = campaigns.filter(utm_source=sub.utm["utm_source"]).first()
-        if exact:
-            return exact
-    return campaigns.first()
+    return Campaign.for_utm(sub.source.pk, sub.utm.get("utm_campaign", ""), sub.utm.get("utm_source", ""))
 
 
 def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: bool = True) -> Outcome:
@@ -222,9 +214,9 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
         )
         return Outcome(open_lead.pk, request.pk, repeat=True)
 
-    stage = Stage.objects.get(code=StageCode.LEAD)
-    product = Product.objects.filter(code=sub.product, is_active=True).first() if sub.product else None
-    lead = Lead.objects.create(
+    stage = Stage.by_code(StageCode.LEAD)
+    product = Product.active_by_code(sub.product) if sub.product else None
+    lead = Lead(
         contact=contact,
         source=sub.source,
         campaign=campaign,
@@ -240,15 +232,15 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
         created_at=now,
         **{name: sub.utm.get(name, "") for name in UTM_FIELDS},
     )
+    routed = None
+    if sub.owner is None and assign:
+        # Routing reads only the lead's own fields: the team goes in with the row.
+        lead.team, routed = route(lead)
+    lead.save(force_insert=True)
     StageChange.objects.create(lead=lead, from_stage=None, to_stage=stage, changed_at=now)
     request.lead = lead
     request.save()
     _record_consent(contact, request, sub, now)
-    routed = None
-    if sub.owner is None and assign:
-        lead.team, routed = route(lead)
-        if lead.team is not None:
-            lead.save(update_fields=["team"])
     if sub.owner is not None:
         assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
     if start_clock:

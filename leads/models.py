@@ -25,6 +25,7 @@ from leads.choices import (
     SourceKind,
     StageKind,
 )
+from revops import refcache
 from revops.roles import RowVisibilityQuerySet
 
 
@@ -103,6 +104,23 @@ class Campaign(models.Model):
     def __str__(self):
         return self.name
 
+    @classmethod
+    def for_utm(cls, source_id: int, utm_campaign: str, utm_source: str = "") -> "Campaign | None":
+        """The source's campaign with this utm_campaign (the one whose
+        utm_source matches too, if any). Cached: read on every intake."""
+        if not utm_campaign:
+            return None
+
+        def load():
+            index: dict[tuple[int, str], list[Campaign]] = {}
+            for campaign in cls.objects.exclude(utm_campaign=""):
+                index.setdefault((campaign.source_id, campaign.utm_campaign), []).append(campaign)
+            return index
+
+        candidates = refcache.get("campaigns_by_utm", load).get((source_id, utm_campaign), [])
+        exact = next((c for c in candidates if utm_source and c.utm_source == utm_source), None)
+        return exact or (candidates[0] if candidates else None)
+
 
 class Spend(models.Model):
     """Money spent on a campaign (or a source as a whole) in one calendar month."""
@@ -153,6 +171,14 @@ class Product(models.Model):
 
     def __str__(self):
         return self.name
+
+    @classmethod
+    def active_by_code(cls, code: str) -> "Product | None":
+        """Cached: read on every intake."""
+        products = refcache.get(
+            "active_products", lambda: {p.code: p for p in cls.objects.filter(is_active=True)}
+        )
+        return products.get(code)
 
 
 class Segment(models.Model):
@@ -215,11 +241,21 @@ class Stage(models.Model):
         return self.name
 
     @classmethod
+    def cached(cls) -> list["Stage"]:
+        """Every stage in order, from the per-process reference cache."""
+        return refcache.get("stages", lambda: list(cls.objects.all()))
+
+    @classmethod
     def ids_of(cls, *kinds: str) -> list[int]:
         """Ids of the stages of these kinds. Filtering leads by `stage_id__in`
         of these (not by a join on the kind) lets PostgreSQL use the lead
         indexes and estimate rows; the stage table is tiny."""
-        return list(cls.objects.filter(kind__in=kinds).values_list("id", flat=True))
+        return [stage.pk for stage in cls.cached() if stage.kind in kinds]
+
+    @classmethod
+    def by_code(cls, code: str) -> "Stage":
+        stage = next((stage for stage in cls.cached() if stage.code == code), None)
+        return stage if stage is not None else cls.objects.get(code=code)  # raises DoesNotExist
 
     @property
     def name(self) -> str:

@@ -10,10 +10,14 @@ class RevopsConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_migrate
 
+        from revops import refcache
         from revops.groups import sync_role_groups
+        from revops.models import Team
         from revops.sqlite import install_unicode_like
 
         connection_created.connect(install_unicode_like)
+        # Teams are reference data of routing (revops/refcache.py).
+        refcache.connect(Team)
 
         # Permissions exist only after migrate, so the role groups follow it.
         post_migrate.connect(sync_role_groups, sender=self)

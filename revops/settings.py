@@ -187,6 +187,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str(
 # Requests a minute from one address to the intake API (a relaying server
 # counts as one address, so this is generous); per-key limits are on the key.
 INTAKE_RATE_LIMIT_PER_IP = env_int("INTAKE_RATE_LIMIT_PER_IP", 600, minimum=1)
+# How long a process keeps the small reference tables (stages, products,
+# campaigns, routing rules, SLA policies) before reading them again; changes
+# made in another process show within this many seconds (revops/refcache.py).
+REFERENCE_CACHE_SECONDS = env_float("REFERENCE_CACHE_SECONDS", 5.0, minimum=0.0)
 # How often beat triggers the SLA sweep (seconds).
 SLA_SWEEP_INTERVAL = env_float("SLA_SWEEP_INTERVAL", 2.0, minimum=0.5)
 

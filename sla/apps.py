@@ -9,7 +9,11 @@ class SlaConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from revops import refcache
+        from sla.models import BusinessCalendar, SlaPolicy
+
         post_migrate.connect(_seed, sender=self)
+        refcache.connect(SlaPolicy, BusinessCalendar)
 
 
 def _seed(sender, apps=None, **kwargs):

@@ -10,6 +10,7 @@ import datetime as dt
 from django.db.models import Q
 from django.utils import timezone
 
+from revops import refcache
 from sla.business_time import add_working_time, working_time_between
 from sla.calendars import schedule_or_24x7, team_calendar
 from sla.models import SlaPolicy, SlaTimer, TimerKind, TimerState
@@ -17,7 +18,10 @@ from sla.models import SlaPolicy, SlaTimer, TimerKind, TimerState
 
 def policy_for(lead) -> SlaPolicy:
     """The first active matching policy, else the default one."""
-    policies = list(SlaPolicy.objects.filter(is_active=True).order_by("-is_default", "position", "id"))
+    policies = refcache.get(
+        "sla_policies",
+        lambda: list(SlaPolicy.objects.filter(is_active=True).order_by("-is_default", "position", "id")),
+    )
     specific = [p for p in policies if not p.is_default]
     for policy in specific:
         if policy.matches(lead):

@@ -35,6 +35,17 @@ def _fast_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_reference_cache():
+    # A test's rows vanish with its rollback, which sends no signal: start
+    # every test with an empty reference cache.
+    from revops import refcache
+
+    refcache.clear()
+    yield
+    refcache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _private_cache(settings):
     # Each test gets an empty in-process cache: rate-limit counters must not leak
     # between tests, and the shared Redis of CI is never flushed.

@@ -1,0 +1,62 @@
+"""The per-process cache of reference tables: fresh within its lifetime,
+cleared at once by a change saved in this process."""
+
+import time
+
+import pytest
+
+from leads.assignment import route
+from leads.models import Lead, Product, RoutingRule, Source, Stage
+from revops import refcache
+from revops.models import Team
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_value_is_loaded_once_within_its_lifetime_and_again_after(settings):
+    settings.REFERENCE_CACHE_SECONDS = 0.2
+    loads = []
+
+    def load():
+        loads.append(1)
+        return len(loads)
+
+    assert refcache.get("x", load) == 1
+    assert refcache.get("x", load) == 1
+    time.sleep(0.25)
+    assert refcache.get("x", load) == 2
+
+
+def test_a_bulk_edit_shows_within_the_lifetime_and_a_saved_one_at_once(settings, django_assert_num_queries):
+    settings.REFERENCE_CACHE_SECONDS = 60
+    product = Product.objects.create(code="widget", name="Widget")
+    assert Product.active_by_code("widget") == product
+    with django_assert_num_queries(0):
+        assert Product.active_by_code("widget") == product
+    # A queryset update sends no signal (as another process's edit would not):
+    # the cached value stays until the lifetime ends.
+    Product.objects.filter(pk=product.pk).update(is_active=False)
+    assert Product.active_by_code("widget") == product
+    # Saved through the model: this process sees it at once.
+    product.refresh_from_db()
+    product.save()
+    assert Product.active_by_code("widget") is None
+
+
+def test_a_new_routing_rule_routes_the_next_lead(settings):
+    settings.REFERENCE_CACHE_SECONDS = 60
+    first = Team.objects.create(code="t1", name="Team one")
+    second = Team.objects.create(code="t2", name="Team two")
+    source = Source.objects.create(code="expo", name="Exhibition")
+    lead = Lead(source=source, stage=Stage.by_code("lead"))
+    assert route(lead)[0] == first  # no rule: the default (first) sales team
+    RoutingRule.objects.create(position=1, team=second, source=source)
+    assert route(lead)[0] == second
+    assert refcache._entries  # and it is cached again
+
+
+def test_stage_lookups_come_from_the_cache(django_assert_num_queries):
+    Stage.cached()
+    with django_assert_num_queries(0):
+        assert Stage.by_code("lead").code == "lead"
+        assert Stage.ids_of("open")
