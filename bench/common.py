@@ -118,7 +118,13 @@ def django_setup(env: dict) -> None:
     """Configure Django in this process with the run's environment."""
     for key in ("DJANGO_SETTINGS_MODULE", "REVOPS_ENV", "DEBUG", "SECRET_KEY", "DATABASE_URL", "LOG_LEVEL"):
         os.environ[key] = env[key]
-    for key in ("REDIS_URL", "ALLOWED_HOSTS", "REVOPS_DATA_DIR", "REVOPS_FAST_PASSWORD_HASHER"):
+    for key in (
+        "REDIS_URL",
+        "ALLOWED_HOSTS",
+        "REVOPS_DATA_DIR",
+        "REVOPS_FAST_PASSWORD_HASHER",
+        "INTAKE_RATE_LIMIT_PER_IP",
+    ):
         if key in env:
             os.environ[key] = env[key]
         else:
