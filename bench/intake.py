@@ -178,7 +178,9 @@ def queries_per_intake(raw_key: str, n: int) -> int:
 
     client = Client(HTTP_HOST="127.0.0.1")
     # One request first: the steady state has its reference tables cached.
-    client.post(INTAKE_PATH, intake_body(n + 500_000), content_type="application/json", HTTP_X_INTAKE_KEY=raw_key)
+    client.post(
+        INTAKE_PATH, intake_body(n + 500_000), content_type="application/json", HTTP_X_INTAKE_KEY=raw_key
+    )
     with CaptureQueriesContext(connection) as ctx:
         response = client.post(
             INTAKE_PATH, intake_body(n), content_type="application/json", HTTP_X_INTAKE_KEY=raw_key

@@ -39,7 +39,8 @@ def clear(**_signal_kwargs) -> None:
         _entries.clear()
 
 
-def _changed(**_signal_kwargs) -> None:
+def changed(**_signal_kwargs) -> None:
+    """Something cached was edited here: clear now and again at commit."""
     clear()
     transaction.on_commit(clear)
 
@@ -49,5 +50,5 @@ def connect(*models) -> None:
     from django.db.models.signals import post_delete, post_save
 
     for model in models:
-        post_save.connect(_changed, sender=model, dispatch_uid=f"refcache-save-{model._meta.label}")
-        post_delete.connect(_changed, sender=model, dispatch_uid=f"refcache-delete-{model._meta.label}")
+        post_save.connect(changed, sender=model, dispatch_uid=f"refcache-save-{model._meta.label}")
+        post_delete.connect(changed, sender=model, dispatch_uid=f"refcache-delete-{model._meta.label}")

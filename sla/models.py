@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from revops import refcache
 from revops.roles import RowVisibilityQuerySet
 
 
@@ -80,6 +81,7 @@ class BusinessCalendar(models.Model):
             version=F("version") + 1, updated_at=timezone.now()
         )
         self.refresh_from_db(fields=["version", "updated_at"])
+        refcache.changed()  # cached teams carry their calendar and its version
 
 
 class WorkingHours(models.Model):

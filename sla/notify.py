@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
+from revops import bulk
 from sla.models import DeliveryState, Notification, NotificationChannel
 
 DEFAULT_CHANNELS = (NotificationChannel.IN_APP, NotificationChannel.EMAIL)
@@ -53,8 +54,8 @@ def build(
 
 
 def save(rows: list[Notification]) -> None:
-    if rows:
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    # A row whose dedupe key exists is the same notification again: skipped.
+    bulk.insert(rows, ignore_conflicts=True)
 
 
 def notify(recipients: Iterable, kind: str, **kwargs) -> None:

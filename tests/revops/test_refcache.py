@@ -60,3 +60,22 @@ def test_stage_lookups_come_from_the_cache(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert Stage.by_code("lead").code == "lead"
         assert Stage.ids_of("open")
+
+
+def test_editing_a_calendars_hours_reaches_the_cached_team(settings):
+    """Hours are edited through `calendar.touch()` (a queryset update, no
+    signal): the cached team must not keep the old calendar version."""
+    import datetime as dt
+
+    from sla.models import BusinessCalendar, WorkingHours
+
+    settings.REFERENCE_CACHE_SECONDS = 60
+    calendar = BusinessCalendar.objects.create(code="c1", name="C1", timezone="UTC", holiday_country="")
+    team = Team.objects.create(code="t1", name="Team one", calendar=calendar)
+    source = Source.objects.create(code="web", name="Web")
+    lead = Lead(source=source, stage=Stage.by_code("lead"))
+    before = route(lead)[0].calendar.version
+    WorkingHours.objects.create(calendar=calendar, weekday=0, opens=dt.time(9), closes=dt.time(18))
+    calendar.touch()
+    assert route(lead)[0] == team
+    assert route(lead)[0].calendar.version > before
