@@ -69,3 +69,21 @@ def test_delivered_in_app_rows_keep_their_state(rep):
         NotificationChannel.IN_APP: DeliveryState.DELIVERED,
         NotificationChannel.EMAIL: DeliveryState.PENDING,
     }
+
+
+def test_times_choices_and_json_come_back_as_written(rep):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    moscow = dt.datetime(2026, 3, 8, 23, 59, 59, 123456, tzinfo=ZoneInfo("Europe/Moscow"))
+    objs = rows_for(rep, "d")
+    for obj in objs:
+        obj.created_at = obj.next_attempt_at = moscow
+        obj.params = {"nested": [1, 2.5, None, "ё"], "empty": {}}
+    bulk.insert(objs)
+    for obj in objs:
+        row = Notification.objects.get(pk=obj.pk)
+        assert row.created_at == moscow and row.next_attempt_at == moscow
+        assert row.params == {"nested": [1, 2.5, None, "ё"], "empty": {}}
+        assert row.kind == NotificationKind.NEW_LEAD and type(row.kind) is str
+        assert row.read_at is None
