@@ -108,13 +108,23 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
         return None
     schedule = schedule_or_24x7(team_calendar(team))
     since = _start_of_local_day(at, schedule.tz)
-    today = dict(
-        Assignment.objects.filter(
-            to_owner__in=reps, created_at__gte=since, kind__in=[AssignmentKind.AUTO, AssignmentKind.QUEUE]
+    counts_matter = (
+        team.daily_cap is not None
+        or team.distribution_mode == DistributionMode.LEAST_TODAY
+        or any(rep.daily_lead_cap is not None for rep in reps)
+    )
+    # Today's leads per rep, only when a cap or the mode needs them (a query per lead).
+    today = (
+        dict(
+            Assignment.objects.filter(
+                to_owner__in=reps, created_at__gte=since, kind__in=[AssignmentKind.AUTO, AssignmentKind.QUEUE]
+            )
+            .values_list("to_owner")
+            .annotate(n=Count("id"))
+            .order_by()
         )
-        .values_list("to_owner")
-        .annotate(n=Count("id"))
-        .order_by()
+        if counts_matter
+        else {}
     )
     eligible = []
     for rep in reps:
@@ -181,7 +191,8 @@ def decide(lead: Lead, at: dt.datetime) -> Decision:
     return decision
 
 
-def _record(lead, decision_team, owner, kind, by, reasons, at):
+def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None):
+    """`timer`: the lead's first-contact timer if the caller has it fresh."""
     previous = lead.owner
     team_changed = lead.team_id != (decision_team.pk if decision_team else None)
     lead.owner, lead.team = owner, decision_team
@@ -189,6 +200,7 @@ def _record(lead, decision_team, owner, kind, by, reasons, at):
     if team_changed:
         # Another team may work another calendar: the running clock follows it.
         recompute_running(SlaTimer.objects.filter(lead=lead))
+        timer = None  # its deadline may just have moved
     assignment = Assignment.objects.create(
         lead=lead,
         team=decision_team,
@@ -197,7 +209,7 @@ def _record(lead, decision_team, owner, kind, by, reasons, at):
         assigned_by=by,
         kind=kind,
         reasons=reasons,
-        sla_left_seconds=_sla_left_seconds(lead, at),
+        sla_left_seconds=_sla_left_seconds(lead, at, timer),
         created_at=at,
     )
     if owner is None:
@@ -218,12 +230,14 @@ def _record(lead, decision_team, owner, kind, by, reasons, at):
     return assignment
 
 
-def _sla_left_seconds(lead, at):
-    left = first_contact_time_left(lead, at)
+def _sla_left_seconds(lead, at, timer=None):
+    left = first_contact_time_left(lead, at, timer)
     return None if left is None else int(left.total_seconds())
 
 
-def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None, routed=None) -> Assignment | None:
+def assign_automatically(
+    lead: Lead, *, kind=AssignmentKind.AUTO, at=None, routed=None, timer=None
+) -> Assignment | None:
     """Decide by the rules (reads, and one ticket on the team's counter), then
     record it in a short transaction — unless someone assigned the lead or
     closed it meanwhile. Returns the assignment, or None when nothing was done."""
@@ -244,7 +258,7 @@ def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None, route
         if state is None or state[0] is not None or state[1] not in Stage.ids_of(StageKind.OPEN):
             return None
         lead.owner_id, lead.team_id = None, state[2]
-        return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at)
+        return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at, timer)
 
 
 @transaction.atomic

@@ -75,6 +75,7 @@ class Outcome:
     # its team was chosen (done after the lead is committed: see take_lead).
     to_assign: Lead | None = None
     routed: dict | None = None
+    timer: object = None  # the first-contact timer just started (saves reading it back)
 
     @property
     def status_code(self) -> int:
@@ -243,11 +244,12 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
     _record_consent(contact, request, sub, now)
     if sub.owner is not None:
         assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
+    timer = None
     if start_clock:
         # The clock runs from arrival on the routed team's calendar, whoever
         # gets the lead and whenever.
-        start_first_contact_timer(lead, now)
-    outcome = Outcome(lead.pk, request.pk, repeat=False)
+        timer = start_first_contact_timer(lead, now)
+    outcome = Outcome(lead.pk, request.pk, repeat=False, timer=timer)
     if assign and sub.owner is None:
         outcome.to_assign, outcome.routed = lead, routed
     return outcome
@@ -261,7 +263,9 @@ def _assign_after_commit(outcome: Outcome) -> None:
     if outcome.to_assign is None:
         return
     try:
-        assign_automatically(outcome.to_assign, at=outcome.to_assign.created_at, routed=outcome.routed)
+        assign_automatically(
+            outcome.to_assign, at=outcome.to_assign.created_at, routed=outcome.routed, timer=outcome.timer
+        )
     except Exception:
         logger.exception("lead %s could not be assigned now; it waits in the queue", outcome.lead_id)
 

@@ -85,13 +85,15 @@ def start_callback_timer(lead, attempt, callback_at: dt.datetime) -> SlaTimer:
     )
 
 
-def first_contact_time_left(lead, at: dt.datetime) -> dt.timedelta | None:
-    """Working time left on the running first-contact clock (negative when overdue)."""
-    timer = (
-        SlaTimer.objects.filter(lead=lead, kind=TimerKind.FIRST_CONTACT, state=TimerState.RUNNING)
-        .select_related("calendar")
-        .first()
-    )
+def first_contact_time_left(lead, at: dt.datetime, timer: SlaTimer | None = None) -> dt.timedelta | None:
+    """Working time left on the running first-contact clock (negative when
+    overdue). `timer`: that clock, if the caller has just started it."""
+    if timer is None or timer.kind != TimerKind.FIRST_CONTACT or timer.state != TimerState.RUNNING:
+        timer = (
+            SlaTimer.objects.filter(lead=lead, kind=TimerKind.FIRST_CONTACT, state=TimerState.RUNNING)
+            .select_related("calendar")
+            .first()
+        )
     if timer is None:
         return None
     schedule = _schedule(timer.calendar)
