@@ -19,9 +19,7 @@ ids reserved from the sequences beforehand; elsewhere with bulk_create. Both pat
 write the same values, inside one transaction.
 """
 
-import csv
 import gc
-import json
 import math
 import multiprocessing
 import queue
@@ -45,6 +43,7 @@ from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from leads import demo_csv
 from leads.choices import (
     FAILED_CALL_OUTCOMES,
     Answer,
@@ -101,7 +100,7 @@ CENTS = Decimal("0.01")
 BATCH_SIZE = 2000
 # Leads are built and written this many at a time, so memory stays flat at 100,000 leads.
 CHUNK_SIZE = 2000
-FORMAT_TIMEOUT = 300  # seconds for the formatting process to turn one table of a chunk into CSV
+FORMAT_TIMEOUT = 60  # seconds for the formatting process to turn one table of a chunk (~0.1 s) into CSV
 EMAIL_DOMAIN = "demo.revops.local"
 SITE = "https://technosfera.example"
 # Spend figures are sized for the default volume; a bigger run scales them so
@@ -1137,29 +1136,21 @@ class OrmWriter:
         Lead.objects.update(updated_at=Coalesce(F("stage_changed_at"), F("created_at")))
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False).encode
 _TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "URLField", "GenericIPAddressField"}
 
 
-def _csv_text(rows: list[tuple], json_positions: tuple[int, ...]) -> str:
-    """One table's rows of a chunk as COPY's CSV (in the formatting process)."""
-    if json_positions:
-        rows = [list(row) for row in rows]
-        for row in rows:
-            for i in json_positions:
-                if row[i] is not None:
-                    row[i] = _JSON(row[i])
-    buffer = StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
-
-
 def _formatting_pool():
-    """One forked worker process for `_csv_text`, or None where processes cannot
-    be forked (then the formatting thread does it, as fast as one core allows)."""
+    """One forked worker process for `demo_csv.csv_text`, or None where processes
+    cannot be forked (then the formatting thread does it, on one core).
+
+    Forked, not spawned: the rows hold choices of Django models, which a fresh
+    interpreter could not unpickle without setting Django up. It is forked
+    before CopyWriter starts its threads (a fork copies only the calling thread)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
     try:
-        return multiprocessing.get_context("fork").Pool(1)
-    except (OSError, ValueError):  # no fork on this platform, or no resources
+        return multiprocessing.get_context("fork").Pool(1, initializer=demo_csv.ignore_interrupts)
+    except (OSError, ValueError):
         return None
 
 
@@ -1221,8 +1212,6 @@ class CopyWriter:
             self.raw.execute("SELECT nextval(%s)", [sequence])
             self.next_ids[model] = self.raw.fetchone()[0]
         self.error: BaseException | None = None
-        # Forked before any thread of ours starts (a fork copies only the calling
-        # thread); it needs nothing but this module's `_csv_text`.
         self.pool = _formatting_pool()
         # Two stages: one thread formats chunks, the other feeds them to COPY (and
         # mostly waits for the server), so formatting, COPY and generation overlap.
@@ -1331,7 +1320,11 @@ class CopyWriter:
         for row, pk in zip(rows, range(first, self.next_ids[model], increment), strict=True):
             row.id = pk
         args = (list(map(values, rows)), json_positions)
-        pending = self.pool.apply_async(_csv_text, args) if self.pool is not None else _csv_text(*args)
+        pending = (
+            self.pool.apply_async(demo_csv.csv_text, args)
+            if self.pool is not None
+            else demo_csv.csv_text(*args)
+        )
         self._put(self.copies, (sql, pending))
 
     def stop(self) -> None:
@@ -2434,9 +2427,13 @@ def run(
         ensure_absence(users, today)
         copy = CopyWriter.supported() if use_copy is None else use_copy
         writer = CopyWriter() if copy else OrmWriter()
-        generator = LeadGenerator(
-            ref, users, calendars, rules, seed=seed, today=today, cutoff=cutoff, writer=writer
-        )
+        try:
+            generator = LeadGenerator(
+                ref, users, calendars, rules, seed=seed, today=today, cutoff=cutoff, writer=writer
+            )
+        except BaseException:
+            writer.stop()  # its threads and process; generate() does this from here on
+            raise
         generator.generate(leads)
     return Result(True, f"Generated {leads} leads.", summary())
 

@@ -11,30 +11,25 @@ too (a VALUES list of thousands of rows costs the server far more to parse).
 Other databases get `bulk_create` itself.
 """
 
+import datetime as dt
 import json
 
 from django.db import connection, models
 
 
 def insert(objs: list, *, ignore_conflicts: bool = False) -> list:
-    """INSERT unsaved instances of one model (with an auto primary key) and, unless
-    conflicts are ignored, set their primary keys, as `bulk_create` does."""
+    """INSERT unsaved instances of one model and, unless conflicts are ignored,
+    set their primary keys, as `bulk_create` does (which it falls back to for
+    anything this fast path does not handle: explicit primary keys, expressions
+    or database defaults as values, fields with their own placeholders)."""
     if not objs:
         return objs
     model = type(objs[0])
-    if connection.vendor != "postgresql":
+    columns = _columns(model, objs) if connection.vendor == "postgresql" else None
+    if columns is None:
         return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    for obj in objs:
-        for field in stamped:
-            field.pre_save(obj, add=True)
-    columns = []
-    for field in fields:
-        values = [getattr(obj, field.attname) for obj in objs]
-        plain = _plain(field)
-        columns.append(list(map(plain, values)) if plain else values)
     quote = connection.ops.quote_name
     # db_type without its modifier (varchar[], not varchar(50)[]), as Django does.
     arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
@@ -46,23 +41,53 @@ def insert(objs: list, *, ignore_conflicts: bool = False) -> list:
     with connection.cursor() as cursor:
         cursor.execute(sql, columns)
         ids = None if ignore_conflicts else cursor.fetchall()
-    if ids is not None:
-        for obj, (pk,) in zip(objs, ids, strict=True):
-            obj.pk = pk
-            obj._state.adding, obj._state.db = False, connection.alias
+    for i, obj in enumerate(objs):
+        if ids is not None:
+            obj.pk = ids[i][0]
+        obj._state.adding, obj._state.db = False, connection.alias
     return objs
 
 
-def _plain(field):
-    """What psycopg2 adapts fastest for a column, or None to send values as they
-    are: JSON as its text, aware datetimes as ISO text (both cast back by the
-    array's type), and choices (str subclasses, adapted slowly) as plain str."""
+def _columns(model, objs) -> list[list] | None:
+    """One list of plain values per column, or None when bulk_create must do it."""
+    if any(obj.pk is not None for obj in objs):
+        return None
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    if any(
+        hasattr(f, "get_placeholder")
+        or (f.target_field if f.is_relation else f).get_internal_type() not in connection.data_types
+        for f in fields
+    ):
+        return None
+    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    for obj in objs:
+        for field in stamped:
+            field.pre_save(obj, add=True)
+    columns = []
+    for field in fields:
+        values = [getattr(obj, field.attname) for obj in objs]
+        if any(hasattr(v, "as_sql") for v in values):  # F(), a database default…
+            return None
+        values = _plain(field, values)
+        if values is None:
+            return None
+        columns.append(values)
+    return columns
+
+
+def _plain(field, values: list) -> list | None:
+    """`values` as psycopg2 adapts them fastest: JSON as its text, aware datetimes
+    as ISO text (both cast back by the array's type), choices (str subclasses,
+    adapted slowly) as plain str. None for values to leave to Django (a datetime
+    given as a string or without a time zone)."""
     kind = field.get_internal_type()
     if kind == "JSONField":
         encoder = field.encoder
-        return lambda v: None if v is None else json.dumps(v, cls=encoder)
+        return [None if v is None else json.dumps(v, cls=encoder) for v in values]
     if kind == "DateTimeField":
-        return lambda v: v.isoformat() if v is not None and v.tzinfo is not None else v
+        if any(v is not None and (not isinstance(v, dt.datetime) or v.tzinfo is None) for v in values):
+            return None
+        return [None if v is None else v.isoformat() for v in values]
     if isinstance(field, models.CharField | models.TextField):
-        return lambda v: v if v is None or v.__class__ is str else str(v)
-    return None
+        return [v if v is None or v.__class__ is str else str(v) for v in values]
+    return values

@@ -5,44 +5,69 @@ Why: each of them is one more query on the hottest paths (intake runs them for
 every lead), while they change a few times a month, by an admin.
 
 Freshness: an entry lives `settings.REFERENCE_CACHE_SECONDS` (5 s by default).
-A change saved through the models in this process clears the cache at once
-(and again when its transaction commits, so a value read inside that
-transaction is not kept); another process (the worker, another web worker)
-sees it within those seconds. Bulk queryset edits send no signals: they too
-show within the lifetime. Cached objects are shared, so treat them as read-only.
+A change saved through the models in this process clears the cache at once;
+another process (the worker, another web worker) sees it within those seconds.
+Bulk queryset edits send no signals: they too show within the lifetime.
+Cached objects are shared between threads, so treat them as read-only.
+
+Transactions: a thread that changed reference rows in a transaction not yet
+over reads them uncached — it may see its own uncommitted rows, which must
+never be stored (the transaction may still roll back). The change queues a
+clear for its commit; while that is queued (Django drops it on rollback) the
+thread does not store what it reads. A load that overlaps a clear is not stored
+either, so a change never hides behind a value read just before it.
 """
 
 import threading
 import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 _entries: dict[str, tuple[float, object]] = {}
 _lock = threading.Lock()
+_generation = 0  # bumped by every clear
 
 
 def get(name: str, load):
     """The cached value of `name`, loaded with `load()` when missing or old."""
+    if _changed_in_open_transaction():
+        return load()
     now = time.monotonic()
     entry = _entries.get(name)
     if entry is not None and entry[0] > now:
         return entry[1]
+    generation = _generation
     value = load()
     with _lock:
-        _entries[name] = (now + settings.REFERENCE_CACHE_SECONDS, value)
+        if generation == _generation:
+            _entries[name] = (now + settings.REFERENCE_CACHE_SECONDS, value)
     return value
 
 
 def clear(**_signal_kwargs) -> None:
+    global _generation
     with _lock:
         _entries.clear()
+        _generation += 1
+
+
+def _clear_at_commit() -> None:
+    clear()
 
 
 def changed(**_signal_kwargs) -> None:
     """Something cached was edited here: clear now and again at commit."""
     clear()
-    transaction.on_commit(clear)
+    transaction.on_commit(_clear_at_commit)  # outside a transaction: runs at once
+
+
+def _changed_in_open_transaction() -> bool:
+    # Our commit hook still queued on this thread's connection means this
+    # transaction (or a savepoint of it still alive) changed reference rows.
+    return connection.in_atomic_block and any(
+        entry[1] is _clear_at_commit for entry in connection.run_on_commit
+    )
 
 
 def connect(*models) -> None:

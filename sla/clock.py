@@ -87,8 +87,10 @@ def start_callback_timer(lead, attempt, callback_at: dt.datetime) -> SlaTimer:
 
 def first_contact_time_left(lead, at: dt.datetime, timer: SlaTimer | None = None) -> dt.timedelta | None:
     """Working time left on the running first-contact clock (negative when
-    overdue). `timer`: that clock, if the caller has just started it."""
-    if timer is None or timer.kind != TimerKind.FIRST_CONTACT or timer.state != TimerState.RUNNING:
+    overdue). `timer`: that clock, if the caller has just started it; trusted
+    only while it cannot have been breached meanwhile (its deadline ahead)."""
+    fresh = timer is not None and timer.kind == TimerKind.FIRST_CONTACT and timer.state == TimerState.RUNNING
+    if not (fresh and timer.due_at > at):
         timer = (
             SlaTimer.objects.filter(lead=lead, kind=TimerKind.FIRST_CONTACT, state=TimerState.RUNNING)
             .select_related("calendar")

@@ -709,3 +709,21 @@ def test_copy_failing_midway_writes_nothing_and_leaves_no_process(monkeypatch):
     assert multiprocessing.active_children() == []
     assert not Lead.objects.exists()
     assert foreign_keys_and_indexes() == schema
+
+
+def test_copy_failing_before_generation_leaves_no_process_or_thread(monkeypatch):
+    import multiprocessing
+    import threading
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("the COPY path needs PostgreSQL")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no calendars")
+
+    threads = set(threading.enumerate())
+    monkeypatch.setattr(demo.LeadGenerator, "__init__", broken)
+    with pytest.raises(RuntimeError, match="no calendars"):
+        demo.run(leads=10, today=date.fromisoformat(TODAY), use_copy=True)
+    assert multiprocessing.active_children() == []
+    assert not [t for t in threading.enumerate() if t not in threads and t.name.startswith("demo-")]

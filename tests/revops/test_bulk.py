@@ -87,3 +87,44 @@ def test_times_choices_and_json_come_back_as_written(rep):
         assert row.params == {"nested": [1, 2.5, None, "ё"], "empty": {}}
         assert row.kind == NotificationKind.NEW_LEAD and type(row.kind) is str
         assert row.read_at is None
+
+
+def test_what_the_fast_path_cannot_do_goes_to_bulk_create(rep):
+    """An explicit id, a string datetime or an expression: the same result as
+    bulk_create, through bulk_create."""
+    from django.db.models import Value
+
+    explicit = rows_for(rep, "e")
+    explicit[0].pk = 987654
+    bulk.insert(explicit[:1])
+    assert Notification.objects.filter(pk=987654).exists()
+
+    as_text = rows_for(rep, "f")
+    for obj in as_text:
+        obj.created_at = "2026-11-26T12:00:00+03:00"
+    bulk.insert(as_text)
+    assert {n.created_at.isoformat() for n in Notification.objects.filter(dedupe_key__contains=":f:")} == {
+        "2026-11-26T09:00:00+00:00"
+    }
+
+    expression = rows_for(rep, "g")
+    for obj in expression:
+        obj.last_error = Value("set by the database")
+    bulk.insert(expression)
+    assert set(
+        Notification.objects.filter(dedupe_key__contains=":g:").values_list("last_error", flat=True)
+    ) == {"set by the database"}
+
+
+def test_a_nullable_column_that_is_null_in_every_row(rep):
+    objs = rows_for(rep, "h")
+    for obj in objs:
+        obj.lead_id = None
+        obj.delivered_at = None
+    bulk.insert(objs)
+    assert list(
+        Notification.objects.filter(pk__in=[o.pk for o in objs]).values_list("lead_id", "delivered_at")
+    ) == [
+        (None, None),
+        (None, None),
+    ]

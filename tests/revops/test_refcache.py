@@ -4,13 +4,16 @@ cleared at once by a change saved in this process."""
 import time
 
 import pytest
+from django.db import transaction
 
 from leads.assignment import route
 from leads.models import Lead, Product, RoutingRule, Source, Stage
 from revops import refcache
 from revops.models import Team
 
-pytestmark = pytest.mark.django_db
+# Committed for real: inside a test's own transaction, a change keeps the
+# changing thread off the cache until the (never committed) transaction ends.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_value_is_loaded_once_within_its_lifetime_and_again_after(settings):
@@ -79,3 +82,35 @@ def test_editing_a_calendars_hours_reaches_the_cached_team(settings):
     calendar.touch()
     assert route(lead)[0] == team
     assert route(lead)[0].calendar.version > before
+
+
+def test_a_rolled_back_change_is_never_cached(settings):
+    settings.REFERENCE_CACHE_SECONDS = 60
+    assert Product.active_by_code("ghost") is None
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Product.objects.create(code="ghost", name="Ghost")
+        assert Product.active_by_code("ghost") is not None  # this transaction sees its own row
+        assert Product.active_by_code("ghost") is not None
+        raise RuntimeError("the import failed")
+    assert Product.active_by_code("ghost") is None
+
+
+def test_a_committed_change_is_seen_at_once_after_the_commit(settings):
+    settings.REFERENCE_CACHE_SECONDS = 60
+    assert Product.active_by_code("new") is None
+    with transaction.atomic():
+        Product.objects.create(code="new", name="New")
+    assert Product.active_by_code("new") is not None
+
+
+def test_a_value_loaded_across_a_clear_is_not_kept(settings):
+    """Another thread's change commits while this thread loads the old rows:
+    the old rows must not be cached for a whole lifetime."""
+    settings.REFERENCE_CACHE_SECONDS = 60
+
+    def load_racing_a_change():
+        refcache.clear()  # the other thread's commit, in the middle of the load
+        return "old rows"
+
+    assert refcache.get("racy", load_racing_a_change) == "old rows"
+    assert refcache.get("racy", lambda: "new rows") == "new rows"
