@@ -748,3 +748,21 @@ def _calendar(code, tz, *, weekdays=(0, 1, 2, 3, 4), opens=dt.time(9), closes=dt
         WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
     calendar.refresh_from_db()
     return calendar
+
+
+def test_a_lead_taken_or_closed_before_distribution_is_left_alone(clock, team):
+    """Intake distributes after its commit, from its own copy of the lead: a head
+    who gave the lead away or closed it in between wins."""
+    rep1, rep2 = make_reps(team, "r1", "r2")
+    head = UserFactory(username="head", role=Role.SALES_HEAD, team=team)
+    taken = LeadFactory()
+    assign_manually(Lead.objects.get(pk=taken.pk), rep2, head)
+    closed = LeadFactory()
+    Lead.objects.filter(pk=closed.pk).update(stage=stage_by_code("lost"))
+    for stale in (taken, closed):  # the instances still say: no owner, open
+        assert stale.owner_id is None
+        before = Assignment.objects.filter(lead=stale).count()
+        assert assign_automatically(stale, at=timezone.now()) is None
+        assert Assignment.objects.filter(lead=stale).count() == before
+    assert Lead.objects.get(pk=taken.pk).owner == rep2
+    assert Lead.objects.get(pk=closed.pk).owner is None
