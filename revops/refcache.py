@@ -59,7 +59,8 @@ def _clear_at_commit() -> None:
 def changed(**_signal_kwargs) -> None:
     """Something cached was edited here: clear now and again at commit."""
     clear()
-    transaction.on_commit(_clear_at_commit)  # outside a transaction: runs at once
+    if not _changed_in_open_transaction():  # one queued clear per transaction is enough
+        transaction.on_commit(_clear_at_commit)  # outside a transaction: runs at once
 
 
 def _changed_in_open_transaction() -> bool:

@@ -114,3 +114,20 @@ def test_a_value_loaded_across_a_clear_is_not_kept(settings):
 
     assert refcache.get("racy", load_racing_a_change) == "old rows"
     assert refcache.get("racy", lambda: "new rows") == "new rows"
+
+
+def test_a_change_rolled_back_to_a_savepoint_is_never_cached(settings):
+    settings.REFERENCE_CACHE_SECONDS = 60
+    with transaction.atomic():
+        Product.objects.create(code="kept", name="Kept")
+        try:
+            with transaction.atomic():  # a savepoint
+                Product.objects.create(code="ghost", name="Ghost")
+                assert Product.active_by_code("ghost") is not None
+                raise RuntimeError("this row failed")
+        except RuntimeError:
+            pass
+        assert Product.active_by_code("ghost") is None
+        assert Product.active_by_code("kept") is not None
+    assert Product.active_by_code("ghost") is None
+    assert Product.active_by_code("kept") is not None
