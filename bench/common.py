@@ -74,6 +74,18 @@ def drop_database(name: str) -> None:
         conn.close()
 
 
+def release(db: str | None, keep: bool, workdir: Path | None = None) -> None:
+    """End of a run: close this process's connections, drop the run's database
+    (or say it was kept), remove its temporary folder."""
+    close_django_connections()
+    if db and not keep:
+        drop_database(db)
+    elif db:
+        print(f"kept database {db}")
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def postgres_version() -> str:
     conn = _admin_connection()
     try:

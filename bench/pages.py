@@ -9,7 +9,6 @@ the login page (a template, no queries).
 """
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -243,12 +242,7 @@ def main(argv=None):
                 print(explain(sql))
         return 0
     finally:
-        common.close_django_connections()
-        if db and not args.keep_db:
-            common.drop_database(db)
-        elif db:
-            print(f"kept database {db}")
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.release(db, args.keep_db, workdir)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -796,12 +795,7 @@ def main(argv=None):
                 )
         return 0
     finally:
-        common.close_django_connections()
-        if db and not args.keep_db:
-            common.drop_database(db)
-        elif db:
-            print(f"kept database {db}")
-        shutil.rmtree(workdir, ignore_errors=True)
+        common.release(db, args.keep_db, workdir)
 
 
 if __name__ == "__main__":
