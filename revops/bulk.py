@@ -25,11 +25,11 @@ def insert(objs: list, *, ignore_conflicts: bool = False) -> list:
     if not objs:
         return objs
     model = type(objs[0])
-    columns = _columns(model, objs) if connection.vendor == "postgresql" else None
-    if columns is None:
-        return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = _columns(fields, objs) if connection.vendor == "postgresql" else None
+    if columns is None:
+        return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
     quote = connection.ops.quote_name
     # db_type without its modifier (varchar[], not varchar(50)[]), as Django does.
     arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
@@ -48,11 +48,10 @@ def insert(objs: list, *, ignore_conflicts: bool = False) -> list:
     return objs
 
 
-def _columns(model, objs) -> list[list] | None:
-    """One list of plain values per column, or None when bulk_create must do it."""
+def _columns(fields, objs) -> list[list] | None:
+    """One list of plain values per field, or None when bulk_create must do it."""
     if any(obj.pk is not None for obj in objs):
         return None
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     if any(
         hasattr(f, "get_placeholder")
         or (f.target_field if f.is_relation else f).get_internal_type() not in connection.data_types
