@@ -27,6 +27,7 @@ from leads.models import (
     Stage,
     StageChange,
 )
+from revops import refcache
 
 
 class VisibleLeadsMixin:
@@ -286,6 +287,7 @@ class IntakeKeyAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke selected keys"))
     def revoke(self, request, queryset):
         queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        refcache.changed()  # an update() sends no signal; this process stops accepting them now
 
 
 @admin.register(SiteForm)

@@ -9,14 +9,14 @@ class LeadsConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from leads.models import Campaign, Product, RoutingRule, Segment, Source, Stage
+        from leads.models import Campaign, IntakeKey, Product, RoutingRule, Segment, Source, Stage
         from revops import refcache
 
         # After every migrate and flush (tests that commit end with one), the
         # vocabulary the product relies on is there again.
         post_migrate.connect(_seed, sender=self)
         post_migrate.connect(refcache.clear, dispatch_uid="refcache-migrate")
-        refcache.connect(Stage, Product, Campaign, RoutingRule, Source, Segment)
+        refcache.connect(Stage, Product, Campaign, RoutingRule, Source, Segment, IntakeKey)
 
 
 def _seed(sender, apps=None, **kwargs):

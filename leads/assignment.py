@@ -12,16 +12,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from leads.actions import Conflict, Invalid, lock_lead
 from leads.choices import AssignmentKind, StageKind
 from leads.models import Assignment, Lead, RoutingRule, Stage
-from revops import refcache
+from revops import bulk, refcache
 from revops.availability import availability
-from revops.models import DistributionMode, Team, User
+from revops.models import Absence, DistributionMode, Team, User
 from revops.roles import Role
 from sla.calendars import schedule_or_24x7, team_calendar
 from sla.clock import first_contact_time_left, recompute_running
@@ -93,16 +93,33 @@ def next_ticket(team: Team) -> int:
         return cursor.fetchone()[0]
 
 
+LEAST_MODES = (DistributionMode.LEAST_OPEN, DistributionMode.LEAST_TODAY)
+
+
+def roster(team: Team) -> list[User]:
+    """The team's reps who take leads, with their shifts and current absences,
+    from the reference cache: distribution reads it for every new lead, while
+    it changes when someone edits a rep, a shift or an absence (which clears
+    the cache here at once, elsewhere within its lifetime). Shared instances:
+    read-only."""
+
+    def load():
+        recent = timezone.localdate() - dt.timedelta(days=2)  # any time zone's "today" is later
+        return list(
+            User.objects.filter(team=team, role=Role.REP, is_active=True, accepts_leads=True)
+            .prefetch_related("shifts", Prefetch("absences", Absence.objects.filter(ends_on__gte=recent)))
+            .order_by("id")
+        )
+
+    return refcache.get(f"roster:{team.pk}", load)
+
+
 def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -> User | None:
     """Pick a rep of `team` for a new lead at `at`, recording why others were
     skipped. Takes no lock: two simultaneous picks may see the same daily count
     (a cap can be passed by one lead) but never the same ticket."""
-    reps = list(
-        User.objects.filter(team=team, role=Role.REP, is_active=True, accepts_leads=True)
-        .exclude(pk__in=[u.pk for u in exclude if u])
-        .prefetch_related("shifts", "absences")
-        .order_by("id")
-    )
+    excluded = {u.pk for u in exclude if u}
+    reps = [rep for rep in roster(team) if rep.pk not in excluded]
     if not reps:
         decision.why("no_reps", team=team.name)
         return None
@@ -143,7 +160,6 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
 
     mode = team.distribution_mode
     decision.why("mode", mode=mode)
-    oldest_first = lambda rep: (rep.last_assigned_at or dt.datetime.min.replace(tzinfo=dt.UTC), rep.pk)  # noqa: E731
     if mode in (DistributionMode.ROUND_ROBIN, DistributionMode.WEIGHTED):
         # The team's ticket counter walks a smooth weighted cycle of the reps
         # eligible now. Reps away are simply not in the cycle, so coming back
@@ -151,11 +167,20 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
         # so concurrent intakes never wait for each other's whole transaction.
         weights = [(rep, rep.lead_weight if mode == DistributionMode.WEIGHTED else 1) for rep in eligible]
         cycle = smooth_cycle(weights)
-        chosen = cycle[(next_ticket(team) - 1) % len(cycle)]
-        previous = max((r for r in reps if r.last_assigned_at), key=oldest_first, default=None)
-        if previous and previous != chosen:
+        if len(set(cycle)) == 1:
+            return cycle[0]  # one rep on shift: nothing to rotate, no ticket spent
+        ticket = next_ticket(team)
+        chosen, previous = cycle[(ticket - 1) % len(cycle)], cycle[(ticket - 2) % len(cycle)]
+        if previous != chosen:
             decision.why("next_after", user=previous.username)
-    elif mode == DistributionMode.LEAST_OPEN:
+        return chosen
+    # The least-loaded modes break ties by who waited longest for a lead; the
+    # cached roster does not carry that moment, so it is read fresh.
+    waited = dict(
+        User.objects.filter(pk__in=[rep.pk for rep in eligible]).values_list("pk", "last_assigned_at")
+    )
+    oldest_first = lambda rep: (waited.get(rep.pk) or dt.datetime.min.replace(tzinfo=dt.UTC), rep.pk)  # noqa: E731
+    if mode == DistributionMode.LEAST_OPEN:
         open_counts = dict(
             Lead.objects.open()
             .filter(owner__in=eligible)
@@ -201,9 +226,16 @@ def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None):
         # Another team may work another calendar: the running clock follows it.
         recompute_running(SlaTimer.objects.filter(lead=lead))
         timer = None  # its deadline may just have moved
-    assignment = Assignment.objects.create(
+    return write_assignment(lead, previous, kind, by, reasons, at, timer)
+
+
+def write_assignment(lead, previous, kind, by, reasons, at, timer=None) -> Assignment:
+    """The Assignment row of `lead`'s owner and team as they now are, and the
+    new owner's notification, in the caller's transaction."""
+    owner = lead.owner
+    assignment = Assignment(
         lead=lead,
-        team=decision_team,
+        team=lead.team,
         from_owner=previous,
         to_owner=owner,
         assigned_by=by,
@@ -212,10 +244,13 @@ def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None):
         sla_left_seconds=_sla_left_seconds(lead, at, timer),
         created_at=at,
     )
+    bulk.insert([assignment])
     if owner is None:
         return assignment
-    User.objects.filter(pk=owner.pk).update(last_assigned_at=at)
-    owner.last_assigned_at = at
+    if lead.team is not None and lead.team.distribution_mode in LEAST_MODES:
+        # Only the least-loaded modes read it (their tie-break); round-robin
+        # teams skip the write, which would queue their intakes on the rep's row.
+        User.objects.filter(pk=owner.pk).update(last_assigned_at=at)
     if by is None or by.pk != owner.pk:  # nobody needs telling what they did themselves
         # A lead new to the rep (from intake or the waiting queue) reads differently
         # from one handed over by a head.

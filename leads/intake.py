@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.assignment import assign_automatically, assign_on_entry, route
-from leads.choices import EntryChannel, StageCode
+from leads.assignment import assign_automatically, assign_on_entry, decide, route, write_assignment
+from leads.choices import AssignmentKind, EntryChannel, StageCode
 from leads.models import (
     Campaign,
     Consent,
@@ -32,6 +32,7 @@ from leads.models import (
     Stage,
     StageChange,
 )
+from revops import bulk
 from sla.clock import start_first_contact_timer
 from sla.models import NotificationKind
 from sla.notify import notify
@@ -107,19 +108,26 @@ def take_lead(
     record's unique key and the loser, retrying, finds the winner's answer."""
     for attempt in range(attempts):
         try:
+            if idempotency_key:
+                # A retry answered before needs no ticket or lock: look first.
+                stored = _stored_answer(sub, idempotency_key, request_hash, lock=False)
+                if stored is not None:
+                    return stored
+            # A person we have never seen gets their new lead, its owner and the
+            # owner's notification in one transaction: the rep is chosen first
+            # (reads from the reference cache, at most one short UPDATE of the
+            # team's ticket), before any row is locked. If the same person
+            # arrives twice at once, the second INSERT of the contact fails and
+            # the retry takes the known-contact path (its ticket is lost).
+            plan = None
+            if assign and sub.owner is None and _find_contact(sub, lock=False) is None:
+                plan = _plan_new_lead(sub)
             with transaction.atomic():
                 if idempotency_key:
-                    record = (
-                        IdempotencyRecord.objects.select_for_update()
-                        .filter(source=sub.source, key=idempotency_key)
-                        .first()
-                    )
-                    if record is not None:
-                        if record.request_hash != request_hash:
-                            raise IdempotencyConflict
-                        body = record.response
-                        return Outcome(body["id"], body["request_id"], body["repeat"], replayed=True)
-                outcome = _take(sub, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
+                    stored = _stored_answer(sub, idempotency_key, request_hash, lock=True)
+                    if stored is not None:
+                        return stored
+                outcome = _take(sub, plan, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
                 if idempotency_key:
                     IdempotencyRecord.objects.create(
                         source=sub.source,
@@ -138,13 +146,47 @@ def take_lead(
     raise AssertionError("unreachable")
 
 
-def _find_contact(sub: Submission) -> Contact | None:
+def _stored_answer(sub: Submission, key: str, request_hash: str, *, lock: bool) -> Outcome | None:
+    records = IdempotencyRecord.objects.filter(source=sub.source, key=key)
+    record = (records.select_for_update() if lock else records).first()
+    if record is None:
+        return None
+    if record.request_hash != request_hash:
+        raise IdempotencyConflict
+    body = record.response
+    return Outcome(body["id"], body["request_id"], body["repeat"], replayed=True)
+
+
+@dataclass
+class Plan:
+    """A new person's lead, built before the transaction, with its distribution
+    decided (see take_lead)."""
+
+    lead: Lead
+    decision: object  # leads.assignment.Decision
+
+
+def _plan_new_lead(sub: Submission) -> Plan | None:
+    now = sub.received_at or timezone.now()
+    lead = _new_lead(sub, contact=None, known=False, now=now)
+    try:
+        decision = decide(lead, now)
+    except Exception:
+        # Distribution must never cost a lead: it waits for assign_waiting.
+        logger.exception("could not distribute a new lead from %s now; it waits in the queue", sub.source)
+        return None
+    lead.team, lead.owner = decision.team, decision.owner
+    return Plan(lead, decision)
+
+
+def _find_contact(sub: Submission, *, lock: bool = True) -> Contact | None:
     condition = Q()
     if sub.phone:
         condition |= Q(phone=sub.phone)
     if sub.email:
         condition |= Q(email=sub.email)
-    matches = list(Contact.objects.select_for_update().filter(condition))
+    contacts = Contact.objects.filter(condition)
+    matches = list(contacts.select_for_update() if lock else contacts)
     # A phone match wins over an email match: phones identify people better.
     by_phone = next((c for c in matches if sub.phone and c.phone == sub.phone), None)
     return by_phone or (matches[0] if matches else None)
@@ -171,17 +213,19 @@ def _campaign_for(sub: Submission) -> Campaign | None:
     return Campaign.for_utm(sub.source.pk, sub.utm.get("utm_campaign", ""), sub.utm.get("utm_source", ""))
 
 
-def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: bool = True) -> Outcome:
-    now = sub.received_at or timezone.now()
-    contact = _find_contact(sub)
+def _take(
+    sub: Submission, plan: Plan | None, *, start_clock: bool, assign: bool, notify_owner: bool
+) -> Outcome:
+    now = plan.lead.created_at if plan else (sub.received_at or timezone.now())
+    contact = None if plan else _find_contact(sub)
     known = contact is not None
     if known:
         _complete_contact(contact, sub)
     else:
-        contact = Contact.objects.create(
+        contact = Contact(
             phone=sub.phone, email=sub.email, name=sub.name, company=sub.company, created_at=now
         )
-    campaign = _campaign_for(sub)
+        bulk.insert([contact])  # a person arriving twice at once fails here: take_lead retries
     # The contact's row lock (taken in _find_contact) serialises requests of
     # this person; the open lead is read after it. A new contact has no leads.
     open_lead = (
@@ -192,7 +236,7 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
     request = InboundRequest(
         contact=contact,
         source=sub.source,
-        campaign=campaign,
+        campaign=plan.lead.campaign if plan else _campaign_for(sub),
         channel=sub.channel,
         comment=sub.comment,
         product_text=sub.product,
@@ -215,12 +259,40 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
         )
         return Outcome(open_lead.pk, request.pk, repeat=True)
 
+    lead = plan.lead if plan else _new_lead(sub, contact, known, now)
+    lead.contact = contact
+    routed = None
+    if plan is None and sub.owner is None and assign:
+        # Routing reads only the lead's own fields: the team goes in with the row.
+        lead.team, routed = route(lead)
+    bulk.insert([lead])
+    bulk.insert([StageChange(lead=lead, from_stage=None, to_stage=lead.stage, changed_at=now)])
+    request.lead = lead
+    bulk.insert([request])
+    _record_consent(contact, request, sub, now)
+    if sub.owner is not None:
+        assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
+    timer = None
+    if start_clock:
+        # The clock runs from arrival on the lead's team's calendar, whoever
+        # gets the lead and whenever.
+        timer = start_first_contact_timer(lead, now)
+    if plan is not None:
+        write_assignment(lead, None, AssignmentKind.AUTO, None, plan.decision.reasons, now, timer)
+    outcome = Outcome(lead.pk, request.pk, repeat=False, timer=timer)
+    if plan is None and assign and sub.owner is None:
+        outcome.to_assign, outcome.routed = lead, routed
+    return outcome
+
+
+def _new_lead(sub: Submission, contact, known: bool, now) -> Lead:
+    """The unsaved lead of `sub` (no team or owner yet)."""
     stage = Stage.by_code(StageCode.LEAD)
     product = Product.active_by_code(sub.product) if sub.product else None
-    lead = Lead(
+    return Lead(
         contact=contact,
         source=sub.source,
-        campaign=campaign,
+        campaign=_campaign_for(sub),
         channel=sub.channel,
         product=product,
         product_text="" if product else sub.product,
@@ -233,26 +305,6 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
         created_at=now,
         **{name: sub.utm.get(name, "") for name in UTM_FIELDS},
     )
-    routed = None
-    if sub.owner is None and assign:
-        # Routing reads only the lead's own fields: the team goes in with the row.
-        lead.team, routed = route(lead)
-    lead.save(force_insert=True)
-    StageChange.objects.create(lead=lead, from_stage=None, to_stage=stage, changed_at=now)
-    request.lead = lead
-    request.save()
-    _record_consent(contact, request, sub, now)
-    if sub.owner is not None:
-        assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
-    timer = None
-    if start_clock:
-        # The clock runs from arrival on the routed team's calendar, whoever
-        # gets the lead and whenever.
-        timer = start_first_contact_timer(lead, now)
-    outcome = Outcome(lead.pk, request.pk, repeat=False, timer=timer)
-    if assign and sub.owner is None:
-        outcome.to_assign, outcome.routed = lead, routed
-    return outcome
 
 
 def _assign_after_commit(outcome: Outcome) -> None:
@@ -271,12 +323,16 @@ def _assign_after_commit(outcome: Outcome) -> None:
 
 
 def _record_consent(contact, request, sub: Submission, now):
-    Consent.objects.create(
-        contact=contact,
-        request=request,
-        text_version=sub.consent_text,
-        given_at=now,
-        ip=sub.client_ip or None,
+    bulk.insert(
+        [
+            Consent(
+                contact=contact,
+                request=request,
+                text_version=sub.consent_text,
+                given_at=now,
+                ip=sub.client_ip or None,
+            )
+        ]
     )
 
 

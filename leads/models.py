@@ -825,6 +825,9 @@ class IntakeKey(models.Model):
         # At most one write a minute per key: the column is for people, not audit.
         if self.last_used_at is None or (at - self.last_used_at).total_seconds() > 60:
             IntakeKey.objects.filter(pk=self.pk).update(last_used_at=at)
+            # The instance may be the reference cache's: its copy of the time
+            # only throttles these writes (a race costs one extra UPDATE).
+            self.last_used_at = at
 
 
 class SiteForm(models.Model):

@@ -12,12 +12,13 @@ class RevopsConfig(AppConfig):
 
         from revops import refcache
         from revops.groups import sync_role_groups
-        from revops.models import Team
+        from revops.models import Absence, Shift, Team, User
         from revops.sqlite import install_unicode_like
 
         connection_created.connect(install_unicode_like)
-        # Teams are reference data of routing (revops/refcache.py).
-        refcache.connect(Team)
+        # Teams and their reps' rosters are reference data of distribution
+        # (revops/refcache.py, leads/assignment.py).
+        refcache.connect(Team, User, Shift, Absence)
 
         # Permissions exist only after migrate, so the role groups follow it.
         post_migrate.connect(sync_role_groups, sender=self)

@@ -41,8 +41,7 @@ def availability(user, schedule: Schedule, at: dt.datetime) -> Availability:
         return Availability(False, "calendar_closed")
     shifts = list(user.shifts.all())
     # A rep without any shifts configured works the calendar's hours.
-    if shifts and not any(
-        s.weekday == local.weekday() and _covers(s.starts, s.ends, local.time()) for s in shifts
-    ):
+    weekday = _shift_weekday(schedule, local, shifts)
+    if shifts and not any(s.weekday == weekday and _covers(s.starts, s.ends, local.time()) for s in shifts):
         return Availability(False, "off_shift")
     return Availability(True)

@@ -12,6 +12,7 @@ Other databases get `bulk_create` itself.
 """
 
 import datetime as dt
+import functools
 import json
 
 from django.db import connection, models
@@ -25,19 +26,11 @@ def insert(objs: list, *, ignore_conflicts: bool = False) -> list:
     if not objs:
         return objs
     model = type(objs[0])
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    fields = _fields(model)
     columns = _columns(fields, objs) if connection.vendor == "postgresql" else None
     if columns is None:
         return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
-    quote = connection.ops.quote_name
-    # db_type without its modifier (varchar[], not varchar(50)[]), as Django does.
-    arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-        f"SELECT * FROM UNNEST({arrays})"
-        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(meta.pk.column)}")
-    )
+    sql = _statement(model, ignore_conflicts)
     with connection.cursor() as cursor:
         cursor.execute(sql, columns)
         ids = None if ignore_conflicts else cursor.fetchall()
@@ -48,17 +41,44 @@ def insert(objs: list, *, ignore_conflicts: bool = False) -> list:
     return objs
 
 
+@functools.cache
+def _fields(model) -> list:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+@functools.cache
+def _statement(model, ignore_conflicts: bool) -> str:
+    """The INSERT for `model` (built once per model: intake runs one per row)."""
+    meta, fields = model._meta, _fields(model)
+    quote = connection.ops.quote_name
+    # db_type without its modifier (varchar[], not varchar(50)[]), as Django does.
+    arrays = ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT * FROM UNNEST({arrays})"
+        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(meta.pk.column)}")
+    )
+
+
+@functools.cache
+def _layout(model) -> tuple[bool, list]:
+    """Whether the fast path can write `model`, and its auto_now fields."""
+    fields = _fields(model)
+    plain = not any(
+        hasattr(f, "get_placeholder")
+        or (f.target_field if f.is_relation else f).get_internal_type() not in connection.data_types
+        for f in fields
+    )
+    return plain, [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+
+
 def _columns(fields, objs) -> list[list] | None:
     """One list of plain values per field, or None when bulk_create must do it."""
     if any(obj.pk is not None for obj in objs):
         return None
-    if any(
-        hasattr(f, "get_placeholder")
-        or (f.target_field if f.is_relation else f).get_internal_type() not in connection.data_types
-        for f in fields
-    ):
+    plain, stamped = _layout(type(objs[0]))
+    if not plain:
         return None
-    stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
     for obj in objs:
         for field in stamped:
             field.pre_save(obj, add=True)

@@ -5,7 +5,8 @@ lets the request through (fail open) and is logged once per window."""
 import logging
 import time
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -20,10 +21,22 @@ def hit(scope: str, ident: str, limit: int | None, window: int = 60) -> tuple[bo
     key = f"rl:{scope}:{ident}:{bucket}"
     retry_after = window - (now % window)
     try:
-        # add() is a no-op when the key exists, so the first request sets the expiry.
-        cache.add(key, 0, timeout=window + 1)
-        count = cache.incr(key)
+        count = _count(key, window + 1)
     except Exception as exc:  # any cache failure means "allow"
         logger.warning("rate limit cache unavailable (%s); allowing %s", exc.__class__.__name__, scope)
         return True, 0
     return count <= limit, retry_after
+
+
+def _count(key: str, ttl: int) -> int:
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        # One round trip where Django's add() + incr() take three (this runs on
+        # every intake request): SET NX gives the first request's expiry.
+        full_key = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=ttl, nx=True)
+        pipe.incr(full_key)
+        return pipe.execute()[1]
+    cache.add(key, 0, timeout=ttl)  # a no-op when the key exists
+    return cache.incr(key)

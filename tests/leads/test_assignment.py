@@ -28,6 +28,7 @@ from leads.assignment import (
 from leads.choices import AssignmentKind
 from leads.intake import Submission, take_lead
 from leads.models import Assignment, Lead, RoutingRule
+from revops import refcache
 from revops.models import Absence, DistributionMode, Shift, Team
 from revops.roles import Role
 from sla.calendars import _build
@@ -729,14 +730,34 @@ def test_every_assignment_writes_one_row_and_notifies_the_new_owner_once(clock, 
     assert rows[2].to_owner == rows[0].to_owner, "back to the other rep"
 
 
-def test_last_assigned_at_and_the_ticket_move_with_each_pick(clock, team):
+def test_round_robin_moves_the_ticket_and_leaves_last_assigned_at_alone(clock, team):
     r1, r2 = make_reps(team, "r1", "r2")
     arrive(clock)
     r1.refresh_from_db()
     r2.refresh_from_db()
     team.refresh_from_db()
-    assert r1.last_assigned_at == timezone.now() and r2.last_assigned_at is None
+    # Only the least-loaded modes read last_assigned_at; round-robin does not write it.
+    assert r1.last_assigned_at is None and r2.last_assigned_at is None
     assert team.rr_counter == 1
+
+
+def test_a_lone_rep_on_shift_takes_no_ticket(clock, team):
+    (solo,) = make_reps(team, "solo")
+    (lead,) = arrive(clock)
+    team.refresh_from_db()
+    assert lead.owner == solo and team.rr_counter == 0
+
+
+def test_least_loaded_picks_write_last_assigned_at(clock, team):
+    team.distribution_mode = DistributionMode.LEAST_OPEN
+    team.save()
+    r1, r2 = make_reps(team, "r1", "r2")
+    (lead,) = arrive(clock)
+    r1.refresh_from_db()
+    r2.refresh_from_db()
+    assert lead.owner == r1 and r1.last_assigned_at == timezone.now() and r2.last_assigned_at is None
+    # The tie at one open lead each now goes to r2, who has waited longer.
+    assert owners(arrive(clock, 2)) == ["r2", "r1"]
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -766,3 +787,32 @@ def test_a_lead_taken_or_closed_before_distribution_is_left_alone(clock, team):
         assert Assignment.objects.filter(lead=stale).count() == before
     assert Lead.objects.get(pk=taken.pk).owner == rep2
     assert Lead.objects.get(pk=closed.pk).owner is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cached_roster_follows_edits_to_reps_shifts_and_absences(clock, team):
+    """The reps of a team are cached per process (leads.assignment.roster);
+    an edit here must reach the very next pick. Committed rows (transaction=True):
+    inside a test's transaction a reference edit turns the cache off."""
+    first, second = make_reps(team, "first", "second")
+    team.distribution_mode = DistributionMode.LEAST_OPEN
+    team.save()
+    source = SourceFactory()  # new sources would clear the whole cache at every arrival
+
+    def pick(count=1):
+        return owners(arrive(clock, count, source=source))
+
+    assert pick() == ["first"]
+    assert f"roster:{team.pk}" in refcache._entries  # the roster is now cached
+    Absence.objects.create(user=second, starts_on=timezone.localdate(), ends_on=timezone.localdate())
+    assert pick() == ["first"]
+    Absence.objects.filter(user=second).delete()  # a queryset delete sends signals per row
+    first.accepts_leads = False
+    first.save()
+    assert pick(2) == ["second", "second"]
+    first.accepts_leads = True
+    first.save()
+    # A tie at two open leads would go to first (who waited longer), but a
+    # shift on Sundays only takes first off today.
+    Shift.objects.create(user=first, weekday=6, starts=dt.time(9), ends=dt.time(10))
+    assert pick() == ["second"]

@@ -1,15 +1,21 @@
 """POST /api/v1/intake/: the way leads come in from sites, chats and telephony."""
 
 import datetime as dt
+import os
+import uuid
 
 import pytest
+import redis
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads.intake_keys import create_key
 from leads.models import Consent, Contact, IdempotencyRecord, InboundRequest, Lead, StageChange
 from sla.models import Notification, SlaTimer
+from tests.conftest import skip_or_fail
 from tests.factories import CampaignFactory, ProductFactory, SourceFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -91,6 +97,37 @@ def test_the_lead_goes_to_a_rep_and_the_clock_starts_at_arrival(api, source, key
     assert Notification.objects.filter(recipient=rep, kind="new_lead", lead=lead, channel="in_app").exists()
     # The rep got the lead with the whole first-contact time ahead.
     assert lead.assignments.get().sla_left_seconds == 15 * 60
+
+
+def test_a_new_persons_lead_is_written_with_its_owner_in_one_transaction(api, key, rep):
+    with CaptureQueriesContext(connection) as ctx:
+        body = post(api, key, GOOD).json()
+    lead = Lead.objects.get(pk=body["id"])
+    assert lead.owner == rep
+    # One transaction (a savepoint inside the test's): the lead never exists
+    # without its owner, assignment and notification.
+    assert sum(q["sql"].startswith("SAVEPOINT") for q in ctx.captured_queries) == 1
+    assignment = lead.assignments.get()
+    assert (assignment.to_owner, assignment.kind) == (rep, "auto")
+    assert Notification.objects.filter(recipient=rep, kind="new_lead", lead=lead).exists()
+
+
+def test_distribution_failing_at_intake_never_costs_the_lead(api, key, rep, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("distribution is down")
+
+    # Before the transaction: the lead is written and given out after its commit.
+    monkeypatch.setattr("leads.intake.decide", broken)
+    first = post(api, key, GOOD)
+    assert first.status_code == 201
+    assert Lead.objects.get(pk=first.json()["id"]).owner == rep
+    # After the commit too: the lead waits in the team's queue, unassigned.
+    monkeypatch.setattr("leads.assignment.decide", broken)
+    second = post(api, key, {**GOOD, "phone": "+79160000099", "email": ""})
+    assert second.status_code == 201
+    waiting = Lead.objects.get(pk=second.json()["id"])
+    assert waiting.owner is None and waiting.team == rep.team
+    assert SlaTimer.objects.filter(lead=waiting, state="running").exists()
 
 
 def test_unknown_product_codes_are_kept_as_sent(api, key):
@@ -252,6 +289,34 @@ class TestRateLimits:
         raw = create_key(source, rate_limit_per_minute=None)[1]
         for i in range(5):
             assert post(api, raw, {**GOOD, "phone": f"+7916000001{i}", "email": ""}).status_code == 201
+
+    def test_limits_count_in_redis_with_one_expiry_per_window(self, api, source, settings):
+        url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        prefix = f"test-{uuid.uuid4().hex}"
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": prefix,
+            }
+        }
+        client = redis.Redis.from_url(url)
+        try:
+            client.ping()
+        except redis.RedisError:
+            skip_or_fail(f"no Redis at {url}")
+        stored, raw = create_key(source, rate_limit_per_minute=2)
+        try:
+            codes = [
+                post(api, raw, {**GOOD, "phone": f"+7916000003{i}", "email": ""}).status_code
+                for i in range(3)
+            ]
+            assert codes == [201, 201, 429]
+            (counter,) = client.keys(f"{prefix}:*intake-key:{stored.pk}:*")
+            assert int(client.get(counter)) == 3 and 0 < client.ttl(counter) <= 61
+        finally:
+            for name in client.keys(f"{prefix}:*"):
+                client.delete(name)
 
     def test_limits_fail_open_when_the_cache_is_down(self, api, source, settings):
         settings.CACHES = {

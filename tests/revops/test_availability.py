@@ -138,13 +138,16 @@ def test_a_transferred_working_saturday_is_open_with_a_weekdays_hours(rep):
     assert at(moscow(2025, 11, 8, 11, 0), rep) == CLOSED
 
 
-def test_a_rep_with_weekday_shifts_is_off_shift_on_a_transferred_working_saturday(rep):
-    # Current behaviour, recorded on purpose: weekly shifts are by weekday, so a rep who
-    # works Mon–Fri shifts has no shift on the working Saturday even though the
-    # calendar is open. Nobody with shifts takes leads that day (see the report).
-    for weekday in range(5):
+def test_a_rep_with_weekday_shifts_works_a_transferred_working_saturday_like_a_weekday(rep):
+    # The calendar opens Saturday 2025-11-01 with a weekday's hours; a rep on
+    # Mon–Fri shifts works it with their first weekday's shift (Monday's here),
+    # so the team is not left without anyone that day.
+    Shift.objects.create(user=rep, weekday=0, starts=T(10), ends=T(14))
+    for weekday in range(1, 5):
         Shift.objects.create(user=rep, weekday=weekday, starts=T(9), ends=T(18))
-    assert at(moscow(2025, 11, 1, 11, 0), rep) == OFF_SHIFT
+    assert at(moscow(2025, 11, 1, 11, 0), rep) == AVAILABLE
+    assert at(moscow(2025, 11, 1, 15, 0), rep) == OFF_SHIFT  # Monday's shift ends at 14:00
+    assert at(moscow(2025, 11, 8, 11, 0), rep) == CLOSED  # an ordinary Saturday
 
 
 def test_an_ad_hoc_closure_closes_the_day(rep):
