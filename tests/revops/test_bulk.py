@@ -128,3 +128,33 @@ def test_a_nullable_column_that_is_null_in_every_row(rep):
         (None, None),
         (None, None),
     ]
+
+
+def test_a_single_row_goes_as_values_and_comes_back_as_written(rep):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from leads.models import Consent, InboundRequest
+    from tests.factories import LeadFactory
+
+    moscow = dt.datetime(2026, 3, 8, 23, 59, 59, 123456, tzinfo=ZoneInfo("Europe/Moscow"))
+    (obj,) = rows_for(rep, "s")[:1]
+    obj.created_at = moscow
+    obj.params = {"nested": [1, 2.5, None, "ё"], "quote": "it's"}
+    with CaptureQueriesContext(connection) as ctx:
+        bulk.insert([obj])
+    if connection.vendor == "postgresql":
+        assert len(ctx.captured_queries) == 1 and " VALUES (" in ctx.captured_queries[0]["sql"]
+    row = Notification.objects.get(pk=obj.pk)
+    assert row.created_at == moscow and row.params == obj.params and row.state == obj.state
+    # An address column and a JSON column holding a plain string, one row each.
+    lead = LeadFactory()
+    contact = lead.contact
+    request = InboundRequest(lead=lead, contact=contact, source=lead.source, channel="form", extra="just text")
+    bulk.insert([request])
+    for ip in ("203.0.113.7", "2001:db8::1", None):
+        consent = Consent(contact=contact, request=request, text_version="v1", ip=ip)
+        bulk.insert([consent])
+        assert Consent.objects.get(pk=consent.pk).ip == ip
+        consent.delete()
+    assert InboundRequest.objects.get(pk=request.pk).extra == "just text"
