@@ -171,7 +171,7 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
             return cycle[0]  # one rep on shift: nothing to rotate, no ticket spent
         ticket = next_ticket(team)
         chosen, previous = cycle[(ticket - 1) % len(cycle)], cycle[(ticket - 2) % len(cycle)]
-        if previous != chosen:
+        if ticket > 1 and previous != chosen:  # the place before this one in the rotation
             decision.why("next_after", user=previous.username)
         return chosen
     # The least-loaded modes break ties by who waited longest for a lead; the

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -106,7 +106,9 @@ def take_lead(
     With an `idempotency_key`, the first answer is stored in the same
     transaction and replayed for retries; two racing retries collide on the
     record's unique key and the loser, retrying, finds the winner's answer."""
+    planning = assign and sub.owner is None
     for attempt in range(attempts):
+        plan = None
         try:
             if idempotency_key:
                 # A retry answered before needs no ticket or lock: look first.
@@ -118,9 +120,9 @@ def take_lead(
             # (reads from the reference cache, at most one short UPDATE of the
             # team's ticket), before any row is locked. If the same person
             # arrives twice at once, the second INSERT of the contact fails and
-            # the retry takes the known-contact path (its ticket is lost).
-            plan = None
-            if assign and sub.owner is None and not _known(sub):
+            # the retry takes the known-contact path (its ticket is lost: the
+            # rotation skips one place).
+            if planning and not _known(sub):
                 plan = _plan_new_lead(sub)
             with transaction.atomic():
                 if idempotency_key:
@@ -140,9 +142,19 @@ def take_lead(
             return outcome
         except IntegrityError:
             # Another request created the same contact (or used the same
-            # Idempotency-Key) a moment ago; the next try sees its work.
+            # Idempotency-Key) a moment ago; the next try sees its work (and
+            # takes the old path for anything else that refused the plan).
             if attempt == attempts - 1:
                 raise
+            planning = False
+        except DatabaseError:
+            if plan is None or attempt == attempts - 1:
+                raise
+            # Writing the planned owner failed (a lock timeout on the rep's row,
+            # say): the lead must not be lost for it. Take it again the old way,
+            # the owner chosen after the commit.
+            logger.exception("a new lead from %s could not be written with its owner; retrying", sub.source)
+            planning = False
     raise AssertionError("unreachable")
 
 

@@ -18,7 +18,10 @@ class RevopsConfig(AppConfig):
         connection_created.connect(install_unicode_like)
         # Teams and their reps' rosters are reference data of distribution
         # (revops/refcache.py, leads/assignment.py).
-        refcache.connect(Team, User, Shift, Absence)
+        refcache.connect(Team, Shift, Absence)
+        refcache.connect(
+            User, ignore_updates_of=frozenset({"last_login", "password", "language", "queue_order"})
+        )
 
         # Permissions exist only after migrate, so the role groups follow it.
         post_migrate.connect(sync_role_groups, sender=self)

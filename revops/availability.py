@@ -22,10 +22,14 @@ def _covers(starts: dt.time, ends: dt.time, moment: dt.time) -> bool:
 
 def _shift_weekday(schedule: Schedule, local: dt.datetime, shifts) -> int:
     """The weekday whose shifts apply. A weekend day the calendar opens (a
-    transferred working Saturday) is worked like a regular weekday: the rep's
-    first weekday with shifts."""
+    transferred working Saturday) is worked like a regular weekday — the rep's
+    first weekday with shifts — unless the rep has shifts on that weekend day."""
     weekday = local.weekday()
-    if weekday >= 5 and schedule.overrides.get(local.date()):
+    if (
+        weekday >= 5
+        and schedule.overrides.get(local.date())
+        and not any(s.weekday == weekday for s in shifts)
+    ):
         return min((s.weekday for s in shifts if s.weekday < 5), default=weekday)
     return weekday
 

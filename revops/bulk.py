@@ -62,9 +62,8 @@ def _statement(model, ignore_conflicts: bool, single: bool) -> str:
         rows = "SELECT * FROM UNNEST({})".format(
             ", ".join(f"(%s)::{f.db_type(connection).split('(')[0]}[]" for f in fields)
         )
-    return (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) {rows}"
-        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(meta.pk.column)}")
+    return f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) {rows}" + (
+        " ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {quote(meta.pk.column)}"
     )
 
 

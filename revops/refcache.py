@@ -71,10 +71,20 @@ def _changed_in_open_transaction() -> bool:
     )
 
 
-def connect(*models) -> None:
-    """Clear the cache whenever a row of `models` is saved or deleted here."""
+def connect(*models, ignore_updates_of: frozenset = frozenset()) -> None:
+    """Clear the cache whenever a row of `models` is saved or deleted here —
+    except saves that update only fields in `ignore_updates_of` (a user's
+    last login or language is nothing the cache holds)."""
     from django.db.models.signals import post_delete, post_save
 
+    def saved(update_fields=None, **kwargs):
+        if update_fields and set(update_fields) <= ignore_updates_of:
+            return
+        changed()
+
     for model in models:
-        post_save.connect(changed, sender=model, dispatch_uid=f"refcache-save-{model._meta.label}")
+        receiver = saved if ignore_updates_of else changed
+        post_save.connect(
+            receiver, sender=model, dispatch_uid=f"refcache-save-{model._meta.label}", weak=False
+        )
         post_delete.connect(changed, sender=model, dispatch_uid=f"refcache-delete-{model._meta.label}")

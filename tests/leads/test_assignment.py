@@ -132,6 +132,7 @@ def test_round_robin_records_the_mode_and_who_was_before(clock, team):
     make_reps(team, "r1", "r2")
     first, second = arrive(clock, 2)
     assert "mode" in codes(last_assignment(first))
+    assert "next_after" not in codes(last_assignment(first)), "nobody was before the first ticket"
     assert reason(last_assignment(second), "next_after") == {"code": "next_after", "params": {"user": "r1"}}
     with translation.override("en"):
         assert "Round-robin" in describe(last_assignment(second).reasons)

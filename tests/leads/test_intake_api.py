@@ -8,7 +8,7 @@ import pytest
 import redis
 import time_machine
 from django.core.management import call_command
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -128,6 +128,20 @@ def test_distribution_failing_at_intake_never_costs_the_lead(api, key, rep, monk
     waiting = Lead.objects.get(pk=second.json()["id"])
     assert waiting.owner is None and waiting.team == rep.team
     assert SlaTimer.objects.filter(lead=waiting, state="running").exists()
+
+
+def test_a_failure_writing_the_planned_owner_falls_back_to_assigning_after_the_commit(
+    api, key, rep, monkeypatch
+):
+    def timeout(*args, **kwargs):
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr("leads.intake.write_assignment", timeout)
+    response = post(api, key, GOOD)
+    assert response.status_code == 201
+    lead = Lead.objects.get(pk=response.json()["id"])
+    assert lead.owner == rep and lead.assignments.count() == 1
+    assert Contact.objects.count() == 1 and SlaTimer.objects.filter(lead=lead).count() == 1
 
 
 def test_unknown_product_codes_are_kept_as_sent(api, key):

@@ -150,6 +150,13 @@ def test_a_rep_with_weekday_shifts_works_a_transferred_working_saturday_like_a_w
     assert at(moscow(2025, 11, 8, 11, 0), rep) == CLOSED  # an ordinary Saturday
 
 
+def test_a_rep_with_a_saturday_shift_keeps_it_on_a_transferred_working_saturday(rep):
+    Shift.objects.create(user=rep, weekday=0, starts=T(9), ends=T(18))
+    Shift.objects.create(user=rep, weekday=5, starts=T(12), ends=T(16))
+    assert at(moscow(2025, 11, 1, 11, 0), rep) == OFF_SHIFT  # not Monday's 9:00 start
+    assert at(moscow(2025, 11, 1, 12, 30), rep) == AVAILABLE
+
+
 def test_an_ad_hoc_closure_closes_the_day(rep):
     CalendarException.objects.create(
         calendar=team_calendar(rep.team), date=dt.date(2026, 2, 11), note="office move"

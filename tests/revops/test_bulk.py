@@ -150,7 +150,9 @@ def test_a_single_row_goes_as_values_and_comes_back_as_written(rep):
     # An address column and a JSON column holding a plain string, one row each.
     lead = LeadFactory()
     contact = lead.contact
-    request = InboundRequest(lead=lead, contact=contact, source=lead.source, channel="form", extra="just text")
+    request = InboundRequest(
+        lead=lead, contact=contact, source=lead.source, channel="form", extra="just text"
+    )
     bulk.insert([request])
     for ip in ("203.0.113.7", "2001:db8::1", None):
         consent = Consent(contact=contact, request=request, text_version="v1", ip=ip)
