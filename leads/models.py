@@ -545,7 +545,10 @@ class Lead(models.Model):
 class InboundRequest(models.Model):
     """Every inbound touch of a contact (form, chat, call…), so repeat requests count."""
 
-    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="requests")
+    # Indexed by request_lead_idx (lead, received_at); no second index on lead alone.
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="requests", db_index=False
+    )
     contact = models.ForeignKey(
         Contact, verbose_name=_("contact"), on_delete=models.PROTECT, related_name="requests"
     )
@@ -587,8 +590,10 @@ class InboundRequest(models.Model):
 class StageChange(models.Model):
     """The history of a lead's stage: who moved it, when, from where to where."""
 
+    # lead and changed_by lead the composite indexes in Meta (stagechange_lead_idx,
+    # stagechange_rep_idx): single-column copies would only slow every insert.
     lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="stage_changes"
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="stage_changes", db_index=False
     )
     from_stage = models.ForeignKey(
         Stage, verbose_name=_("from"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -601,6 +606,7 @@ class StageChange(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     changed_at = models.DateTimeField(_("when"), default=timezone.now)
     note = models.CharField(_("note"), max_length=500, blank=True)
@@ -951,8 +957,10 @@ class Assignment(models.Model):
 
     Kind = AssignmentKind
 
+    # lead and to_owner lead the composite indexes in Meta (assignment_lead_idx,
+    # assignment_owner_idx): single-column copies would only slow every insert.
     lead = models.ForeignKey(
-        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="assignments"
+        Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="assignments", db_index=False
     )
     team = models.ForeignKey(
         "revops.Team",
@@ -977,6 +985,7 @@ class Assignment(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,
     )
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

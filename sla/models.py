@@ -229,7 +229,9 @@ class Notification(models.Model):
     # Parameters for the text, rendered in the recipient's language when shown or sent.
     params = models.JSONField(_("parameters"), default=dict, blank=True)
     target_url = models.URLField(_("webhook URL"), max_length=1000, blank=True)
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    # Unique by a constraint in Meta, not unique=True: on PostgreSQL that would
+    # add a second (LIKE) index that no query uses, paid on every insert.
+    dedupe_key = models.CharField(max_length=200)
     state = models.CharField(
         _("state"), max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING
     )
@@ -270,6 +272,7 @@ class Notification(models.Model):
             models.CheckConstraint(
                 condition=Q(channel="webhook") | Q(recipient__isnull=False), name="notification_has_recipient"
             ),
+            models.UniqueConstraint(fields=["dedupe_key"], name="notification_dedupe_key_unique"),
         ]
 
     def __str__(self):
@@ -383,8 +386,9 @@ class SlaTimer(models.Model):
     when agreed. `due_at` is computed once in working time and stored; the sweep
     only compares it with the clock."""
 
+    # Indexed by slatimer_lead_idx (lead, kind); no second index on lead alone.
     lead = models.ForeignKey(
-        "leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="timers"
+        "leads.Lead", verbose_name=_("lead"), on_delete=models.CASCADE, related_name="timers", db_index=False
     )
     kind = models.CharField(_("kind"), max_length=20, choices=TimerKind.choices)
     policy = models.ForeignKey(

@@ -126,3 +126,32 @@ def test_a_callback_is_in_the_future_of_its_attempt():
     )
     refused(lambda: ContactAttempt.objects.create(lead=lead, channel="pigeon", outcome="reached"))
     refused(lambda: ContactAttempt.objects.create(lead=lead, channel="call", outcome="maybe"))
+
+
+def test_a_lead_has_one_running_first_contact_timer_and_a_notification_one_dedupe_key(rep):
+    """Both rules live in unique indexes that a migration once came close to
+    dropping (sla/migrations/0003): the database itself must refuse."""
+    from sla.models import Notification, SlaPolicy, SlaTimer, TimerKind
+
+    lead = LeadFactory()
+    now = timezone.now()
+    policy = SlaPolicy.objects.first()
+
+    def timer(state="running", **ended):
+        return SlaTimer.objects.create(
+            **ended,
+            lead=lead,
+            kind=TimerKind.FIRST_CONTACT,
+            policy=policy,
+            state=state,
+            started_at=now,
+            budget_seconds=900,
+            due_at=now,
+        )
+
+    timer()
+    refused(timer)
+    timer(state="cancelled", cancelled_at=now)  # ended ones may be many
+    timer(state="cancelled", cancelled_at=now)
+    Notification.objects.create(recipient=rep, channel="in_app", kind="new_lead", dedupe_key="k:1")
+    refused(lambda: Notification.objects.create(recipient=rep, channel="in_app", kind="new_lead", dedupe_key="k:1"))
