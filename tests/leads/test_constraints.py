@@ -154,4 +154,8 @@ def test_a_lead_has_one_running_first_contact_timer_and_a_notification_one_dedup
     timer(state="cancelled", cancelled_at=now)  # ended ones may be many
     timer(state="cancelled", cancelled_at=now)
     Notification.objects.create(recipient=rep, channel="in_app", kind="new_lead", dedupe_key="k:1")
-    refused(lambda: Notification.objects.create(recipient=rep, channel="in_app", kind="new_lead", dedupe_key="k:1"))
+    refused(
+        lambda: Notification.objects.create(
+            recipient=rep, channel="in_app", kind="new_lead", dedupe_key="k:1"
+        )
+    )
