@@ -184,8 +184,9 @@ def _plan_new_lead(sub: Submission) -> Plan | None:
     try:
         decision = decide(lead, now)
     except Exception:
-        # Distribution must never cost a lead: it waits for assign_waiting.
-        logger.exception("could not distribute a new lead from %s now; it waits in the queue", sub.source)
+        # Distribution must never cost a lead: without a plan it is written
+        # first and given out after its commit (or waits in the team's queue).
+        logger.exception("could not plan the distribution of a new lead from %s", sub.source)
         return None
     lead.team, lead.owner = decision.team, decision.owner
     return Plan(lead, decision)
