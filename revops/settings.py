@@ -115,6 +115,13 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env_bool("DB_JIT", False):
+        # PostgreSQL's JIT compiles any query its estimate calls expensive; on
+        # our short page queries at a million leads that costs more than the
+        # query (/team/ 240 -> 105 ms without it, bench/README.md). Off for our
+        # connections; DB_JIT=1 leaves the server's setting (needed behind a
+        # pooler that refuses startup options: set jit=off on the database there).
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 else:
     # The embedded default. WAL lets the web process read while the worker
     # writes; IMMEDIATE takes the write lock at BEGIN so two writers queue on

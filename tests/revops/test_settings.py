@@ -14,13 +14,17 @@ ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "s" * 60
 
 
-def load_settings(**overrides) -> subprocess.CompletedProcess:
+def load_settings(code=None, **overrides) -> subprocess.CompletedProcess:
     """Import the settings module in a fresh interpreter with `overrides`."""
     environ = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "REVOPS_ENV", "DEBUG"}
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "REVOPS_ENV", "DEBUG", "DB_JIT"}
     }
     environ.update({k: v for k, v in overrides.items() if v is not None})
-    code = "import revops.settings as s; print(s.DATABASES['default']['ENGINE'], s.DEBUG, s.TIME_ZONE)"
+    code = (
+        code or "import revops.settings as s; print(s.DATABASES['default']['ENGINE'], s.DEBUG, s.TIME_ZONE)"
+    )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True)
 
 
@@ -34,6 +38,28 @@ def test_database_url_switches_to_postgresql(tmp_path):
     result = load_settings(REVOPS_DATA_DIR=str(tmp_path), DATABASE_URL="postgres://u@db:5432/revops")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "django.db.backends.postgresql"
+
+
+@pytest.mark.parametrize(("jit", "options"), [(None, "-c jit=off"), ("1", None)])
+def test_postgresql_connections_turn_jit_off_unless_asked(tmp_path, jit, options):
+    result = load_settings(
+        REVOPS_DATA_DIR=str(tmp_path),
+        DATABASE_URL="postgres://u@db:5432/revops",
+        DB_JIT=jit,
+        code="import revops.settings as s; print(s.DATABASES['default'].get('OPTIONS', {}).get('options'))",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(options)
+
+
+def test_the_running_test_database_has_jit_off_on_postgresql(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
 
 
 PRODUCTION_OK = {
