@@ -1,5 +1,5 @@
-"""`bulk_create` for the few paths that write thousands of rows at once (the
-sweep's breaches and their outbox rows).
+"""`bulk_create` for the hot write paths: the sweep's thousands of breaches and
+outbox rows at once, and intake's handful of single rows per lead.
 
 Why: Django's `bulk_create` prepares every value of every row through its field
 (a dozen Python calls per value); for the 1,000 breaches and 4,000 outbox rows
