@@ -114,10 +114,38 @@ def roster(team: Team) -> list[User]:
     return refcache.get(f"roster:{team.pk}", load)
 
 
+def _has_caps(team: Team) -> bool:
+    return team.daily_cap is not None or any(rep.daily_lead_cap is not None for rep in roster(team))
+
+
+def capped(team: Team | None) -> bool:
+    """Whether a daily cap limits a pick for `team` (or for its fallback team)."""
+    if team is None:
+        return False
+    return _has_caps(team) or (team.fallback_team_id is not None and _has_caps(team.fallback_team))
+
+
+# pg_advisory_xact_lock(CAPS_LOCK, 0): one key for every capped pick, so a pick
+# that falls through to another capped team can never deadlock with its mirror.
+CAPS_LOCK = 7301
+
+
+def _lock_caps() -> None:
+    """A daily cap is a promise to the rep: capped picks count today's leads
+    and record theirs one at a time, each holding this lock until its
+    transaction ends (so the next one counts the last). Outside a transaction
+    there is nothing to hold it for; SQLite serialises writers by itself."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [CAPS_LOCK])
+
+
 def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -> User | None:
     """Pick a rep of `team` for a new lead at `at`, recording why others were
-    skipped. Takes no lock: two simultaneous picks may see the same daily count
-    (a cap can be passed by one lead) but never the same ticket."""
+    skipped. Two simultaneous picks never get the same ticket; where a daily cap
+    applies they also run one after the other (see _lock_caps), when called in
+    the transaction that records the pick (all callers but intake's planned
+    path, which capped teams do not take)."""
     excluded = {u.pk for u in exclude if u}
     reps = [rep for rep in roster(team) if rep.pk not in excluded]
     if not reps:
@@ -125,11 +153,10 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
         return None
     schedule = schedule_or_24x7(team_calendar(team))
     since = _start_of_local_day(at, schedule.tz)
-    counts_matter = (
-        team.daily_cap is not None
-        or team.distribution_mode == DistributionMode.LEAST_TODAY
-        or any(rep.daily_lead_cap is not None for rep in reps)
-    )
+    caps = team.daily_cap is not None or any(rep.daily_lead_cap is not None for rep in reps)
+    if caps:
+        _lock_caps()
+    counts_matter = caps or team.distribution_mode == DistributionMode.LEAST_TODAY
     # Today's leads per rep, only when a cap or the mode needs them (a query per lead).
     today = (
         dict(
@@ -277,9 +304,9 @@ def assign_automatically(
     record it in a short transaction — unless someone assigned the lead or
     closed it meanwhile. Returns the assignment, or None when nothing was done."""
     at = at or timezone.now()
-    decision = decide(lead, at)
-    if routed:
-        decision.reasons.insert(0, routed)
+    # Uncapped teams decide before any lock is taken; capped ones decide inside
+    # the transaction that records the pick, where the count can be trusted.
+    decision = None if capped(lead.team if lead.team_id else route(lead)[0]) else decide(lead, at)
     with transaction.atomic():
         # Lock the row and re-read only what decides "still ours to assign":
         # the caller's instance (fresh from intake) serves for the rest.
@@ -293,6 +320,9 @@ def assign_automatically(
         if state is None or state[0] is not None or state[1] not in Stage.ids_of(StageKind.OPEN):
             return None
         lead.owner_id, lead.team_id = None, state[2]
+        decision = decision or decide(lead, at)
+        if routed:
+            decision.reasons.insert(0, routed)
         return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at, timer)
 
 

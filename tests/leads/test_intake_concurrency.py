@@ -74,3 +74,23 @@ def test_parallel_retries_with_one_idempotency_key_create_once(postgres):
     assert {code for code, _ in results} == {201}
     assert len({body["request_id"] for _, body in results}) == 1
     assert InboundRequest.objects.count() == 1 and IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_simultaneous_new_leads_never_pass_a_daily_cap(postgres, attempt):
+    from revops.roles import Role
+    from tests.factories import TeamFactory, UserFactory
+
+    team = TeamFactory(code="sales", daily_cap=2)
+    rep = UserFactory(username="capped", role=Role.REP, team=team)
+    key = create_key(SourceFactory(code="site"))[1]
+    with time_machine.travel(dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC), tick=True):
+
+        def send(i):
+            body = {"phone": f"+7 916 000-20-{i:02d}", "consent": True}
+            return APIClient().post("/api/v1/intake/", body, format="json", HTTP_X_INTAKE_KEY=key).status_code
+
+        codes = race(8, send)
+    assert codes == [201] * 8
+    assert Lead.objects.filter(owner=rep).count() == 2
+    assert Lead.objects.filter(owner=None, team=team).count() == 6  # waiting in the team's queue
