@@ -137,7 +137,7 @@ def drive(
     return phase
 
 
-def create_fixtures(reps: int = 1) -> str:
+def create_fixtures(reps: int = 1, daily_cap: int | None = None) -> str:
     """A source with an unlimited key, and a team on a 24/7 calendar with a head
     and one rep (so every lead is assigned and gets a running timer)."""
     import datetime as dt
@@ -156,7 +156,7 @@ def create_fixtures(reps: int = 1) -> str:
     )
     for weekday in range(7):
         WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=dt.time(0), closes=dt.time(0))
-    team = Team.objects.create(code="bench", name="Bench team", calendar=calendar)
+    team = Team.objects.create(code="bench", name="Bench team", calendar=calendar, daily_cap=daily_cap)
     head = User.objects.create_user("bench_head", "head@example.ru", "x", role=Role.SALES_HEAD, team=team)
     team.head = head
     team.save()
@@ -285,6 +285,12 @@ def main(argv=None):
     )
     parser.add_argument("--scaling-duration", type=float, default=6, help="seconds per scaling phase")
     parser.add_argument("--reps", type=int, default=1, help="reps in the team (round-robin between them)")
+    parser.add_argument(
+        "--daily-cap",
+        type=int,
+        default=None,
+        help="the team's daily cap per rep (capped picks run one at a time; make it large enough)",
+    )
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
@@ -314,7 +320,7 @@ def main(argv=None):
         print(f"database {db}: migrating …", flush=True)
         print(f"  migrated in {common.migrate(env):.1f} s")
         common.django_setup(env)
-        raw_key = create_fixtures(args.reps)
+        raw_key = create_fixtures(args.reps, args.daily_cap)
         common.close_django_connections()
 
         port = common.free_port()
