@@ -131,9 +131,11 @@ CAPS_LOCK = 7301
 
 
 def _lock_caps() -> None:
-    """A daily cap is a promise to the rep: capped picks count today's leads
-    and record theirs one at a time, each holding this lock until its
-    transaction ends (so the next one counts the last). Outside a transaction
+    """A daily cap is a promise to the rep: capped picks of new leads (the
+    assignments the cap counts) count today's leads and record theirs one at a
+    time, each holding this lock until its transaction ends (so the next one
+    counts the last). Taken in `decide`, after the caller's lock on the lead
+    row and never before one, so it cannot deadlock. Outside a transaction
     there is nothing to hold it for; SQLite serialises writers by itself."""
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
@@ -141,11 +143,9 @@ def _lock_caps() -> None:
 
 
 def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -> User | None:
-    """Pick a rep of `team` for a new lead at `at`, recording why others were
-    skipped. Two simultaneous picks never get the same ticket; where a daily cap
-    applies they also run one after the other (see _lock_caps), when called in
-    the transaction that records the pick (all callers but intake's planned
-    path, which capped teams do not take)."""
+    """Pick a rep of `team` for a lead at `at`, recording why others were
+    skipped. Two simultaneous picks never get the same ticket; capped picks of
+    new leads run one after the other (see decide)."""
     excluded = {u.pk for u in exclude if u}
     reps = [rep for rep in roster(team) if rep.pk not in excluded]
     if not reps:
@@ -153,10 +153,11 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
         return None
     schedule = schedule_or_24x7(team_calendar(team))
     since = _start_of_local_day(at, schedule.tz)
-    caps = team.daily_cap is not None or any(rep.daily_lead_cap is not None for rep in reps)
-    if caps:
-        _lock_caps()
-    counts_matter = caps or team.distribution_mode == DistributionMode.LEAST_TODAY
+    counts_matter = (
+        team.daily_cap is not None
+        or team.distribution_mode == DistributionMode.LEAST_TODAY
+        or any(rep.daily_lead_cap is not None for rep in reps)
+    )
     # Today's leads per rep, only when a cap or the mode needs them (a query per lead).
     today = (
         dict(
@@ -224,6 +225,10 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
 
 
 def decide(lead: Lead, at: dt.datetime) -> Decision:
+    """Where a new lead goes by the rules. Callers with capped teams call it in
+    the transaction that records the decision (intake's planned path skips
+    capped teams, assign_automatically decides inside its transaction for them,
+    assign_waiting always does)."""
     team, routed = (lead.team, None) if lead.team_id else route(lead)
     decision = Decision(team=team, owner=None)
     if routed:
@@ -231,6 +236,8 @@ def decide(lead: Lead, at: dt.datetime) -> Decision:
     if team is None:
         decision.why("no_team")
         return decision
+    if capped(team):
+        _lock_caps()
     decision.owner = choose_rep(team, at, decision)
     if decision.owner is None and team.fallback_team_id:
         fallback = team.fallback_team
