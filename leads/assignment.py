@@ -114,37 +114,45 @@ def roster(team: Team) -> list[User]:
     return refcache.get(f"roster:{team.pk}", load)
 
 
-def _has_caps(team: Team) -> bool:
-    return team.daily_cap is not None or any(rep.daily_lead_cap is not None for rep in roster(team))
+def _counted(team: Team) -> bool:
+    # Daily caps and the least-loaded modes decide by counting earlier picks.
+    return (
+        team.daily_cap is not None
+        or team.distribution_mode in LEAST_MODES
+        or any(rep.daily_lead_cap is not None for rep in roster(team))
+    )
 
 
-def capped(team: Team | None) -> bool:
-    """Whether a daily cap limits a pick for `team` (or for its fallback team)."""
+def picks_in_turn(team: Team | None) -> bool:
+    """Whether a pick for `team` (or for its fallback team) must see every
+    earlier one: with a daily cap, or in a least-loaded mode. Simultaneous picks
+    that each count the others' leads as not there yet all go to the same rep
+    (a burst of eight to one rep limited to two a day, as a test showed)."""
     if team is None:
         return False
-    return _has_caps(team) or (team.fallback_team_id is not None and _has_caps(team.fallback_team))
+    return _counted(team) or (team.fallback_team_id is not None and _counted(team.fallback_team))
 
 
-# pg_advisory_xact_lock(CAPS_LOCK, 0): one key for every capped pick, so a pick
-# that falls through to another capped team can never deadlock with its mirror.
-CAPS_LOCK = 7301
+# pg_advisory_xact_lock(PICKS_LOCK, 0): one key for all such picks, so a pick
+# that falls through to another team can never deadlock with its mirror.
+PICKS_LOCK = 7301
 
 
-def _lock_caps() -> None:
-    """A daily cap is a promise to the rep: capped picks of new leads (the
-    assignments the cap counts) count today's leads and record theirs one at a
-    time, each holding this lock until its transaction ends (so the next one
-    counts the last). Taken in `decide`, after the caller's lock on the lead
-    row and never before one, so it cannot deadlock. Outside a transaction
-    there is nothing to hold it for; SQLite serialises writers by itself."""
+def _take_turn() -> None:
+    """Counted picks of new leads (what caps and the least-loaded modes count)
+    run one at a time, each holding this lock until its transaction ends, so
+    the next one counts the last. Taken in `decide`, after the caller's lock on
+    the lead's row and never before one, so it cannot deadlock. Outside a
+    transaction there is nothing to hold it for; SQLite serialises writers by
+    itself."""
     if connection.vendor == "postgresql" and connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [CAPS_LOCK])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [PICKS_LOCK])
 
 
 def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -> User | None:
     """Pick a rep of `team` for a lead at `at`, recording why others were
-    skipped. Two simultaneous picks never get the same ticket; capped picks of
+    skipped. Two simultaneous picks never get the same ticket; counted picks of
     new leads run one after the other (see decide)."""
     excluded = {u.pk for u in exclude if u}
     reps = [rep for rep in roster(team) if rep.pk not in excluded]
@@ -225,10 +233,10 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
 
 
 def decide(lead: Lead, at: dt.datetime) -> Decision:
-    """Where a new lead goes by the rules. Callers with capped teams call it in
-    the transaction that records the decision (intake's planned path skips
-    capped teams, assign_automatically decides inside its transaction for them,
-    assign_waiting always does)."""
+    """Where a new lead goes by the rules. For teams whose picks count earlier
+    ones (picks_in_turn) callers decide in the transaction that records the
+    decision: intake's planned path leaves those teams to assign_automatically,
+    which decides inside its transaction for them; assign_waiting always does."""
     team, routed = (lead.team, None) if lead.team_id else route(lead)
     decision = Decision(team=team, owner=None)
     if routed:
@@ -236,8 +244,8 @@ def decide(lead: Lead, at: dt.datetime) -> Decision:
     if team is None:
         decision.why("no_team")
         return decision
-    if capped(team):
-        _lock_caps()
+    if picks_in_turn(team):
+        _take_turn()
     decision.owner = choose_rep(team, at, decision)
     if decision.owner is None and team.fallback_team_id:
         fallback = team.fallback_team
@@ -311,9 +319,10 @@ def assign_automatically(
     record it in a short transaction — unless someone assigned the lead or
     closed it meanwhile. Returns the assignment, or None when nothing was done."""
     at = at or timezone.now()
-    # Uncapped teams decide before any lock is taken; capped ones decide inside
-    # the transaction that records the pick, where the count can be trusted.
-    decision = None if capped(lead.team if lead.team_id else route(lead)[0]) else decide(lead, at)
+    # Most teams decide before any lock is taken; those whose picks count
+    # earlier ones decide inside the transaction that records the pick.
+    counted = picks_in_turn(lead.team if lead.team_id else route(lead)[0])
+    decision = None if counted else decide(lead, at)
     with transaction.atomic():
         # Lock the row and re-read only what decides "still ours to assign":
         # the caller's instance (fresh from intake) serves for the rest.

@@ -18,7 +18,14 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.assignment import assign_automatically, assign_on_entry, capped, decide, route, write_assignment
+from leads.assignment import (
+    assign_automatically,
+    assign_on_entry,
+    decide,
+    picks_in_turn,
+    route,
+    write_assignment,
+)
 from leads.choices import AssignmentKind, EntryChannel, StageCode
 from leads.models import (
     Campaign,
@@ -182,8 +189,8 @@ def _plan_new_lead(sub: Submission) -> Plan | None:
     now = sub.received_at or timezone.now()
     lead = _new_lead(sub, contact=None, known=False, now=now)
     try:
-        if capped(route(lead)[0]):
-            return None  # a capped pick must count inside its own transaction (leads.assignment)
+        if picks_in_turn(route(lead)[0]):
+            return None  # a counted pick is made in its own transaction (leads.assignment.decide)
         decision = decide(lead, now)
     except Exception:
         # Distribution must never cost a lead: without a plan it is written

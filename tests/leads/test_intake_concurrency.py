@@ -94,3 +94,22 @@ def test_simultaneous_new_leads_never_pass_a_daily_cap(postgres, attempt):
     assert codes == [201] * 8
     assert Lead.objects.filter(owner=rep).count() == 2
     assert Lead.objects.filter(owner=None, team=team).count() == 6  # waiting in the team's queue
+
+
+@pytest.mark.parametrize("mode", ["least_open", "least_today"])
+def test_a_burst_is_shared_out_by_the_least_loaded_modes(postgres, mode):
+    from revops.roles import Role
+    from tests.factories import TeamFactory, UserFactory
+
+    team = TeamFactory(code="sales", distribution_mode=mode)
+    reps = [UserFactory(username=f"r{i}", role=Role.REP, team=team) for i in range(2)]
+    key = create_key(SourceFactory(code="site"))[1]
+    with time_machine.travel(dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC), tick=True):
+
+        def send(i):
+            body = {"phone": f"+7 916 000-30-{i:02d}", "consent": True}
+            return APIClient().post("/api/v1/intake/", body, format="json", HTTP_X_INTAKE_KEY=key).status_code
+
+        codes = race(8, send)
+    assert codes == [201] * 8
+    assert sorted(Lead.objects.filter(owner=rep).count() for rep in reps) == [4, 4]
