@@ -11,8 +11,9 @@ from rest_framework.test import APIClient
 
 from leads.intake_keys import create_key
 from leads.models import Contact, IdempotencyRecord, InboundRequest, Lead
+from revops.roles import Role
 from tests.conftest import skip_or_fail
-from tests.factories import SourceFactory
+from tests.factories import SourceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,13 +77,9 @@ def test_parallel_retries_with_one_idempotency_key_create_once(postgres):
     assert InboundRequest.objects.count() == 1 and IdempotencyRecord.objects.count() == 1
 
 
-@pytest.mark.parametrize("attempt", range(2))
-def test_simultaneous_new_leads_never_pass_a_daily_cap(postgres, attempt):
-    from revops.roles import Role
-    from tests.factories import TeamFactory, UserFactory
-
-    team = TeamFactory(code="sales", daily_cap=2)
-    rep = UserFactory(username="capped", role=Role.REP, team=team)
+def burst_of_new_people(n: int) -> list[int]:
+    """n different people send their first request at the same instant, on a
+    Wednesday morning when the default calendar is open."""
     key = create_key(SourceFactory(code="site"))[1]
     with time_machine.travel(dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC), tick=True):
 
@@ -90,26 +87,21 @@ def test_simultaneous_new_leads_never_pass_a_daily_cap(postgres, attempt):
             body = {"phone": f"+7 916 000-20-{i:02d}", "consent": True}
             return APIClient().post("/api/v1/intake/", body, format="json", HTTP_X_INTAKE_KEY=key).status_code
 
-        codes = race(8, send)
-    assert codes == [201] * 8
+        return race(n, send)
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_simultaneous_new_leads_never_pass_a_daily_cap(postgres, attempt):
+    team = TeamFactory(code="sales", daily_cap=2)
+    rep = UserFactory(username="capped", role=Role.REP, team=team)
+    assert burst_of_new_people(8) == [201] * 8
     assert Lead.objects.filter(owner=rep).count() == 2
     assert Lead.objects.filter(owner=None, team=team).count() == 6  # waiting in the team's queue
 
 
 @pytest.mark.parametrize("mode", ["least_open", "least_today"])
 def test_a_burst_is_shared_out_by_the_least_loaded_modes(postgres, mode):
-    from revops.roles import Role
-    from tests.factories import TeamFactory, UserFactory
-
     team = TeamFactory(code="sales", distribution_mode=mode)
     reps = [UserFactory(username=f"r{i}", role=Role.REP, team=team) for i in range(2)]
-    key = create_key(SourceFactory(code="site"))[1]
-    with time_machine.travel(dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC), tick=True):
-
-        def send(i):
-            body = {"phone": f"+7 916 000-30-{i:02d}", "consent": True}
-            return APIClient().post("/api/v1/intake/", body, format="json", HTTP_X_INTAKE_KEY=key).status_code
-
-        codes = race(8, send)
-    assert codes == [201] * 8
+    assert burst_of_new_people(8) == [201] * 8
     assert sorted(Lead.objects.filter(owner=rep).count() for rep in reps) == [4, 4]
