@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leads.assignment import (
+    Decision,
     assign_automatically,
     assign_on_entry,
     decide,
@@ -182,7 +183,7 @@ class Plan:
     decided (see take_lead)."""
 
     lead: Lead
-    decision: object  # leads.assignment.Decision
+    decision: Decision
 
 
 def _plan_new_lead(sub: Submission) -> Plan | None:
