@@ -5,7 +5,7 @@ Why: Django's `bulk_create` prepares every value of every row through its field
 (a dozen Python calls per value); for the 1,000 breaches and 4,000 outbox rows
 of a busy sweep pass that preparation was most of the pass's Python time. On
 PostgreSQL this takes the instances' plain attribute values, turns the few
-kinds psycopg2 adapts slowly into text (`_plain`), and sends one array per
+kinds psycopg2 adapts slowly into text (`_converters`), and sends one array per
 column, `INSERT … SELECT * FROM UNNEST(…)` — the statement shape Django uses
 too (a VALUES list of thousands of rows costs the server far more to parse);
 a single row (intake writes its rows one by one) goes as plain VALUES.
@@ -27,14 +27,14 @@ def insert(objs: list, *, ignore_conflicts: bool = False) -> list:
     if not objs:
         return objs
     model = type(objs[0])
-    fields = _fields(model)
-    columns = _columns(fields, objs) if connection.vendor == "postgresql" else None
-    if columns is None:
+    rows = _rows(model, objs) if connection.vendor == "postgresql" else None
+    if rows is None:
         return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
     single = len(objs) == 1
     sql = _statement(model, ignore_conflicts, single)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [column[0] for column in columns] if single else columns)
+        # One row: its values; several: one array per column (see _statement).
+        cursor.execute(sql, rows[0] if single else [list(column) for column in zip(*rows, strict=True)])
         ids = None if ignore_conflicts else cursor.fetchall()
     for i, obj in enumerate(objs):
         if ids is not None:
@@ -67,53 +67,76 @@ def _statement(model, ignore_conflicts: bool, single: bool) -> str:
     )
 
 
+class _Unfit(Exception):
+    """A value the fast path leaves to `bulk_create` (see _converters)."""
+
+
+def _text(value):
+    # Choices are str subclasses, which psycopg2 adapts slowly.
+    return value if value.__class__ is str else str(value)
+
+
+def _datetime(value):
+    # Aware datetimes as ISO text, cast back by the column's type. A datetime
+    # given as a string, or without a time zone, is Django's to interpret.
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise _Unfit
+    return value.isoformat()
+
+
 @functools.cache
-def _layout(model) -> tuple[bool, list]:
-    """Whether the fast path can write `model`, and its auto_now fields."""
-    fields = _fields(model)
-    plain = not any(
-        hasattr(f, "get_placeholder")
-        or (f.target_field if f.is_relation else f).get_internal_type() not in connection.data_types
-        for f in fields
-    )
-    return plain, [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+def _converters(model) -> tuple | None:
+    """How to turn each field's attribute into the value psycopg2 adapts
+    fastest, as (attname, function or None) per field, and the auto_now
+    fields; None when a field needs Django (its own placeholder, or a type
+    this backend has no column type for)."""
+    converters = []
+    for f in _fields(model):
+        kind = (f.target_field if f.is_relation else f).get_internal_type()
+        if hasattr(f, "get_placeholder") or kind not in connection.data_types:
+            return None
+        if f.get_internal_type() == "JSONField":
+            convert = functools.partial(_json, encoder=f.encoder)
+        elif f.get_internal_type() == "DateTimeField":
+            convert = _datetime
+        elif isinstance(f, models.CharField | models.TextField):
+            convert = _text
+        else:
+            convert = None
+        converters.append((f.attname, convert))
+    stamped = [
+        f for f in _fields(model) if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
+    return converters, stamped
 
 
-def _columns(fields, objs) -> list[list] | None:
-    """One list of plain values per field, or None when bulk_create must do it."""
-    if any(obj.pk is not None for obj in objs):
+def _json(value, *, encoder):
+    return json.dumps(value, cls=encoder)
+
+
+def _row(converters, obj) -> list:
+    row = []
+    for attname, convert in converters:
+        value = getattr(obj, attname)
+        if value is not None:
+            if hasattr(value, "as_sql"):  # F(), a database default…
+                raise _Unfit
+            if convert is not None:
+                value = convert(value)
+        row.append(value)
+    return row
+
+
+def _rows(model, objs) -> list[list] | None:
+    """The plain values of each object, or None when bulk_create must do it."""
+    layout = _converters(model)
+    if layout is None or any(obj.pk is not None for obj in objs):
         return None
-    plain, stamped = _layout(type(objs[0]))
-    if not plain:
-        return None
+    converters, stamped = layout
     for obj in objs:
         for field in stamped:
             field.pre_save(obj, add=True)
-    columns = []
-    for field in fields:
-        values = [getattr(obj, field.attname) for obj in objs]
-        if any(hasattr(v, "as_sql") for v in values):  # F(), a database default…
-            return None
-        values = _plain(field, values)
-        if values is None:
-            return None
-        columns.append(values)
-    return columns
-
-
-def _plain(field, values: list) -> list | None:
-    """`values` as psycopg2 adapts them fastest: JSON as its text, aware datetimes
-    as ISO text (both cast back by the array's type), choices (str subclasses,
-    adapted slowly) as plain str. None for values to leave to Django (a datetime
-    given as a string or without a time zone)."""
-    kind = field.get_internal_type()
-    if kind == "JSONField":
-        encoder = field.encoder
-        return [None if v is None else json.dumps(v, cls=encoder) for v in values]
-    if kind == "DateTimeField":
-        if any(v is not None and (not isinstance(v, dt.datetime) or v.tzinfo is None) for v in values):
-            return None
-        return [None if v is None else v.isoformat() for v in values]
-    if isinstance(field, models.CharField | models.TextField):
-        return [v if v is None or v.__class__ is str else str(v) for v in values]
-    return values
+    try:
+        return [_row(converters, obj) for obj in objs]
+    except _Unfit:
+        return None

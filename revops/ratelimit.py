@@ -34,7 +34,13 @@ def _count(key: str, ttl: int) -> int:
         # One round trip where Django's add() + incr() take three (this runs on
         # every intake request): SET NX gives the first request's expiry.
         full_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        # Django builds a new client object on every get_client(); writes always
+        # go to the first server, so one client per backend instance (which is
+        # per thread) serves every key.
+        client = getattr(backend, "_ratelimit_client", None)
+        if client is None:
+            client = backend._ratelimit_client = backend._cache.get_client(full_key, write=True)
+        pipe = client.pipeline(transaction=False)
         pipe.set(full_key, 0, ex=ttl, nx=True)
         pipe.incr(full_key)
         return pipe.execute()[1]
