@@ -29,6 +29,7 @@ from leads.assignment import (
 )
 from leads.choices import AssignmentKind, EntryChannel, StageCode
 from leads.models import (
+    Assignment,
     Campaign,
     Consent,
     Contact,
@@ -42,7 +43,7 @@ from leads.models import (
 )
 from revops import bulk
 from sla.clock import start_first_contact_timer
-from sla.models import NotificationKind
+from sla.models import NotificationKind, SlaTimer
 from sla.notify import notify
 
 logger = logging.getLogger(__name__)
@@ -131,21 +132,27 @@ def take_lead(
             # the retry takes the known-contact path (its ticket is lost: the
             # rotation skips one place).
             if planning and not _known(sub):
-                plan = _plan_new_lead(sub)
+                plan = _plan_new_lead(sub, with_record=bool(idempotency_key))
             with transaction.atomic():
                 if idempotency_key:
                     stored = _stored_answer(sub, idempotency_key, request_hash, lock=True)
                     if stored is not None:
                         return stored
-                outcome = _take(sub, plan, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
-                if idempotency_key:
-                    IdempotencyRecord.objects.create(
-                        source=sub.source,
-                        key=idempotency_key,
-                        request_hash=request_hash,
-                        status_code=outcome.status_code,
-                        response=outcome.body(),
+                # A planned lead's rows (their ids reserved with the plan) go to
+                # the database in one round trip, before the COMMIT.
+                with bulk.together(plan.ids if plan else {}):
+                    outcome = _take(
+                        sub, plan, start_clock=start_clock, assign=assign, notify_owner=notify_owner
                     )
+                    if idempotency_key:
+                        record = IdempotencyRecord(
+                            source=sub.source,
+                            key=idempotency_key,
+                            request_hash=request_hash,
+                            status_code=outcome.status_code,
+                            response=outcome.body(),
+                        )
+                        bulk.insert([record])  # a racing retry fails here on the unique key
             _assign_after_commit(outcome)
             return outcome
         except IntegrityError:
@@ -180,26 +187,32 @@ def _stored_answer(sub: Submission, key: str, request_hash: str, *, lock: bool) 
 @dataclass
 class Plan:
     """A new person's lead, built before the transaction, with its distribution
-    decided (see take_lead)."""
+    decided and the ids of its rows reserved (see take_lead)."""
 
     lead: Lead
     decision: Decision
+    ids: dict
 
 
-def _plan_new_lead(sub: Submission) -> Plan | None:
+# The rows a planned lead writes, one each (see _take and revops.bulk.together).
+PLANNED_ROWS = (Contact, Lead, StageChange, InboundRequest, Consent, SlaTimer, Assignment)
+
+
+def _plan_new_lead(sub: Submission, *, with_record: bool = False) -> Plan | None:
     now = sub.received_at or timezone.now()
     lead = _new_lead(sub, contact=None, known=False, now=now)
     try:
         if picks_in_turn(route(lead)[0]):
             return None  # a counted pick is made in its own transaction (leads.assignment.decide)
         decision = decide(lead, now)
+        ids = bulk.reserve(*PLANNED_ROWS, *([IdempotencyRecord] if with_record else []))
     except Exception:
         # Distribution must never cost a lead: without a plan it is written
         # first and given out after its commit (or waits in the team's queue).
         logger.exception("could not plan the distribution of a new lead from %s", sub.source)
         return None
     lead.team, lead.owner = decision.team, decision.owner
-    return Plan(lead, decision)
+    return Plan(lead, decision, ids)
 
 
 def _known(sub: Submission) -> bool:

@@ -15,6 +15,7 @@ from functools import lru_cache
 import holidays
 from django.utils import timezone
 
+from revops import refcache
 from sla.business_time import Schedule
 from sla.models import BusinessCalendar
 
@@ -63,7 +64,10 @@ def team_calendar(team) -> BusinessCalendar | None:
     """The team's calendar, else the company's default one (seeded by a migration)."""
     if team is not None and team.calendar_id:
         return team.calendar
-    return BusinessCalendar.objects.filter(code=DEFAULT_CALENDAR_CODE).first()
+    # Every lead of a team without its own calendar asks for this one.
+    return refcache.get(
+        "default-calendar", lambda: BusinessCalendar.objects.filter(code=DEFAULT_CALENDAR_CODE).first()
+    )
 
 
 def schedule_or_24x7(calendar: BusinessCalendar | None) -> Schedule:

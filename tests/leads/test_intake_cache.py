@@ -8,14 +8,17 @@ import datetime as dt
 import pytest
 import time_machine
 from django.contrib.admin.sites import site
+from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 
 from leads.admin import IntakeKeyAdmin
 from leads.intake_keys import create_key
-from leads.models import IntakeKey, Lead
+from leads.models import Consent, InboundRequest, IntakeKey, Lead, StageChange
 from revops import refcache
 from revops.roles import Role
 from sla.calendars import team_calendar
+from sla.models import Notification
 from tests.factories import SourceFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,6 +76,39 @@ def test_a_new_lead_goes_to_the_fallback_team_from_cached_teams(api, source):
         assert assignment.team == fallback and "fallback_team" in [r["code"] for r in assignment.reasons]
         assert lead.timers.get().calendar == team_calendar(fallback)
     assert f"roster:{main.pk}" in refcache._entries and f"roster:{fallback.pk}" in refcache._entries
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="rows go together only on PostgreSQL")
+def test_a_new_persons_rows_reach_the_database_in_one_round_trip(api, source):
+    rep = UserFactory(username="rep", role=Role.REP, team=TeamFactory(), email="rep@example.ru")
+    raw = create_key(source)[1]
+    post(api, raw, 1)  # someone else first: the reference tables are cached, as in steady state
+    body = {"phone": "+79165550002", "consent": True, "name": "Тест"}
+    with CaptureQueriesContext(connection) as ctx:
+        answer = api.post(
+            URL, body, format="json", HTTP_X_INTAKE_KEY=raw, HTTP_IDEMPOTENCY_KEY="try-1"
+        ).json()
+    statements = [q["sql"] for q in ctx.captured_queries]
+    inserts = [sql for sql in statements if "INSERT INTO" in sql]
+    # Contact, lead, stage change, request, consent, timer, assignment, the
+    # rep's notifications (in-app and e-mail in one statement) and the
+    # idempotency record: one query, their ids reserved in one before it.
+    assert len(inserts) == 1 and inserts[0].count("INSERT INTO") == 9, "\n".join(s[:100] for s in statements)
+    assert sum("nextval(" in sql for sql in statements) == 1
+    lead = Lead.objects.get(pk=answer["id"])
+    request = InboundRequest.objects.get(pk=answer["request_id"])
+    assignment = lead.assignments.get()
+    assert (lead.owner, request.lead, request.contact) == (rep, lead, lead.contact)
+    assert Consent.objects.get(request=request).contact == lead.contact
+    assert lead.timers.get().state == "running"
+    assert StageChange.objects.filter(lead=lead).count() == 1
+    assert set(Notification.objects.filter(lead=lead).values_list("dedupe_key", flat=True)) == {
+        f"new_lead:assignment:{assignment.pk}:{rep.pk}:{channel}" for channel in ("in_app", "email")
+    }
+    # The idempotency record went with the rest: a retry gets the same answer.
+    again = api.post(URL, body, format="json", HTTP_X_INTAKE_KEY=raw, HTTP_IDEMPOTENCY_KEY="try-1")
+    assert again.json() == answer and again["Idempotent-Replayed"] == "true"
+    assert Lead.objects.count() == 2
 
 
 def test_a_login_keeps_the_cache_and_a_rep_edit_clears_it(source):
