@@ -131,8 +131,11 @@ def take_lead(
             # arrives twice at once, the second INSERT of the contact fails and
             # the retry takes the known-contact path (its ticket is lost: the
             # rotation skips one place).
-            if planning and not _known(sub):
-                plan = _plan_new_lead(sub, with_record=bool(idempotency_key))
+            if planning:
+                rows = PLANNED_ROWS + ((IdempotencyRecord,) if idempotency_key else ())
+                known, ids = _known(sub, reserve=rows)
+                if not known:
+                    plan = _plan_new_lead(sub, ids)
             with transaction.atomic():
                 if idempotency_key:
                     stored = _stored_answer(sub, idempotency_key, request_hash, lock=True)
@@ -198,14 +201,13 @@ class Plan:
 PLANNED_ROWS = (Contact, Lead, StageChange, InboundRequest, Consent, SlaTimer, Assignment)
 
 
-def _plan_new_lead(sub: Submission, *, with_record: bool = False) -> Plan | None:
+def _plan_new_lead(sub: Submission, ids: dict) -> Plan | None:
     now = sub.received_at or timezone.now()
     lead = _new_lead(sub, contact=None, known=False, now=now)
     try:
         if picks_in_turn(route(lead)[0]):
             return None  # a counted pick is made in its own transaction (leads.assignment.decide)
         decision = decide(lead, now)
-        ids = bulk.reserve(*PLANNED_ROWS, *([IdempotencyRecord] if with_record else []))
     except Exception:
         # Distribution must never cost a lead: without a plan it is written
         # first and given out after its commit (or waits in the team's queue).
@@ -215,17 +217,22 @@ def _plan_new_lead(sub: Submission, *, with_record: bool = False) -> Plan | None
     return Plan(lead, decision, ids)
 
 
-def _known(sub: Submission) -> bool:
+def _known(sub: Submission, *, reserve=()) -> tuple[bool, dict]:
     """Whether a contact with this phone or email exists (no lock: a hint that
-    the unique indexes make safe). Plain SQL: it runs for every intake, and
-    building the OR query through the ORM costs more than running it."""
+    the unique indexes make safe) and, in the same round trip, ids for the
+    rows of a new lead (`reserve`, see revops.bulk.together; a known person
+    leaves them as gaps). Plain SQL: it runs for every intake, and building
+    the OR query through the ORM costs more than running it."""
     table = connection.ops.quote_name(Contact._meta.db_table)
+    nextvals, params = bulk.reserving(reserve)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT 1 FROM {table} WHERE (phone = %s AND phone <> '') OR (email = %s AND email <> '') LIMIT 1",
-            [sub.phone, sub.email],
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE (phone = %s AND phone <> '') OR (email = %s AND email <> ''))"
+            + (f", {nextvals}" if nextvals else ""),
+            [sub.phone, sub.email, *params],
         )
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+    return bool(row[0]), bulk.reserved(reserve, row[1:]) if nextvals else {}
 
 
 def _find_contact(sub: Submission) -> Contact | None:

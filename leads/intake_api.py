@@ -115,9 +115,14 @@ class IntakeView(APIView):
             )
         serializer = IntakeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        body_hash = hashlib.sha256(
-            json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=str).encode()
-        ).hexdigest()
+        # Only a request with an Idempotency-Key is ever compared with another.
+        body_hash = (
+            hashlib.sha256(
+                json.dumps(request.data, sort_keys=True, ensure_ascii=False, default=str).encode()
+            ).hexdigest()
+            if idempotency_key
+            else ""
+        )
         try:
             outcome = take_lead(
                 submission_from(serializer.validated_data, key.source),

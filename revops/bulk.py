@@ -65,17 +65,28 @@ def reserve(*models) -> dict:
     `models` (repeat a model for more), in one statement: for rows written
     `together`, whose callers use their ids before the write. An id left
     unused is a gap, as after any rollback. {} off PostgreSQL."""
-    if connection.vendor != "postgresql" or not models:
+    select, params = reserving(models)
+    if not select:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join("nextval(%s::regclass)" for _ in models), [_sequence(m) for m in models]
-        )
-        ids = cursor.fetchone()
-    reserved = {}
+        cursor.execute(f"SELECT {select}", params)
+        return reserved(models, cursor.fetchone())
+
+
+def reserving(models) -> tuple[str, list]:
+    """`reserve`'s select list and parameters, for a caller that puts them
+    into a query of its own (one round trip less): ("", []) off PostgreSQL."""
+    if connection.vendor != "postgresql" or not models:
+        return "", []
+    return ", ".join("nextval(%s::regclass)" for _ in models), [_sequence(m) for m in models]
+
+
+def reserved(models, ids) -> dict:
+    """{model: [ids]} from the values that `reserving`'s select list returned."""
+    out = {}
     for model, pk in zip(models, ids, strict=True):
-        reserved.setdefault(model, []).append(pk)
-    return reserved
+        out.setdefault(model, []).append(pk)
+    return out
 
 
 @functools.cache
