@@ -117,7 +117,7 @@ def take_lead(
     record's unique key and the loser, retrying, finds the winner's answer."""
     planning = assign and sub.owner is None
     for attempt in range(attempts):
-        plan = None
+        plan, ids = None, {}
         try:
             if idempotency_key:
                 # A retry answered before needs no ticket or lock: look first.
@@ -132,18 +132,20 @@ def take_lead(
             # the retry takes the known-contact path (its ticket is lost: the
             # rotation skips one place).
             if planning:
-                rows = PLANNED_ROWS + ((IdempotencyRecord,) if idempotency_key else ())
+                rows = NEW_LEAD_ROWS + ((IdempotencyRecord,) if idempotency_key else ())
                 known, ids = _known(sub, reserve=rows)
-                if not known:
-                    plan = _plan_new_lead(sub, ids)
+                if known:
+                    ids = {}  # gaps in the sequences, nothing more
+                else:
+                    plan = _plan_new_lead(sub)
             with transaction.atomic():
                 if idempotency_key:
                     stored = _stored_answer(sub, idempotency_key, request_hash, lock=True)
                     if stored is not None:
                         return stored
-                # A planned lead's rows (their ids reserved with the plan) go to
-                # the database in one round trip, before the COMMIT.
-                with bulk.together(plan.ids if plan else {}):
+                # A new person's rows (their ids reserved by _known) go to the
+                # database in one round trip, before the COMMIT.
+                with bulk.together(ids):
                     outcome = _take(
                         sub, plan, start_clock=start_clock, assign=assign, notify_owner=notify_owner
                     )
@@ -190,18 +192,18 @@ def _stored_answer(sub: Submission, key: str, request_hash: str, *, lock: bool) 
 @dataclass
 class Plan:
     """A new person's lead, built before the transaction, with its distribution
-    decided and the ids of its rows reserved (see take_lead)."""
+    decided (see take_lead)."""
 
     lead: Lead
     decision: Decision
-    ids: dict
 
 
-# The rows a planned lead writes, one each (see _take and revops.bulk.together).
-PLANNED_ROWS = (Contact, Lead, StageChange, InboundRequest, Consent, SlaTimer, Assignment)
+# The rows of a new person's lead, one each (see _take and revops.bulk.together);
+# the assignment only when it was planned.
+NEW_LEAD_ROWS = (Contact, Lead, StageChange, InboundRequest, Consent, SlaTimer, Assignment)
 
 
-def _plan_new_lead(sub: Submission, ids: dict) -> Plan | None:
+def _plan_new_lead(sub: Submission) -> Plan | None:
     now = sub.received_at or timezone.now()
     lead = _new_lead(sub, contact=None, known=False, now=now)
     try:
@@ -214,7 +216,7 @@ def _plan_new_lead(sub: Submission, ids: dict) -> Plan | None:
         logger.exception("could not plan the distribution of a new lead from %s", sub.source)
         return None
     lead.team, lead.owner = decision.team, decision.owner
-    return Plan(lead, decision, ids)
+    return Plan(lead, decision)
 
 
 def _known(sub: Submission, *, reserve=()) -> tuple[bool, dict]:

@@ -111,6 +111,23 @@ def test_a_new_persons_rows_reach_the_database_in_one_round_trip(api, source):
     assert Lead.objects.count() == 2
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="rows go together only on PostgreSQL")
+def test_a_capped_teams_new_lead_is_written_in_one_round_trip_and_assigned_after(api, source):
+    """A counted pick is made after the commit (leads.assignment.picks_in_turn),
+    but the lead's own rows still go together."""
+    rep = UserFactory(username="rep", role=Role.REP, team=TeamFactory(daily_cap=5))
+    raw = create_key(source)[1]
+    post(api, raw, 1)  # the reference tables cached
+    with CaptureQueriesContext(connection) as ctx:
+        answer = post(api, raw, 2).json()
+    inserts = [q["sql"] for q in ctx.captured_queries if "INSERT INTO" in q["sql"]]
+    assert inserts[0].count("INSERT INTO") == 6  # contact, lead, stage change, request, consent, timer
+    assert all(sql.count("INSERT INTO") == 1 for sql in inserts[1:])  # the assignment's own transaction
+    lead = Lead.objects.get(pk=answer["id"])
+    assert lead.owner == rep and lead.assignments.get().to_owner == rep
+    assert lead.timers.get().state == "running"
+
+
 def test_a_login_keeps_the_cache_and_a_rep_edit_clears_it(source):
     rep = UserFactory(username="rep", role=Role.REP, team=TeamFactory())
     refcache.get("probe", lambda: 1)
