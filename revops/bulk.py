@@ -22,7 +22,7 @@ import functools
 import json
 import threading
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.transaction import TransactionManagementError
 
 _local = threading.local()  # the queue of the thread's `together` block
@@ -106,7 +106,7 @@ def together(reserved: dict):
     statement run inside the block (a read, an update), first sends the queue:
     everything reaches the database in the order it was written. Rows whose
     conflicts are ignored (the outbox) need no id. On an exception the queue
-    is dropped: the caller's transaction must roll back, as it would anyway.
+    is dropped and the caller's transaction marked to roll back.
     Without reserved ids, off PostgreSQL or nested, it changes nothing."""
     if not reserved or connection.vendor != "postgresql" or getattr(_local, "queue", None) is not None:
         yield
@@ -119,6 +119,11 @@ def together(reserved: dict):
         with connection.execute_wrapper(queue.send_first):
             yield
             queue.send()
+    except BaseException:
+        # Rows callers believe written are dropped: the transaction must not
+        # commit without them, even if the caller swallows this exception.
+        transaction.set_rollback(True)
+        raise
     finally:
         _local.queue = None
 

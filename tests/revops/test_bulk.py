@@ -235,6 +235,18 @@ def test_together_fails_with_its_transaction_and_writes_nothing():
         raise RuntimeError("the caller gives up")
     assert not Contact.objects.filter(phone="+79160000006").exists()
 
+    # A caller that swallows the exception cannot commit half of the block.
+    with transaction.atomic():
+        Contact.objects.create(name="До блока", phone="+79160000008")
+        try:
+            with bulk.together(bulk.reserve(Contact)):
+                bulk.insert([new_contact("+79160000009")])
+                raise RuntimeError("lost in the middle")
+        except RuntimeError:
+            pass
+        assert transaction.get_rollback()
+    assert not Contact.objects.filter(phone__in=["+79160000008", "+79160000009"]).exists()
+
 
 @postgres_only
 @pytest.mark.django_db(transaction=True)
