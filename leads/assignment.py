@@ -87,11 +87,12 @@ def next_ticket(team: Team) -> int:
     """Bump and read the team's distribution counter in one statement."""
     table = connection.ops.quote_name(Team._meta.db_table)
     bump = f"UPDATE {table} SET rr_counter = rr_counter + 1 WHERE id = %s RETURNING rr_counter"
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        # A ticket of its own (intake's plan): its commit need not wait for the
-        # disk. A crash can lose the last increments, so the rotation repeats a
-        # place once; never a lead. Inside a caller's transaction the setting
-        # would cover the caller's commit too, so it is not used there.
+    if bulk.multi_statement() and connection.get_autocommit():
+        # A ticket of its own (intake's plan): one query is one transaction, and
+        # its commit need not wait for the disk. A crash can lose the last
+        # increments, so the rotation repeats a place once; never a lead. In a
+        # caller's transaction (atomic or autocommit off) the setting would
+        # cover the caller's commit too, so it is not used there.
         bump = "SET LOCAL synchronous_commit TO OFF; " + bump
     with connection.cursor() as cursor:
         cursor.execute(bump, [team.pk])

@@ -157,7 +157,9 @@ def take_lead(
                             status_code=outcome.status_code,
                             response=outcome.body(),
                         )
-                        bulk.insert([record])  # a racing retry fails here on the unique key
+                        # A racing retry fails on the unique key (at the block's end,
+                        # when the rows are sent) and, retrying, finds this answer.
+                        bulk.insert([record])
             _assign_after_commit(outcome)
             return outcome
         except IntegrityError:
@@ -282,7 +284,9 @@ def _take(
         contact = Contact(
             phone=sub.phone, email=sub.email, name=sub.name, company=sub.company, created_at=now
         )
-        bulk.insert([contact])  # a person arriving twice at once fails here: take_lead retries
+        # A person arriving twice at once fails on the unique phone or email
+        # (when the rows are sent, see take_lead) and take_lead retries.
+        bulk.insert([contact])
     # The contact's row lock (taken in _find_contact) serialises requests of
     # this person; the open lead is read after it. A new contact has no leads.
     open_lead = (

@@ -75,8 +75,9 @@ def reserve(*models) -> dict:
 
 def reserving(models) -> tuple[str, list]:
     """`reserve`'s select list and parameters, for a caller that puts them
-    into a query of its own (one round trip less): ("", []) off PostgreSQL."""
-    if connection.vendor != "postgresql" or not models:
+    into a query of its own (one round trip less): ("", []) where rows cannot
+    go `together`."""
+    if not models or not multi_statement():
         return "", []
     return ", ".join("nextval(%s::regclass)" for _ in models), [_sequence(m) for m in models]
 
@@ -89,11 +90,24 @@ def reserved(models, ids) -> dict:
     return out
 
 
+def multi_statement() -> bool:
+    """Whether one execute() may carry several statements with parameters:
+    PostgreSQL through psycopg2 (client-side parameters, one simple query).
+    psycopg 3, which Django would prefer if installed, binds parameters on
+    the server, where a query holds one statement."""
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return connection.vendor == "postgresql" and not is_psycopg3
+
+
 @functools.cache
 def _sequence(model) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, model._meta.pk.column])
-        return cursor.fetchone()[0]
+        name = cursor.fetchone()[0]
+    if name is None:
+        raise TypeError(f"{model._meta.label}'s primary key has no sequence to reserve ids from")
+    return name
 
 
 @contextlib.contextmanager
@@ -106,9 +120,14 @@ def together(reserved: dict):
     statement run inside the block (a read, an update), first sends the queue:
     everything reaches the database in the order it was written. Rows whose
     conflicts are ignored (the outbox) need no id. On an exception the queue
-    is dropped and the caller's transaction marked to roll back.
-    Without reserved ids, off PostgreSQL or nested, it changes nothing."""
-    if not reserved or connection.vendor != "postgresql" or getattr(_local, "queue", None) is not None:
+    is dropped and the caller's transaction marked to roll back; if sending
+    the queue failed, the block fails at its end even when the statement that
+    triggered the send had its error caught. Without reserved ids, or where
+    statements cannot go together (see multi_statement), it changes nothing.
+    Blocks do not nest: an inner block's ids would be mixed with the outer's."""
+    if getattr(_local, "queue", None) is not None and reserved:
+        raise TransactionManagementError("bulk.together() blocks do not nest")
+    if not reserved or not multi_statement():
         yield
         return
     if not connection.in_atomic_block:
@@ -119,6 +138,12 @@ def together(reserved: dict):
         with connection.execute_wrapper(queue.send_first):
             yield
             queue.send()
+        if queue.failed is not None:
+            # A send failed inside the block and someone caught the error of
+            # the statement that triggered it: the rows are not there.
+            raise TransactionManagementError(
+                "rows of a bulk.together() block were not written"
+            ) from queue.failed
     except BaseException:
         # Rows callers believe written are dropped: the transaction must not
         # commit without them, even if the caller swallows this exception.
@@ -133,6 +158,7 @@ class _Queue:
         self.reserved = {model: list(ids) for model, ids in reserved.items()}
         self.statements: list[tuple[str, list]] = []
         self.sending = False
+        self.failed: BaseException | None = None
 
     def add(self, model, objs, rows, ignore_conflicts: bool) -> bool:
         """Queue the INSERT of `objs`; False when it must run now (no ids left)."""
@@ -163,6 +189,9 @@ class _Queue:
         try:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
+        except BaseException as exc:
+            self.failed = exc
+            raise
         finally:
             self.sending = False
 

@@ -847,5 +847,13 @@ def test_a_ticket_of_its_own_does_not_wait_for_the_disk_but_a_callers_commit_doe
         assert next_ticket(team) == 3
         assert setting() == "on"
     assert not any("TO OFF" in q["sql"] for q in ctx.captured_queries)
+    # Autocommit turned off by hand is a caller's transaction too.
+    transaction.set_autocommit(False)
+    try:
+        assert next_ticket(team) == 4
+        assert setting() == "on"
+        transaction.commit()
+    finally:
+        transaction.set_autocommit(True)
     team.refresh_from_db()
-    assert team.rr_counter == 3
+    assert team.rr_counter == 4

@@ -343,3 +343,20 @@ class TestRateLimits:
         raw = create_key(source, rate_limit_per_minute=1)[1]
         for i in range(3):
             assert post(api, raw, {**GOOD, "phone": f"+7916000002{i}", "email": ""}).status_code == 201
+
+
+def test_each_intake_serializer_has_its_own_field_copies():
+    """Fields are copied shallowly per serializer (DRF's deep copy was a third
+    of validation): each instance binds its own copies, the declared ones stay
+    unbound, and a field that could hold per-request state is deep-copied."""
+    from rest_framework import serializers
+
+    from leads.serializers import IntakeSerializer, _flat
+
+    first, second = IntakeSerializer(data={}), IntakeSerializer(data={})
+    assert first.fields["phone"] is not second.fields["phone"]
+    assert first.fields["phone"].parent is first and second.fields["phone"].parent is second
+    assert IntakeSerializer._declared_fields["phone"].parent is None
+    assert all(_flat(field) for field in IntakeSerializer._declared_fields.values())
+    assert not _flat(serializers.DictField(child=IntakeSerializer()))
+    assert not _flat(serializers.ListField())

@@ -267,3 +267,39 @@ def test_together_without_reserved_ids_writes_at_once(django_assert_num_queries)
         contact = new_contact("+79160000007")
         bulk.insert([contact])
         assert Contact.objects.filter(pk=contact.pk).exists()
+
+
+@postgres_only
+def test_a_failed_send_inside_the_block_fails_the_block_even_if_its_error_was_caught():
+    """Rows queued before a savepoint are sent when it opens; if they fail there
+    and the caller catches that error, the block must not end as if written."""
+    from django.db.transaction import TransactionManagementError
+
+    from leads.models import Contact
+
+    Contact.objects.create(name="Уже есть", phone="+79160000010")
+    with (
+        pytest.raises(TransactionManagementError),
+        transaction.atomic(),
+        bulk.together(bulk.reserve(Contact)),
+    ):
+        bulk.insert([new_contact("+79160000010")])  # queued; refused when sent
+        try:
+            with transaction.atomic():  # its SAVEPOINT sends the queue first
+                pass
+        except IntegrityError:
+            pass
+    assert Contact.objects.filter(phone="+79160000010").count() == 1
+
+
+@postgres_only
+def test_together_blocks_do_not_nest():
+    from django.db.transaction import TransactionManagementError
+
+    from leads.models import Contact
+
+    with transaction.atomic(), bulk.together(bulk.reserve(Contact)):
+        with pytest.raises(TransactionManagementError), bulk.together(bulk.reserve(Contact)):
+            pass
+        with bulk.together({}):  # nothing reserved: nothing to mix up
+            pass
