@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from leads.intake import IdempotencyConflict, Submission, channel_of, take_lead
 from leads.intake_keys import find_key
 from leads.serializers import IntakeResponseSerializer, IntakeSerializer
-from revops.ratelimit import hit
+from revops.ratelimit import hit_all
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +100,12 @@ class IntakeView(APIView):
         key = find_key(raw_key)
         if key is None:
             return Response({"detail": _("This intake key is unknown or revoked.")}, status=403)
-        allowed, retry = hit("intake-key", str(key.pk), key.rate_limit_per_minute)
-        if not allowed:
-            return too_many(retry)
-        allowed, retry = hit("intake-ip", client_address(request), settings.INTAKE_RATE_LIMIT_PER_IP)
+        allowed, retry = hit_all(
+            [
+                ("intake-key", str(key.pk), key.rate_limit_per_minute),
+                ("intake-ip", client_address(request), settings.INTAKE_RATE_LIMIT_PER_IP),
+            ]
+        )
         if not allowed:
             return too_many(retry)
 

@@ -299,6 +299,15 @@ class TestRateLimits:
         assert response.status_code == 429 and int(response["Retry-After"]) > 0
         assert Lead.objects.count() == 2
 
+    def test_over_the_addresss_limit_is_429_even_with_an_unlimited_key(self, api, source, settings):
+        settings.INTAKE_RATE_LIMIT_PER_IP = 2
+        raw = create_key(source, rate_limit_per_minute=None)[1]
+        codes = [
+            post(api, raw, {**GOOD, "phone": f"+7916000004{i}", "email": ""}).status_code for i in range(3)
+        ]
+        assert codes == [201, 201, 429]
+        assert Lead.objects.count() == 2
+
     def test_an_unlimited_key_is_never_limited(self, api, source):
         raw = create_key(source, rate_limit_per_minute=None)[1]
         for i in range(5):
@@ -328,6 +337,9 @@ class TestRateLimits:
             assert codes == [201, 201, 429]
             (counter,) = client.keys(f"{prefix}:*intake-key:{stored.pk}:*")
             assert int(client.get(counter)) == 3 and 0 < client.ttl(counter) <= 61
+            # The address's limit is counted in the same round trip.
+            (by_address,) = client.keys(f"{prefix}:*intake-ip:127.0.0.1:*")
+            assert int(client.get(by_address)) == 3 and 0 < client.ttl(by_address) <= 61
         finally:
             for name in client.keys(f"{prefix}:*"):
                 client.delete(name)
