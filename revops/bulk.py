@@ -12,8 +12,8 @@ a single row (intake writes its rows one by one) goes as plain VALUES.
 Other databases get `bulk_create` itself.
 
 `together()` sends the inserts of a block in one round trip at its end, with
-ids reserved beforehand (`reserve()`): intake writes eight rows for a new
-person, and each round trip cost both processes more than its row.
+ids reserved beforehand (`reserve()`): intake writes ten rows for a new person
+(nine statements), and each round trip cost both processes more than its row.
 """
 
 import contextlib
@@ -64,7 +64,8 @@ def reserve(*models) -> dict:
     """New primary keys from the tables' own sequences, one per entry of
     `models` (repeat a model for more), in one statement: for rows written
     `together`, whose callers use their ids before the write. An id left
-    unused is a gap, as after any rollback. {} off PostgreSQL."""
+    unused is a gap, as after any rollback. {} where rows cannot go
+    `together` (see multi_statement)."""
     select, params = reserving(models)
     if not select:
         return {}
