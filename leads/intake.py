@@ -114,14 +114,15 @@ def take_lead(
 
     With an `idempotency_key`, the first answer is stored in the same
     transaction and replayed for retries; two racing retries collide on the
-    record's unique key and the loser, retrying, finds the winner's answer."""
+    record's unique key (a new person's, on the contact's first) and the
+    loser, rolled back and retrying, finds the winner's answer."""
     planning = assign and sub.owner is None
     for attempt in range(attempts):
         plan, ids = None, {}
         try:
             if idempotency_key:
                 # A retry answered before needs no ticket or lock: look first.
-                stored = _stored_answer(sub, idempotency_key, request_hash, lock=False)
+                stored = _stored_answer(sub, idempotency_key, request_hash)
                 if stored is not None:
                     return stored
             # A person we have never seen gets their new lead, its owner and the
@@ -138,28 +139,21 @@ def take_lead(
                     ids = {}  # gaps in the sequences, nothing more
                 else:
                     plan = _plan_new_lead(sub)
-            with transaction.atomic():
+            # A new person's rows (their ids reserved by _known) go to the
+            # database in one round trip, before the COMMIT.
+            with transaction.atomic(), bulk.together(ids):
+                outcome = _take(sub, plan, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
                 if idempotency_key:
-                    stored = _stored_answer(sub, idempotency_key, request_hash, lock=True)
-                    if stored is not None:
-                        return stored
-                # A new person's rows (their ids reserved by _known) go to the
-                # database in one round trip, before the COMMIT.
-                with bulk.together(ids):
-                    outcome = _take(
-                        sub, plan, start_clock=start_clock, assign=assign, notify_owner=notify_owner
+                    record = IdempotencyRecord(
+                        source=sub.source,
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        status_code=outcome.status_code,
+                        response=outcome.body(),
                     )
-                    if idempotency_key:
-                        record = IdempotencyRecord(
-                            source=sub.source,
-                            key=idempotency_key,
-                            request_hash=request_hash,
-                            status_code=outcome.status_code,
-                            response=outcome.body(),
-                        )
-                        # A racing retry fails on the unique key (at the block's end,
-                        # when the rows are sent) and, retrying, finds this answer.
-                        bulk.insert([record])
+                    # A racing retry fails on the unique key (at the block's end,
+                    # when the rows are sent) and, retrying, finds this answer.
+                    bulk.insert([record])
             _assign_after_commit(outcome)
             return outcome
         except IntegrityError:
@@ -180,9 +174,8 @@ def take_lead(
     raise AssertionError("unreachable")
 
 
-def _stored_answer(sub: Submission, key: str, request_hash: str, *, lock: bool) -> Outcome | None:
-    records = IdempotencyRecord.objects.filter(source=sub.source, key=key)
-    record = (records.select_for_update() if lock else records).first()
+def _stored_answer(sub: Submission, key: str, request_hash: str) -> Outcome | None:
+    record = IdempotencyRecord.objects.filter(source=sub.source, key=key).first()
     if record is None:
         return None
     if record.request_hash != request_hash:
