@@ -4,6 +4,7 @@ test database. They need PostgreSQL (an in-memory SQLite test database cannot
 be shared with another process) and a redis-server binary; without them the
 tests skip with the reason — or fail under REVOPS_REQUIRE_ALL=1."""
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -16,7 +17,10 @@ import pytest
 from django.db import connection
 
 from bench.common import RedisServer  # the benchmarks' private redis-server, shared
+from revops.roles import Role
+from sla.models import BusinessCalendar, SlaPolicy, WorkingHours
 from tests.conftest import skip_or_fail
+from tests.factories import TeamFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).with_name("celery")
@@ -132,3 +136,21 @@ def second_worker(worker_env, tmp_path):
     w = Worker(worker_env, tmp_path, name="w2")
     yield w
     w.kill()
+
+
+@pytest.fixture
+def around_the_clock_team(postgres_only):
+    """A team on a 24/7 calendar with a 2-second first-contact policy, so the
+    tests pass at any hour."""
+    calendar = BusinessCalendar.objects.create(code="24x7", name="24/7", timezone="UTC", holiday_country="")
+    for weekday in range(7):
+        WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=dt.time(0), closes=dt.time(0))
+    team = TeamFactory(code="night", name="Night shift", calendar=calendar)
+    head = UserFactory(username="night_head", role=Role.SALES_HEAD, team=team, email="head@example.ru")
+    team.head = head
+    team.save()
+    UserFactory(username="night_rep", role=Role.REP, team=team, email="rep@example.ru")
+    SlaPolicy.objects.filter(is_default=True).update(
+        first_contact_seconds=2, reminder_percent=0, escalate_after_seconds=None
+    )
+    return team

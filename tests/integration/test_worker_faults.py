@@ -14,36 +14,16 @@ from leads.models import Lead
 from revops.roles import Role
 from sla.models import (
     Breach,
-    BusinessCalendar,
     DeliveryState,
     Notification,
     SlaPolicy,
     SlaTimer,
     TimerState,
-    WorkingHours,
 )
-from tests.factories import LeadFactory, SourceFactory, TeamFactory, UserFactory
+from tests.factories import LeadFactory, SourceFactory
 from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def around_the_clock_team(postgres_only):
-    """A team on a 24/7 calendar with a 2-second first-contact policy, so the
-    tests pass at any hour."""
-    calendar = BusinessCalendar.objects.create(code="24x7", name="24/7", timezone="UTC", holiday_country="")
-    for weekday in range(7):
-        WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=dt.time(0), closes=dt.time(0))
-    team = TeamFactory(code="night", name="Night shift", calendar=calendar)
-    head = UserFactory(username="night_head", role=Role.SALES_HEAD, team=team, email="head@example.ru")
-    team.head = head
-    team.save()
-    UserFactory(username="night_rep", role=Role.REP, team=team, email="rep@example.ru")
-    SlaPolicy.objects.filter(is_default=True).update(
-        first_contact_seconds=2, reminder_percent=0, escalate_after_seconds=None
-    )
-    return team
 
 
 def make_due_timers(team, count: int, due_at) -> list[int]:
