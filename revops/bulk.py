@@ -96,9 +96,11 @@ def multi_statement() -> bool:
     PostgreSQL through psycopg2 (client-side parameters, one simple query).
     psycopg 3, which Django would prefer if installed, binds parameters on
     the server, where a query holds one statement."""
+    if connection.vendor != "postgresql":
+        return False  # and the PostgreSQL driver module is never imported
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
-    return connection.vendor == "postgresql" and not is_psycopg3
+    return not is_psycopg3
 
 
 @functools.cache
