@@ -11,14 +11,19 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import shutil
+import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.error import HTTPError
+from urllib.error import HTTPError, URLError
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
+from sla import webhooks
 from sla.delivery import deliver_due
 from sla.models import DeliveryState, Notification, TeamWebhook
 from sla.notify import save
@@ -260,3 +265,148 @@ def test_a_switched_off_webhook_sends_nothing(receiver, hook_to):
     deliver_due(now=NOW)
 
     assert receiver.received == []
+
+
+# --- loopback in disguise and DNS rebinding (issue #11, item 14) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a00:5]/hook",  # NAT64 of 10.0.0.5
+        "http://[64:ff9b:1::7f00:1]/hook",  # local-use NAT64 prefix
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://[2002:a9fe:a9fe::1]/latest/meta-data/",  # 6to4 of 169.254.169.254
+        "http://[::127.0.0.1]/hook",  # IPv4-compatible
+        "http://[::ffff:0:7f00:1]/hook",  # IPv4-translated (SIIT)
+        "http://[::ffff:10.0.0.5]/hook",  # IPv4-mapped
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook",  # Teredo, client 127.0.0.1
+        "http://[fe80::1]/hook",  # link-local
+        "http://[fd00::1]/hook",  # unique local
+        "http://[ff02::1]/hook",  # multicast
+        "http://224.0.0.1/hook",  # multicast
+        "http://100.64.0.1/hook",  # carrier-grade NAT
+    ],
+)
+def test_loopback_and_private_addresses_in_ipv6_clothing_are_refused(url):
+    with pytest.raises(WebhookRefused, match="non-public"):
+        check_destination(url, allow_private=False)
+
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::808:808]/hook", "http://[2002:808:808::]/hook"])
+def test_nat64_and_6to4_forms_of_a_public_address_are_accepted(url):
+    check_destination(url, allow_private=False)
+
+
+def test_a_port_that_is_not_a_number_is_refused():
+    with pytest.raises(WebhookRefused):
+        check_destination("http://example.com:http/hook", allow_private=False)
+
+
+def fake_resolver(monkeypatch, answers: dict[str, list[str]]):
+    """Patch socket.getaddrinfo: each name in `answers` resolves to the next address of its
+    list (the last one repeats); any other name (an IP literal) resolves as usual."""
+    real = socket.getaddrinfo
+    calls: dict[str, int] = {}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        n = calls[host] = calls.get(host, 0) + 1
+        ip = answers[host][min(n, len(answers[host])) - 1]
+        family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        sockaddr = (ip, port, 0, 0) if family == socket.AF_INET6 else (ip, port)
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return calls
+
+
+def test_dns_rebinding_cannot_make_the_post_reach_loopback(receiver, hook_to, monkeypatch):
+    # The name is public when checked and 127.0.0.1 (the receiver) on every later lookup.
+    # Connections to anything but loopback fail at once here (no network in tests).
+    fake_resolver(monkeypatch, {"rebind.example.test": ["93.184.215.14", "127.0.0.1"]})
+    connected = []
+    real_connect = getattr(webhooks, "_connect", None)
+
+    def connect(family, sockaddr, timeout):
+        connected.append(sockaddr[0])
+        if sockaddr[0] != "127.0.0.1":
+            raise ConnectionRefusedError("no network in tests")
+        return real_connect(family, sockaddr, timeout)
+
+    monkeypatch.setattr(webhooks, "_connect", connect, raising=False)  # absent before the fix
+    hook, row = hook_to("/ok", allow_private=False)
+    TeamWebhook.objects.filter(pk=hook.pk).update(url=f"http://rebind.example.test:{receiver.server_port}/ok")
+
+    with pytest.raises(URLError):
+        post_webhook(row)
+
+    assert receiver.received == []
+    assert connected == ["93.184.215.14"]
+
+
+def test_the_post_goes_to_the_checked_address_with_the_urls_host_name(receiver, hook_to, monkeypatch):
+    calls = fake_resolver(monkeypatch, {"hooks.example.test": ["127.0.0.1", "10.9.9.9"]})
+    hook, row = hook_to("/ok")
+    TeamWebhook.objects.filter(pk=hook.pk).update(url=f"http://hooks.example.test:{receiver.server_port}/ok")
+
+    post_webhook(row)
+
+    assert calls == {"hooks.example.test": 1}  # resolved once
+    [request] = receiver.received
+    assert request["headers"]["Host"] == f"hooks.example.test:{receiver.server_port}"
+
+
+def test_a_proxy_from_the_environment_is_not_used(receiver, hook_to, monkeypatch):
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9/")  # nothing listens on the discard port
+    _, row = hook_to("/ok")
+
+    post_webhook(row)
+
+    assert [r["path"] for r in receiver.received] == ["/ok"]
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """An HTTPS receiver on 127.0.0.1 whose self-signed certificate names hooks.example.test."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=hooks.example.test",
+         "-addext", "subjectAltName=DNS:hooks.example.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server.received = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    server.cert = cert
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(("name", "verified"), [("hooks.example.test", True), ("other.example.test", False)])
+def test_https_to_the_checked_address_verifies_the_certificate_against_the_urls_name(
+    tls_receiver, hook_to, monkeypatch, name, verified
+):
+    fake_resolver(monkeypatch, {name: ["127.0.0.1"]})
+    monkeypatch.setattr(webhooks, "tls_context", lambda: ssl.create_default_context(cafile=tls_receiver.cert))
+    hook, row = hook_to("/ok")
+    TeamWebhook.objects.filter(pk=hook.pk).update(url=f"https://{name}:{tls_receiver.server_port}/ok")
+
+    if verified:
+        post_webhook(row)
+        [request] = tls_receiver.received
+        assert request["headers"]["Host"] == f"{name}:{tls_receiver.server_port}"
+    else:
+        with pytest.raises(URLError, match="CERTIFICATE_VERIFY_FAILED|match"):
+            post_webhook(row)
+        assert tls_receiver.received == []
