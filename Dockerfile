@@ -16,4 +16,5 @@ RUN SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only-x \
 
 USER revops
 EXPOSE 8000
-CMD ["gunicorn", "revops.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# The access log (on, to stdout) and its format, which leaves out query strings, are in the config file.
+CMD ["gunicorn", "--config", "revops/gunicorn.conf.py", "revops.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -304,7 +304,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    # runserver's request lines lose their query strings (contact data: ?search=<phone>);
+    # gunicorn's access log does the same in revops/gunicorn.conf.py.
+    "filters": {"request_line_without_query": {"()": "revops.logfilters.RequestLineWithoutQuery"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["request_line_without_query"],
+        },
+    },
 }
