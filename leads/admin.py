@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
-from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leads.actions import EDITABLE_LEAD_FIELDS, update_lead
 from leads.intake_keys import create_key
 from leads.models import (
     Assignment,
@@ -28,20 +28,11 @@ from leads.models import (
     StageChange,
 )
 from revops import refcache
+from revops.admin_scope import HistoryInlineMixin, ScopedAdminMixin
 
 
-class VisibleLeadsMixin:
-    """Row-level visibility in the admin follows the same rule as the app."""
-
-    lead_path = "lead"
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        visible = Lead.objects.visible_to(request.user)
-        if self.lead_path == "":
-            return qs.filter(pk__in=visible.values("pk"))
-        return qs.filter(**{f"{self.lead_path}__in": visible.values("pk")})
+class ScopedDataAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    """Rows of leads and people: scoped to what the user may see (revops.admin_scope)."""
 
 
 @admin.register(Source)
@@ -125,42 +116,39 @@ class QualificationCriterionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(ScopedDataAdmin):
+    """A contact is seen with one of its leads. Non-superusers only look: name and
+    company change on the lead's card, which writes the edit into the history;
+    phone and email are the person's identity (intake matches requests on them)."""
+
     list_display = ["name", "company", "phone", "email", "created_at"]
     search_fields = ["name", "company", "phone", "email"]
     date_hierarchy = "created_at"
 
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        return qs.filter(leads__in=Lead.objects.visible_to(request.user)).distinct()
+    def scope(self, queryset, user):
+        return queryset.filter(pk__in=Lead.objects.visible_to(user).values("contact_id"))
 
 
-class RequestInline(admin.TabularInline):
+class RequestInline(HistoryInlineMixin, admin.TabularInline):
     model = InboundRequest
-    extra = 0
     fields = ["received_at", "source", "channel", "is_repeat", "comment"]
     readonly_fields = fields
-    can_delete = False
 
 
-class StageChangeInline(admin.TabularInline):
+class StageChangeInline(HistoryInlineMixin, admin.TabularInline):
     model = StageChange
-    extra = 0
     fields = ["changed_at", "from_stage", "to_stage", "changed_by", "note"]
     readonly_fields = fields
-    can_delete = False
 
 
-class AttemptInline(admin.TabularInline):
+class AttemptInline(HistoryInlineMixin, admin.TabularInline):
     model = ContactAttempt
-    extra = 0
     fields = ["made_at", "channel", "outcome", "duration_seconds", "made_by", "note"]
     readonly_fields = fields
-    can_delete = False
 
 
 @admin.register(Lead)
-class LeadAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class LeadAdmin(ScopedDataAdmin):
     lead_path = ""
     list_display = [
         "id",
@@ -197,10 +185,24 @@ class LeadAdmin(VisibleLeadsMixin, admin.ModelAdmin):
         "updated_at",
     ]
     inlines = [RequestInline, StageChangeInline, AttemptInline]
+    # For everyone but superusers, the rest (contact, source, channel, campaign,
+    # UTM tags…) is the lead's identity or state owned by an action: read-only.
+    staff_editable_fields = EDITABLE_LEAD_FIELDS
+
+    def save_model(self, request, obj, form, change):
+        """Edits go through leads.actions.update_lead, which writes the lead's
+        history and moves its running clock, as the card's edit does. Only a
+        superuser may change other fields here; they are saved as they are."""
+        edits = {f: form.cleaned_data[f] for f in form.changed_data if f in EDITABLE_LEAD_FIELDS}
+        others = [f for f in form.changed_data if f not in EDITABLE_LEAD_FIELDS]
+        if others:
+            obj.save(update_fields=[*others, "updated_at"])
+        if edits:
+            update_lead(obj, request.user, edits)
 
 
 @admin.register(InboundRequest)
-class InboundRequestAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class InboundRequestAdmin(ScopedDataAdmin):
     list_display = ["id", "lead", "source", "channel", "is_repeat", "received_at"]
     list_filter = ["source", "channel", "is_repeat"]
     list_select_related = ["lead__contact", "source"]
@@ -209,7 +211,7 @@ class InboundRequestAdmin(VisibleLeadsMixin, admin.ModelAdmin):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class StageChangeAdmin(ScopedDataAdmin):
     list_display = ["lead", "from_stage", "to_stage", "changed_by", "changed_at"]
     list_filter = ["to_stage"]
     list_select_related = ["lead__contact", "from_stage", "to_stage", "changed_by"]
@@ -217,7 +219,7 @@ class StageChangeAdmin(VisibleLeadsMixin, admin.ModelAdmin):
 
 
 @admin.register(LeadEvent)
-class LeadEventAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class LeadEventAdmin(ScopedDataAdmin):
     list_display = ["lead", "kind", "actor", "created_at"]
     list_filter = ["kind"]
     list_select_related = ["lead__contact", "actor"]
@@ -225,7 +227,7 @@ class LeadEventAdmin(VisibleLeadsMixin, admin.ModelAdmin):
 
 
 @admin.register(CriterionAnswer)
-class CriterionAnswerAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class CriterionAnswerAdmin(ScopedDataAdmin):
     list_display = ["lead", "criterion", "answer", "answered_by", "answered_at"]
     list_filter = ["answer", "criterion__level"]
     list_select_related = ["lead__contact", "criterion", "answered_by"]
@@ -233,7 +235,7 @@ class CriterionAnswerAdmin(VisibleLeadsMixin, admin.ModelAdmin):
 
 
 @admin.register(ContactAttempt)
-class ContactAttemptAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class ContactAttemptAdmin(ScopedDataAdmin):
     list_display = ["lead", "channel", "outcome", "duration_seconds", "made_by", "made_at"]
     list_filter = ["channel", "outcome"]
     list_select_related = ["lead__contact", "made_by"]
@@ -242,7 +244,7 @@ class ContactAttemptAdmin(VisibleLeadsMixin, admin.ModelAdmin):
 
 
 @admin.register(Deal)
-class DealAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class DealAdmin(ScopedDataAdmin):
     list_display = ["id", "contact", "amount", "margin", "currency", "status", "closed_on", "owner"]
     list_filter = ["status", "is_repeat_sale", "product"]
     list_select_related = ["contact", "owner"]
@@ -311,7 +313,7 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(VisibleLeadsMixin, admin.ModelAdmin):
+class AssignmentAdmin(ScopedDataAdmin):
     list_display = ["lead", "kind", "from_owner", "to_owner", "assigned_by", "created_at"]
     list_filter = ["kind", "team"]
     list_select_related = ["lead__contact", "from_owner", "to_owner", "assigned_by"]
@@ -325,7 +327,8 @@ class AssignmentAdmin(VisibleLeadsMixin, admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
+class ConsentAdmin(ScopedDataAdmin):
+    lead_path = "request__lead"
     list_display = ["contact", "text_version", "given_at", "ip"]
     raw_id_fields = ["contact", "request"]
     date_hierarchy = "given_at"

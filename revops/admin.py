@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from leads.assignment import redistribute_open_leads
+from revops.admin_scope import ScopedAdminMixin, ScopedChoicesMixin
 from revops.models import Absence, Shift, Team, User
 from revops.roles import Role
 
@@ -18,7 +20,7 @@ class AbsenceInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(ScopedChoicesMixin, admin.ModelAdmin):
     list_display = ["name", "code", "kind", "head", "calendar", "distribution_mode", "daily_cap"]
     list_filter = ["kind"]
     search_fields = ["name", "code"]
@@ -27,7 +29,10 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(ScopedAdminMixin, BaseUserAdmin):
+    # People are managed here (permissions as the role gives them); who is listed
+    # follows the app: a head of sales sees the team, company-wide roles everyone.
+    written_by_actions = False
     list_display = ["username", "first_name", "last_name", "role", "team", "is_active"]
     list_filter = ["role", "team", "is_active"]
     list_select_related = ["team"]
@@ -42,6 +47,13 @@ class UserAdmin(BaseUserAdmin):
         *BaseUserAdmin.add_fieldsets,
         (_("Work"), {"fields": ("role", "team", "first_name", "last_name", "email")}),
     )
+
+    def scope(self, queryset, user):
+        if user.sees_all_leads:
+            return queryset
+        if user.role == Role.SALES_HEAD and user.team_id is not None:
+            return queryset.filter(Q(team_id=user.team_id) | Q(pk=user.pk))
+        return queryset.filter(pk=user.pk)
 
     @admin.action(
         description=_("Hand their open leads to the team (a rep is leaving)"), permissions=["change"]

@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from revops.admin_scope import ScopedAdminMixin, visible_leads
 from sla.business_time import next_windows
 from sla.calendars import schedule_for
 from sla.models import (
@@ -83,7 +85,8 @@ class SlaPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlaTimer)
-class SlaTimerAdmin(admin.ModelAdmin):
+class SlaTimerAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    # Seen with the lead; timers are started, met and breached by the clock only.
     list_display = ["lead", "kind", "state", "started_at", "due_at", "met_at", "breached_at"]
     list_filter = ["kind", "state"]
     list_select_related = ["lead__contact"]
@@ -98,7 +101,8 @@ class SlaTimerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Breach)
-class BreachAdmin(admin.ModelAdmin):
+class BreachAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    # Acknowledged and resolved through the app's actions (sla.actions), which record who did it.
     list_display = [
         "lead",
         "kind",
@@ -115,25 +119,22 @@ class BreachAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead", "timer"]
     date_hierarchy = "created_at"
 
-    def get_queryset(self, request):
-        return (
-            super().get_queryset(request).filter(pk__in=Breach.objects.visible_to(request.user).values("pk"))
-        )
-
-    def has_add_permission(self, request):
-        return False
+    def scope(self, queryset, user):
+        # A breach is seen by its owner at the deadline and that team's head, as in the API.
+        return queryset.visible_to(user)
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ["kind", "channel", "recipient", "lead", "state", "attempts", "created_at", "delivered_at"]
     list_filter = ["channel", "kind", "state"]
     list_select_related = ["recipient"]
     raw_id_fields = ["lead", "recipient"]
     readonly_fields = ["last_error"]
 
-    def has_add_permission(self, request):
-        return False
+    def scope(self, queryset, user):
+        # One's own messages, and those about leads one may see.
+        return queryset.filter(Q(recipient=user) | Q(lead__in=visible_leads(user)))
 
 
 @admin.register(TeamWebhook)
