@@ -1,40 +1,45 @@
 """Importing leads from a file in the browser: upload → preview → confirm →
-(for large files) a progress bar. The logic is in leads.importer.
+(for large files) a progress bar. The logic is in leads.importer; each upload
+is an ImportJob (leads.import_jobs) that a Celery worker checks and imports.
 
-The uploaded file waits in DATA_DIR/imports under a random token that only the
-uploader's session knows. Confirming claims the file by renaming it, so a double
-click cannot import it twice. Small files are checked and imported in the
-request; large ones in a background thread whose progress the page polls (htmx)."""
+Small files are run in the request by the same function the worker runs (no
+round trip through the broker for a dozen rows); large ones are queued and
+the page polls the job's status fragment (htmx). A job is seen only by its
+uploader and administrators: anyone else gets 404 for its id. Confirming
+claims the checked job with a conditional update, so a double click cannot
+import it twice."""
 
 import functools
-import secrets
-import time
-from pathlib import Path
+import logging
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from leads import importer
-from leads.models import Source
+from leads import import_jobs, importer
+from leads.models import ImportJob, Source
 from revops.roles import Role
 
+logger = logging.getLogger(__name__)
+
 IMPORT_ROLES = frozenset({Role.SALES_HEAD, Role.MARKETING_HEAD, Role.MARKETER, Role.ADMIN})
-# Larger files are checked / imported in a background thread, so that no request
-# outlives the web server's timeout (take_lead costs tens of milliseconds a row).
-SYNC_CHECK_MAX_ROWS = 5000
+# Larger files are checked / imported by a worker, so that no request outlives
+# the web server's timeout (take_lead costs tens of milliseconds a row). The
+# check is sized by the text to read (an XLSX file's unpacked size), so the web
+# process never parses a large workbook.
+SYNC_CHECK_MAX_BYTES = 512 * 1024
 SYNC_IMPORT_MAX_ROWS = 200
-ERRORS_SHOWN = 1000
-SESSION_KEY = "lead_imports"
-UPLOADS_KEPT = 10  # per session
-FILE_LIFETIME = 24 * 3600
+State = ImportJob.State
 
 
 def may_import(user) -> bool:
@@ -65,17 +70,21 @@ class UploadForm(forms.Form):
         label=_("Historical import"),
         help_text=_(
             "Past leads with their own dates, stages, owners and rejection reasons: "
-            "no distribution and no SLA clock."
+            "no distribution and no SLA clock. Administrators only."
         ),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
+        self.unpacked = 0
         # Formatted here, not at import time, so it is in the reader's language.
         self.fields["file"].help_text = _(
             "CSV (UTF-8 or Windows-1251, separated by commas or semicolons) or XLSX (the first sheet), "
             "up to %(mb)s MB and %(rows)s rows."
         ) % {"mb": importer.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{importer.MAX_ROWS:,}"}
+        if not importer.Scope(user).is_admin:
+            del self.fields["historical"]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -88,46 +97,55 @@ class UploadForm(forms.Form):
             )
         if upload.size == 0:
             raise forms.ValidationError(_("The file is empty."))
+        upload.seek(0)
+        data = upload.read()
+        if importer.is_zip(data):
+            # A workbook that would unpack to too much is refused here, from the
+            # zip's directory, before anything parses it.
+            try:
+                self.unpacked = importer.check_xlsx(data)
+            except importer.ImportFileError as exc:
+                raise forms.ValidationError(exc.message) from None
+        else:
+            self.unpacked = len(data)
+        self.data_bytes = data
         return upload
 
+    def clean(self):
+        cleaned = super().clean()
+        if self.data.get("historical") and "historical" not in self.fields:
+            # The box is not shown to them; a forged request gets the rule.
+            raise forms.ValidationError(_("Only administrators import historical leads."))
+        return cleaned
 
-# --- the uploads of this session ------------------------------------------------------------
+
+# --- jobs ---------------------------------------------------------------------------------
 
 
-def _uploads(request) -> dict:
-    return request.session.get(SESSION_KEY, {})
-
-
-def _upload(request, token: str) -> dict:
-    meta = _uploads(request).get(token)
-    if meta is None:
+def _job(request, pk: int) -> ImportJob:
+    job = ImportJob.objects.visible_to(request.user).filter(pk=pk, kind=ImportJob.Kind.LEADS).first()
+    if job is None:
         raise Http404
-    return meta
+    return job
 
 
-def _remember(request, token: str, meta: dict) -> None:
-    uploads = _uploads(request)
-    uploads[token] = meta
-    request.session[SESSION_KEY] = dict(list(uploads.items())[-UPLOADS_KEPT:])
+def _start(job: ImportJob, *, inline: bool) -> None:
+    """Run the job here (small files) or queue it for a worker once the job's
+    row is committed (so the worker finds it)."""
+    if inline:
+        import_jobs.run(job.pk)
+        job.refresh_from_db()
+        return
+    transaction.on_commit(functools.partial(_enqueue, job.pk))
 
 
-def _file(token: str, meta: dict, *, running: bool = False) -> Path:
-    return importer.imports_dir() / (f"{token}.running" if running else meta["file"])
+def _enqueue(job_id: int) -> None:
+    from leads.tasks import run_import_job
 
-
-def _remove_old_files() -> None:
-    limit = time.time() - FILE_LIFETIME
-    for old in importer.imports_dir().iterdir():
-        try:
-            if old.stat().st_mtime < limit:
-                old.unlink()
-        except OSError:
-            pass
-
-
-def _options(meta: dict) -> dict:
-    source = Source.objects.filter(pk=meta["source"]).first() if meta["source"] else None
-    return {"filename": meta["filename"], "source": source, "historical": meta["historical"]}
+    try:
+        run_import_job.delay(job_id)
+    except Exception as exc:  # the broker is down: the job waits, and says so on its page
+        logger.error("Import job %s not queued: %s", job_id, type(exc).__name__)
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -135,117 +153,84 @@ def _options(meta: dict) -> dict:
 
 @importer_only
 def upload(request):
-    form = UploadForm(request.POST or None, request.FILES or None)
+    form = UploadForm(request.POST or None, request.FILES or None, user=request.user)
     if request.method == "POST" and form.is_valid():
-        _remove_old_files()
         upload = form.cleaned_data["file"]
-        token = secrets.token_urlsafe(16)
-        meta = {
-            "file": token + Path(upload.name).suffix.lower(),
-            "filename": Path(upload.name).name[:200],
-            "source": form.cleaned_data["source"].pk if form.cleaned_data["source"] else None,
-            "historical": form.cleaned_data["historical"],
-            "rows": 0,  # known once checked
-        }
-        with _file(token, meta).open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        _remember(request, token, meta)
-        return redirect("leads:import_preview", token=token)
-    return render(request, "leads/import_upload.html", {"form": form})
-
-
-def _file_error(request, path: Path, message):
-    path.unlink(missing_ok=True)
-    return render(request, "leads/import_upload.html", {"form": UploadForm(), "file_error": message})
+        source = form.cleaned_data["source"]
+        job = import_jobs.create(
+            ImportJob.Kind.LEADS,
+            user=request.user,
+            filename=upload.name.replace("\\", "/").rsplit("/", 1)[-1],
+            content=form.data_bytes,
+            options={"source": source.pk if source else None},
+            dry_run=True,
+            historical=form.cleaned_data.get("historical", False),
+            language=get_language(),
+        )
+        _start(job, inline=form.unpacked <= SYNC_CHECK_MAX_BYTES)
+        import_jobs.forget_old_files()
+        return redirect("leads:import_preview", pk=job.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "leads/import_upload.html", {"form": form}, status=status)
 
 
 @importer_only
-def preview(request, token: str):
-    meta = _upload(request, token)
-    path = _file(token, meta)
-    status = importer.job_status(token)
-    if not path.exists():
-        if status is not None:
-            return redirect("leads:import_progress", token=token)
-        messages.error(request, _("This upload has expired; upload the file again."))
-        return redirect("leads:import")
-    if status and status["state"] == "checked":
-        summary = status["summary"]
-    elif status and status["state"] in importer.ACTIVE_STATES:
-        return redirect("leads:import_progress", token=token)
-    elif status and status["state"] == "failed":
-        return _file_error(request, path, status["message"])
-    else:
-        options = _options(meta)
-        try:
-            if importer.estimate_rows(path, meta["filename"]) > SYNC_CHECK_MAX_ROWS:
-                importer.start_background(token, path, write=False, **options, language=get_language())
-                return redirect("leads:import_progress", token=token)
-            summary = importer.prepare(path, **options).summary(importer.PREVIEW_ROWS, ERRORS_SHOWN)
-        except importer.ImportFileError as exc:
-            return _file_error(request, path, exc.message)
-    meta["rows"] = summary["total"]
-    _remember(request, token, meta)
-    return render(request, "leads/import_preview.html", _preview_context(token, meta, summary))
+def preview(request, pk: int):
+    """The job's page: its preview once checked, its progress while it runs,
+    its outcome when it ended."""
+    job = _job(request, pk)
+    status = import_jobs.status(job)
+    if status.state == State.READY:
+        return render(request, "leads/import_preview.html", _preview_context(job))
+    if status.state == State.FAILED and not job.errors:
+        # The file as a whole could not be used: say why next to a new upload.
+        form = UploadForm(user=request.user)
+        return render(request, "leads/import_upload.html", {"form": form, "file_error": status.message})
+    return render(request, "leads/import_progress.html", _progress_context(job, status))
 
 
 @importer_only
 @require_POST
-def confirm(request, token: str):
-    meta = _upload(request, token)
-    if not meta["rows"]:  # not checked yet
-        return redirect("leads:import_preview", token=token)
-    running = _file(token, meta, running=True)
-    try:
-        _file(token, meta).rename(running)  # the claim: only one confirmation gets the file
-    except FileNotFoundError:
-        if importer.job_status(token) is not None:
-            return redirect("leads:import_progress", token=token)
+def confirm(request, pk: int):
+    job = _job(request, pk)
+    # The claim: only one confirmation turns the checked job into an import.
+    confirmed = ImportJob.objects.filter(
+        pk=job.pk,
+        created_by=request.user,
+        state=State.READY,
+        dry_run=True,
+        invalid=0,
+        total__gt=0,
+        content__isnull=False,
+    ).update(state=State.PENDING, dry_run=False, updated_at=timezone.now())
+    if not confirmed:
+        job.refresh_from_db()
+        if job.state in ImportJob.ACTIVE_STATES or job.state == State.DONE:
+            return redirect("leads:import_progress", pk=job.pk)
         messages.error(request, _("This upload was already imported or has expired."))
         return redirect("leads:import")
-    options = _options(meta)
-    if meta["rows"] > SYNC_IMPORT_MAX_ROWS:
-        importer.start_background(
-            token, running, write=True, **options, actor=request.user, language=get_language()
-        )
-        return redirect("leads:import_progress", token=token)
-    try:
-        plan = importer.prepare(running, **options)
-        if not plan.ok:  # the data changed since the preview (a user left, a source was removed…)
-            summary = plan.summary(importer.PREVIEW_ROWS, ERRORS_SHOWN)
-            return render(request, "leads/import_preview.html", _preview_context(token, meta, summary))
-        result = importer.execute(plan, actor=request.user)
-    except importer.ImportFileError as exc:
-        return _file_error(request, running, exc.message)
-    finally:
-        running.unlink(missing_ok=True)
-    messages.success(request, _result_message(result.created, result.repeats))
-    return redirect("leads:list")
+    _start(job, inline=job.total <= SYNC_IMPORT_MAX_ROWS)
+    if job.state == State.DONE:
+        messages.success(request, _result_message(job.created, job.matched))
+        return redirect("leads:list")
+    return redirect("leads:import_progress", pk=job.pk)
 
 
 @importer_only
-def progress(request, token: str):
-    """The progress of a background check or import; htmx polls it for the fragment."""
-    _upload(request, token)
-    status = importer.job_status(token)
+def progress(request, pk: int):
+    """The job's status; htmx polls it for the fragment."""
+    job = _job(request, pk)
+    status = import_jobs.status(job)
     htmx = request.headers.get("HX-Request") == "true"
-    if status and status["state"] == "checked":
-        url = reverse("leads:import_preview", args=[token])
+    if status.state == State.READY:
+        url = reverse("leads:import_preview", args=[job.pk])
         if htmx:
             response = HttpResponse()
             response["HX-Redirect"] = url
             return response
         return redirect(url)
-    context = {
-        "token": token,
-        "status": status,
-        "polling": bool(status and status["state"] in importer.ACTIVE_STATES),
-    }
-    if status and status["state"] == "done":
-        context["result_message"] = _result_message(status["created"], status["repeats"])
     template = "leads/_import_progress.html" if htmx else "leads/import_progress.html"
-    return render(request, template, context)
+    return render(request, template, _progress_context(job, status))
 
 
 def _result_message(created: int, repeats: int) -> str:
@@ -262,13 +247,46 @@ def _result_message(created: int, repeats: int) -> str:
     )
 
 
-def _preview_context(token: str, meta: dict, summary: dict) -> dict:
-    return {"token": token, "meta": meta, "summary": summary, "default_source": _options(meta)["source"]}
+def summary(job: ImportJob) -> dict:
+    """A checked job as the templates show it."""
+    rows = []
+    for row in job.preview.get("rows", []):
+        row = dict(row)
+        row["created_at"] = parse_datetime(row["created_at"]) if row.get("created_at") else None
+        rows.append(row)
+    return {
+        "filename": job.filename,
+        "historical": job.historical,
+        "total": job.total,
+        "valid": job.ok,
+        "invalid": job.invalid,
+        "extra_columns": job.preview.get("extra_columns", []),
+        "owners": job.preview.get("owners", False),
+        "rows": rows,
+        "errors": job.errors,
+        "errors_hidden": job.errors_hidden,
+    }
+
+
+def _preview_context(job: ImportJob) -> dict:
+    source_id = job.options.get("source")
+    return {
+        "job": job,
+        "summary": summary(job),
+        "default_source": Source.objects.filter(pk=source_id).first() if source_id else None,
+    }
+
+
+def _progress_context(job: ImportJob, status) -> dict:
+    context = {"job": job, "status": status, "summary": summary(job), "polling": status.active}
+    if status.state == State.DONE:
+        context["result_message"] = _result_message(job.created, job.matched)
+    return context
 
 
 urlpatterns = [
     path("import/", upload, name="import"),
-    path("import/<str:token>/", preview, name="import_preview"),
-    path("import/<str:token>/confirm/", confirm, name="import_confirm"),
-    path("import/<str:token>/progress/", progress, name="import_progress"),
+    path("import/<int:pk>/", preview, name="import_preview"),
+    path("import/<int:pk>/confirm/", confirm, name="import_confirm"),
+    path("import/<int:pk>/progress/", progress, name="import_progress"),
 ]

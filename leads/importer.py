@@ -11,6 +11,17 @@ A historical import (`historical=True`) brings in past leads with their own
 timestamps and outcomes: no distribution, no SLA clock; owner, stage, closing
 time and rejection are set as they were, with a StageChange at the historical time.
 
+Who imports decides what a file may do (`Scope`): only administrators import
+historical leads; a head of sales imports into their own team (owners from
+that team, rows without one wait in its queue); marketing imports new leads
+without owners (they go to distribution). `actor=None` is the management
+command, run by whoever runs the server: it has an administrator's scope.
+Cells are stored as typed, also those starting with = + - @: it is exports
+that neutralise formulas.
+
+In the web, and in the command, an import is an `ImportJob` run by
+`run_job` (leads.import_jobs claims it and reports its progress).
+
 Row numbers are those a spreadsheet shows: the header is row 1, the first data
 row is row 2 (blank rows count but are skipped).
 """
@@ -20,18 +31,14 @@ import dataclasses
 import datetime as dt
 import io
 import logging
-import threading
-import time
-import traceback
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.db import connections, transaction
-from django.utils import timezone, translation
+from django.db import transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -43,13 +50,28 @@ from leads.intake import Submission, take_lead
 from leads.intake_api import submission_from
 from leads.models import Assignment, Lead, RejectionReason, Source, Stage, StageChange
 from leads.serializers import IntakeSerializer
+from revops.roles import Role
+from sla.clock import recompute_running
+from sla.models import SlaTimer
 
 logger = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
 CHUNK_ROWS = 200  # rows written between two progress reports
+PREVIEW_ROWS = 20
 EXTENSIONS = (".csv", ".txt", ".xlsx")
+# An XLSX file is a zip of XML parts, and openpyxl reads the shared strings
+# whole: a 78 KB file whose strings unpack to 30 MB held a request for 28 s.
+# The zip's directory says how large each part unpacks to (zipfile never
+# inflates a part past its declared size: a lying entry fails its CRC), so the
+# parts are checked from it before openpyxl reads a byte. A legitimate sheet of
+# MAX_ROWS rows unpacks to a few tens of MB at a ratio well under 100.
+XLSX_MAX_PARTS = 500
+XLSX_MAX_PART_BYTES = 64 * 1024 * 1024
+XLSX_MAX_TOTAL_BYTES = 128 * 1024 * 1024
+XLSX_MAX_RATIO = 100  # uncompressed / compressed, for parts larger than XLSX_RATIO_FROM_BYTES
+XLSX_RATIO_FROM_BYTES = 1024 * 1024
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -76,13 +98,14 @@ FIELD_ALIASES = {
     "utm_term": ("utm_term",),
     "landing_page": ("landing_page", "landing", "посадочная страница"),
     "source": ("source", "источник"),
+    # Who gets the lead: a sales rep within the importer's scope (see Scope).
+    "owner": ("owner", "ответственный", "менеджер"),
 }
 # Columns only a historical import reads.
 HISTORICAL_ALIASES = {
     "created_at": ("created_at", "created", "дата создания", "дата обращения", "дата заявки", "создан"),
     "stage": ("stage", "этап", "стадия"),
     "furthest_stage": ("furthest_stage", "самый дальний этап"),
-    "owner": ("owner", "ответственный", "менеджер"),
     "first_contact_at": ("first_contact_at", "первый контакт", "дата первого контакта"),
     "stage_changed_at": ("stage_changed_at", "closed_at", "дата смены этапа", "дата закрытия"),
     "rejection_reason": ("rejection_reason", "причина отказа"),
@@ -94,7 +117,7 @@ _ALIAS_TO_FIELD = {
     for name, aliases in table.items()
     for alias in aliases
 }
-INTAKE_FIELDS = tuple(name for name in FIELD_ALIASES if name != "source")
+INTAKE_FIELDS = tuple(name for name in FIELD_ALIASES if name not in ("source", "owner"))
 
 
 class ImportFileError(Exception):
@@ -148,6 +171,7 @@ class Plan:
     rows: list[ImportRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     total: int = 0  # data rows (blank rows not counted)
+    team_id: int | None = None  # a head's import: new leads without an owner go to this team
 
     @property
     def ok(self) -> bool:
@@ -161,13 +185,14 @@ class Plan:
     def valid_count(self) -> int:
         return len(self.rows)
 
-    def summary(self, rows: int = 20, errors: int = 1000) -> dict:
-        """What a person checks before importing, as plain data (it may wait in
-        the cache): counts, the first valid rows, the first errors."""
-        preview = []
+    def preview(self, rows: int = 20) -> dict:
+        """The first valid rows as they will be imported, and the columns kept
+        as extra data: what a person checks before importing (JSON-safe: a job keeps it)."""
+        shown = []
         for row in self.rows[:rows]:
             sub, history = row.submission, row.history
-            preview.append(
+            owner = history.owner if history else sub.owner
+            shown.append(
                 {
                     "number": row.number,
                     "name": sub.name,
@@ -176,33 +201,25 @@ class Plan:
                     "company": sub.company,
                     "source": sub.source.name,
                     "product": sub.product,
-                    "created_at": sub.received_at,
+                    "created_at": sub.received_at.isoformat() if sub.received_at else None,
                     "stage": str(history.stage.name) if history else "",
-                    "owner": str(history.owner or "") if history else "",
+                    "owner": str(owner or ""),
                 }
             )
+        return {"extra_columns": self.extra_columns, "rows": shown, "owners": "owner" in self.columns}
+
+    def error_rows(self) -> list[dict]:
+        """Every row error, with the column as the file names it."""
         column = self.columns.get
-        return {
-            "filename": self.filename,
-            "historical": self.historical,
-            "total": self.total,
-            "valid": self.valid_count,
-            "invalid": self.invalid_count,
-            "extra_columns": self.extra_columns,
-            "rows": preview,
-            "errors": [
-                {
-                    "row": e.row,
-                    "field": e.field,
-                    "column": ", ".join(column(name, name) for name in e.field.split(", "))
-                    if e.field
-                    else "",
-                    "message": e.message,
-                }
-                for e in self.errors[:errors]
-            ],
-            "errors_hidden": max(len(self.errors) - errors, 0),
-        }
+        return [
+            {
+                "row": e.row,
+                "field": e.field,
+                "column": ", ".join(column(name, name) for name in e.field.split(", ")) if e.field else "",
+                "message": e.message,
+            }
+            for e in self.errors
+        ]
 
 
 @dataclass
@@ -218,35 +235,104 @@ class Result:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def read_table(path: Path, filename: str = "") -> tuple[list, Iterator[tuple[int, list]]]:
-    """The header and an iterator of (row number, cells) of a CSV or XLSX file."""
-    path = Path(path)
-    name = (filename or path.name).lower()
-    try:
-        size = path.stat().st_size
-    except OSError:
-        raise ImportFileError(_("The file cannot be read.")) from None
-    if size > MAX_FILE_BYTES:
-        raise ImportFileError(
-            _("The file is too large: at most %(mb)s MB.") % {"mb": MAX_FILE_BYTES // (1024 * 1024)}
-        )
-    if size == 0:
+FileSource = Path | bytes
+
+
+def _load(source: FileSource) -> bytes:
+    """The file's bytes (a job keeps them in the database; the command passes a path)."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+    else:
+        try:
+            if Path(source).stat().st_size > MAX_FILE_BYTES:
+                raise ImportFileError(_too_large())
+            data = Path(source).read_bytes()
+        except OSError:
+            raise ImportFileError(_("The file cannot be read.")) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportFileError(_too_large())
+    if not data:
         raise ImportFileError(_("The file is empty."))
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"PK\x03\x04"):
-        rows = _xlsx_rows(path)
-    elif head.startswith(b"\xd0\xcf\x11\xe0") or name.endswith((".xls", ".xlsx")):
+    return data
+
+
+def _too_large():
+    return _("The file is too large: at most %(mb)s MB.") % {"mb": MAX_FILE_BYTES // (1024 * 1024)}
+
+
+def is_zip(data: bytes) -> bool:
+    return data[:4] == b"PK\x03\x04"
+
+
+def check_xlsx(data: bytes) -> int:
+    """Refuse a workbook whose parts would unpack to too much (a zip bomb), from
+    the zip's directory alone; returns the total unpacked size."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+        logger.warning("Unreadable XLSX import: %s", type(exc).__name__)
+        raise ImportFileError(_("This is not a readable .xlsx file.")) from None
+    if len(parts) > XLSX_MAX_PARTS:
+        raise ImportFileError(
+            _("This workbook has too many parts (%(n)s; at most %(max)s): save it again as a plain .xlsx.")
+            % {"n": len(parts), "max": XLSX_MAX_PARTS}
+        )
+    total = 0
+    for part in parts:
+        too_big = part.file_size > XLSX_MAX_PART_BYTES
+        packed_too_tight = part.file_size > XLSX_RATIO_FROM_BYTES and part.file_size > XLSX_MAX_RATIO * max(
+            part.compress_size, 1
+        )
+        total += part.file_size
+        if too_big or packed_too_tight or total > XLSX_MAX_TOTAL_BYTES:
+            # Only sizes: the part's name is the file's own text.
+            logger.warning(
+                "XLSX import refused: a part unpacks to %s bytes from %s (total so far %s)",
+                part.file_size,
+                part.compress_size,
+                total,
+            )
+            raise ImportFileError(
+                _(
+                    "This workbook unpacks to far more data than its size suggests (over %(mb)s MB), "
+                    "so it is not read. Save it again as .xlsx or CSV, or split it."
+                )
+                % {"mb": (XLSX_MAX_PART_BYTES if too_big else XLSX_RATIO_FROM_BYTES) // (1024 * 1024)}
+            )
+    return total
+
+
+def unpacked_size(data: bytes) -> int:
+    """How much text reading the file means: its size, or an XLSX file's
+    unpacked size (raises ImportFileError for an unreadable or bomb-like workbook)."""
+    return check_xlsx(data) if is_zip(data) else len(data)
+
+
+def read_table(source: FileSource, filename: str = "") -> tuple[list, Iterator[tuple[int, list]]]:
+    """The header and an iterator of (row number, cells) of a CSV or XLSX file."""
+    headers, rows, _estimate, _csv = _open_table(source, filename)
+    return headers, rows
+
+
+def _open_table(source: FileSource, filename: str) -> tuple[list, Iterator[tuple[int, list]], int, bool]:
+    """The header, the rows, an estimate of the data rows and whether it is a CSV file."""
+    name = (filename or (source.name if isinstance(source, Path) else "")).lower()
+    data = _load(source)
+    if is_zip(data):
+        rows, estimate = _xlsx_rows(data)
+    elif data.startswith(b"\xd0\xcf\x11\xe0") or name.endswith((".xls", ".xlsx")):
         raise ImportFileError(_("This is not a readable .xlsx file. Save it as .xlsx or CSV and try again."))
     elif name.endswith((".csv", ".txt")):
-        rows = _csv_rows(path.read_bytes())
+        rows = _csv_rows(data)
+        estimate = max(data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - 1, 0)
     else:
         raise ImportFileError(_("Unsupported file type: upload a .csv or .xlsx file."))
     numbered = _guarded(enumerate(rows, start=1), name)
     first = next(numbered, None)
     if first is None:
         raise ImportFileError(_("The file is empty."))
-    return list(first[1]), numbered
+    return list(first[1]), numbered, estimate, not is_zip(data)
 
 
 def _guarded(rows, name):
@@ -263,29 +349,23 @@ def _guarded(rows, name):
         raise ImportFileError(_("The file cannot be read.")) from None
 
 
-def estimate_rows(path: Path, filename: str = "") -> int:
+def estimate_rows(source: FileSource, filename: str = "") -> int:
     """A quick count of the data rows, before reading them: exact for CSV files
     without line breaks inside cells, the sheet's recorded size for XLSX."""
-    path = Path(path)
     try:
-        with path.open("rb") as fh:
-            head = fh.read(4)
-        if head.startswith(b"PK\x03\x04"):
-            import openpyxl
-
-            book = openpyxl.load_workbook(path, read_only=True)
-            try:
-                rows = book.worksheets[0].max_row
-            finally:
-                book.close()
-            return max(rows - 1, 0) if rows else path.stat().st_size // 50
-        data = path.read_bytes()
-        return max(data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - 1, 0)
+        _headers, rows, estimate, _csv = _open_table(source, filename)
+        rows.close()
+        return estimate
     except Exception:  # read_table will say what is wrong with the file
         return 0
 
 
 def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text" is UTF-16
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError(_("Unknown text encoding: save the file as UTF-8.")) from None
     if b"\x00" in data[:4096]:
         raise ImportFileError(_("This is not a text (CSV) file."))
     try:
@@ -307,22 +387,26 @@ def _csv_rows(data: bytes) -> Iterator[list]:
     return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
-def _xlsx_rows(path: Path) -> Iterator[list]:
+def _xlsx_rows(data: bytes) -> tuple[Iterator[list], int]:
     import openpyxl  # imported here: only XLSX files need it
 
+    check_xlsx(data)  # before openpyxl reads the shared strings
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        max_row = sheet.max_row
     except Exception as exc:  # not a workbook, or a broken one
         logger.warning("Unreadable XLSX import: %s", type(exc).__name__)
         raise ImportFileError(_("This is not a readable .xlsx file.")) from None
 
     def rows():
         try:
-            yield from book.worksheets[0].iter_rows(values_only=True)
+            yield from sheet.iter_rows(values_only=True)
         finally:
             book.close()
 
-    return rows()
+    estimate = max(max_row - 1, 0) if max_row else len(data) // 50
+    return rows(), estimate
 
 
 def _text(value) -> str:
@@ -374,11 +458,66 @@ def _map_headers(headers: list, historical: bool) -> tuple[dict[int, str], dict[
     return by_index, columns, extra
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What the person importing may put in a file.
+
+    - administrators (and the management command, `actor=None`, run by whoever
+      runs the server): historical imports, and any active sales rep of a team
+      as an owner;
+    - a head of sales: new leads only, into their own team: an owner must be a
+      rep of that team, and rows without one wait in that team's queue;
+    - marketing: new leads only and no owners: distribution gives them out.
+    """
+
+    actor: object = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.actor is None or self.actor.is_superuser or self.actor.role == Role.ADMIN
+
+    @property
+    def team_id(self) -> int | None:
+        """The team every new lead of this import goes to (None: routing decides)."""
+        if self.is_admin or self.actor.role != Role.SALES_HEAD:
+            return None
+        return self.actor.team_id
+
+    def check(self, historical: bool) -> None:
+        """Refuse what this person may not import at all."""
+        actor = self.actor
+        if actor is not None and not actor.is_active:
+            raise ImportFileError(_("This account is no longer active."))
+        if historical and not self.is_admin:
+            raise ImportFileError(_("Only administrators import historical leads."))
+        if self.is_admin:
+            return
+        if actor.role == Role.SALES_HEAD:
+            if actor.team_id is None:
+                raise ImportFileError(_("You have no team to import leads into: ask an administrator."))
+        elif actor.role not in (Role.MARKETER, Role.MARKETING_HEAD):
+            raise ImportFileError(_("You may not import leads."))
+
+    def owner_error(self, user, name: str) -> str | None:
+        """Why `user` (found by `name`, None if no active user has it) cannot own
+        an imported lead; None if they can."""
+        if not self.is_admin and self.actor.role != Role.SALES_HEAD:
+            return str(_("Leave the owner empty: marketing's leads go to distribution."))
+        if user is None:
+            return str(_("No active user “%(value)s”.") % {"value": name})
+        if user.role != Role.REP or user.team_id is None:
+            return str(_("“%(value)s” is not a sales rep of a team.") % {"value": name})
+        if self.team_id is not None and user.team_id != self.team_id:
+            return str(_("“%(value)s” is not in your team.") % {"value": name})
+        return None
+
+
 class _Lookups:
     """Reference data read once per file, not once per row."""
 
-    def __init__(self, default_source: Source | None):
+    def __init__(self, default_source: Source | None, scope: Scope):
         self.default_source = default_source
+        self.scope = scope
         # One serializer validates every row (the API's rules): building one per
         # row would copy its fields 50,000 times.
         self.serializer = IntakeSerializer(strict=False)
@@ -404,23 +543,31 @@ class _Lookups:
 
 
 def prepare(
-    path: Path,
+    file: FileSource,
     *,
     filename: str = "",
     source: Source | None = None,
     historical: bool = False,
     progress: ProgressCallback | None = None,
     now: dt.datetime | None = None,
+    actor=None,
 ) -> Plan:
-    """Read and validate the whole file. Raises ImportFileError when the file as
-    a whole is unusable; problems of single rows are collected in `plan.errors`.
-    `progress(rows checked, estimated rows)` is called every CHUNK_ROWS rows."""
-    filename = filename or Path(path).name
-    estimate = estimate_rows(path, filename) if progress else 0
-    headers, rows = read_table(path, filename)
+    """Read and validate the whole file (a path or its bytes) as `actor` would
+    import it (None: the command, an administrator's scope). Raises
+    ImportFileError when the file as a whole is unusable or not this person's
+    to import; problems of single rows are collected in `plan.errors`.
+    `progress(rows checked, estimated rows)` is called every CHUNK_ROWS rows;
+    `source` fills rows without one."""
+    scope = Scope(actor)
+    scope.check(historical)
+    filename = filename or (file.name if isinstance(file, Path) else "")
+    headers, rows, estimate, strict = _open_table(file, filename)
     by_index, columns, extra_columns = _map_headers(headers, historical)
-    plan = Plan(filename, historical, columns, list(extra_columns.values()))
-    lookups = _Lookups(source)
+    # Cells past the last named column hold nothing we read: a value there means
+    # the row's cells slid (a stray separator or quote).
+    width = max((i for i, h in enumerate(headers) if _text(h)), default=-1) + 1
+    plan = Plan(filename, historical, columns, list(extra_columns.values()), team_id=scope.team_id)
+    lookups = _Lookups(source, scope)
     now = now or timezone.now()
     consent_text = f"import:{filename}"[:100]
     for number, cells in rows:
@@ -431,6 +578,10 @@ def prepare(
         plan.total += 1
         if plan.total > MAX_ROWS:
             raise ImportFileError(_("Too many rows: at most %(n)s per file.") % {"n": f"{MAX_ROWS:,}"})
+        shape_error = _shape_error(cells, width, strict)
+        if shape_error:
+            plan.errors.append(RowError(number, "", shape_error))
+            continue
         values = {name: cells[i] for i, name in by_index.items() if i < len(cells)}
         extra = {
             label: _text(cells[i]) for i, label in extra_columns.items() if i < len(cells) and _text(cells[i])
@@ -443,6 +594,26 @@ def prepare(
     if plan.total == 0:
         raise ImportFileError(_("The file has a header but no rows to import."))
     return plan
+
+
+def _shape_error(cells, width: int, strict: bool) -> str:
+    """A row with fewer cells than the header (a CSV row cut short: a
+    spreadsheet's empty cells are simply empty) or with values past its last
+    column is not taken."""
+    if strict and len(cells) < width:
+        return str(
+            _("This row has %(found)s cells but the header has %(expected)s: a cell is missing.")
+            % {"found": len(cells), "expected": width}
+        )
+    if any(_text(c) for c in cells[width:]):
+        return str(
+            _(
+                "This row has values past the last named column (%(found)s cells, the header has %(expected)s): "
+                "check the separators and quotes."
+            )
+            % {"found": len(cells), "expected": width}
+        )
+    return ""
 
 
 def _validate_row(number, values, extra, lookups, consent_text, historical, now):
@@ -466,7 +637,13 @@ def _validate_row(number, values, extra, lookups, consent_text, historical, now)
             errors.setdefault("source", []).append(
                 str(_("No source: fill the column or choose a default source."))
             )
-    history = _validate_history(values, lookups, now, errors) if historical else None
+    owner_name = _text(values.get("owner"))
+    owner = lookups.user(owner_name) if owner_name else None
+    if owner_name:
+        problem = lookups.scope.owner_error(owner, owner_name)
+        if problem:
+            errors.setdefault("owner", []).append(problem)
+    history = _validate_history(values, lookups, now, errors, owner) if historical else None
     if errors:
         return None, _row_errors(number, errors)
     received_at = history.created_at if history else None
@@ -474,6 +651,9 @@ def _validate_row(number, values, extra, lookups, consent_text, historical, now)
         submission_from(validated, source, received_at=received_at),
         channel=EntryChannel.IMPORT,
     )
+    if history is None and owner is not None:
+        # Straight to the chosen rep, as a lead typed in by hand (the clock runs on their team's calendar).
+        submission = dataclasses.replace(submission, owner=owner, entered_by=lookups.scope.actor)
     return ImportRow(number, submission, history), []
 
 
@@ -517,7 +697,7 @@ def _parse_moment(value) -> dt.datetime | None:
     return moment
 
 
-def _validate_history(values, lookups: _Lookups, now, errors) -> History | None:
+def _validate_history(values, lookups: _Lookups, now, errors, owner) -> History | None:
     def moment(name):
         try:
             value = _parse_moment(values.get(name))
@@ -545,10 +725,6 @@ def _validate_history(values, lookups: _Lookups, now, errors) -> History | None:
     furthest = lookup("furthest_stage", lookups.stages, unknown_stage)
     reason = lookup("rejection_reason", lookups.reasons, _("Unknown rejection reason “%(value)s”."))
     comment = _text(values.get("rejection_comment"))
-    owner_name = _text(values.get("owner"))
-    owner = lookups.user(owner_name) if owner_name else None
-    if owner_name and owner is None:
-        errors.setdefault("owner", []).append(str(_("No active user “%(value)s”.") % {"value": owner_name}))
 
     if stage is None and not errors.get("stage"):
         stage = lookups.stages[StageCode.LOST] if reason else lookups.stages[StageCode.LEAD]
@@ -584,8 +760,20 @@ def _validate_history(values, lookups: _Lookups, now, errors) -> History | None:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def execute(plan: Plan, *, progress: ProgressCallback | None = None, actor=None) -> Result:
-    """Write every row of a plan without errors, in one transaction."""
+TEAM_CHUNK = 500  # leads moved to a head's team per statement (SQLite's limit on parameters)
+
+
+def execute(
+    plan: Plan,
+    *,
+    progress: ProgressCallback | None = None,
+    actor=None,
+    finish: Callable[[Result], None] | None = None,
+) -> Result:
+    """Write every row of a plan without errors, in one transaction.
+    `finish(result)` runs inside that transaction after the last row (a job
+    marks itself done there, so the rows and `done` commit together); if it
+    raises, nothing is written."""
     if not plan.ok:
         raise ValueError("a plan with errors cannot be imported")
     result = Result()
@@ -595,6 +783,7 @@ def execute(plan: Plan, *, progress: ProgressCallback | None = None, actor=None)
     rows = plan.rows
     if plan.historical:  # in the order things happened, so repeats and returns come out right
         rows = sorted(rows, key=lambda r: r.submission.received_at)
+    to_team = []
     with transaction.atomic():
         for done, row in enumerate(rows, start=1):
             if row.history is None:
@@ -610,11 +799,53 @@ def execute(plan: Plan, *, progress: ProgressCallback | None = None, actor=None)
                 result.repeats += 1
             else:
                 result.created += 1
+                if plan.team_id and row.history is None and row.submission.owner is None:
+                    to_team.append(outcome.lead_id)
             if progress and (done % CHUNK_ROWS == 0 or done == total):
                 progress(done, total)
+        for start in range(0, len(to_team), TEAM_CHUNK):
+            # A head imports into their own team: the leads wait in its queue
+            # (distribution below gives them out), their clock on its calendar.
+            ids = to_team[start : start + TEAM_CHUNK]
+            Lead.objects.filter(pk__in=ids).update(team_id=plan.team_id)
+            recompute_running(SlaTimer.objects.filter(lead_id__in=ids))
+        if finish:
+            finish(result)
     if not plan.historical:
         assign_waiting(limit=max(total, 1), scan=total + 1000)
     return result
+
+
+def run_job(run) -> None:
+    """The leads kind of an ImportJob (see leads.import_jobs): check the file as
+    its uploader may import it, then, unless it is a dry run, import it."""
+    job = run.job
+    source_id = job.options.get("source")
+    # A source removed since the upload leaves its rows without one: they are reported.
+    source = Source.objects.filter(pk=source_id).first() if source_id else None
+    try:
+        plan = prepare(
+            bytes(job.content or b""),
+            filename=job.filename,
+            source=source,
+            historical=job.historical,
+            actor=job.created_by,
+            progress=run.checking,
+        )
+    except ImportFileError as exc:
+        run.fail(exc.message)
+        return
+    run.checked(
+        total=plan.total, ok=plan.valid_count, errors=plan.error_rows(), preview=plan.preview(PREVIEW_ROWS)
+    )
+    if job.state != job.State.IMPORTING:
+        return  # a preview, or rows with errors
+    execute(
+        plan,
+        actor=job.created_by,
+        progress=run.importing,
+        finish=lambda result: run.finish(created=result.created, matched=result.repeats),
+    )
 
 
 def _apply_history(lead_id: int, history: History, filename: str, actor) -> None:
@@ -645,7 +876,7 @@ def _apply_history(lead_id: int, history: History, filename: str, actor) -> None
 
 
 def import_file(
-    path: Path,
+    file: FileSource,
     *,
     filename: str = "",
     source: Source | None = None,
@@ -654,111 +885,9 @@ def import_file(
     progress: ProgressCallback | None = None,
     actor=None,
 ) -> tuple[Plan, Result | None]:
-    """Validate, then (unless `dry_run` or there are errors) import. The result
-    is None when nothing was written."""
-    plan = prepare(path, filename=filename, source=source, historical=historical)
+    """Validate, then (unless `dry_run` or there are errors) import, as `actor`
+    may (None: an administrator's scope). The result is None when nothing was written."""
+    plan = prepare(file, filename=filename, source=source, historical=historical, actor=actor)
     if dry_run or not plan.ok:
         return plan, None
     return plan, execute(plan, progress=progress, actor=actor)
-
-
-# --- background jobs (the web's large files) ----------------------------------------------------
-#
-# The upload pages check and import a large file in a thread of the web process;
-# the thread writes its progress into the cache under the upload's token and the
-# page polls it. The import is still one transaction: if the process dies,
-# nothing is written. The cache carries only progress and the preview, never
-# data: when it is down the import still completes, only the page is blind.
-
-STATUS_TIMEOUT = 24 * 3600
-STALE_SECONDS = 15 * 60  # no word from a running job for this long: its process is gone
-ACTIVE_STATES = ("queued", "checking", "importing")
-PREVIEW_ROWS = 20
-ERRORS_KEPT = 1000
-
-
-def imports_dir() -> Path:
-    folder = Path(settings.DATA_DIR) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _status_key(token: str) -> str:
-    return f"leads:import:{token}"
-
-
-def set_status(token: str, state: str, **status) -> None:
-    """States: queued → checking → checked (with `summary`), or for an import
-    → importing → done (`created`, `repeats`) | invalid (`summary`); failed (`message`)."""
-    status.update(state=state, updated=time.time())
-    try:
-        cache.set(_status_key(token), status, STATUS_TIMEOUT)
-    except Exception as exc:  # progress is a courtesy; the job goes on
-        logger.warning("Import progress not stored: %s", type(exc).__name__)
-
-
-def job_status(token: str) -> dict | None:
-    try:
-        status = cache.get(_status_key(token))
-    except Exception as exc:
-        logger.warning("Import progress not read: %s", type(exc).__name__)
-        return None
-    if status and status["state"] in ACTIVE_STATES and time.time() - status["updated"] > STALE_SECONDS:
-        status = {**status, "state": "failed", "message": str(_("The import stopped; nothing was imported."))}
-    return status
-
-
-def start_background(
-    token: str,
-    path: Path,
-    *,
-    write: bool,
-    filename: str,
-    source: Source | None,
-    historical: bool,
-    actor=None,
-    language: str = "",
-) -> threading.Thread:
-    """Check (`write=False`) or import `path` in a daemon thread, reporting
-    through `job_status(token)`. An import deletes the file when it ends."""
-    set_status(token, "queued", done=0, total=0)
-    options = {"filename": filename, "source": source, "historical": historical}
-    thread = threading.Thread(
-        target=_run_job,
-        args=(token, Path(path), write, options, actor, language or settings.LANGUAGE_CODE),
-        daemon=True,  # a dying process takes its uncommitted import with it: nothing half-written
-    )
-    thread.start()
-    return thread
-
-
-def _run_job(token, path, write, options, actor, language) -> None:
-    try:
-        with translation.override(language):
-            try:
-                plan = prepare(
-                    path,
-                    **options,
-                    progress=lambda done, total: set_status(token, "checking", done=done, total=total),
-                )
-                if not write or not plan.ok:
-                    summary = plan.summary(PREVIEW_ROWS, ERRORS_KEPT)
-                    set_status(token, "checked" if not write else "invalid", summary=summary)
-                    return
-                result = execute(
-                    plan,
-                    actor=actor,
-                    progress=lambda done, total: set_status(token, "importing", done=done, total=total),
-                )
-                set_status(token, "done", created=result.created, repeats=result.repeats)
-            except ImportFileError as exc:
-                set_status(token, "failed", message=str(exc.message))
-            except Exception as exc:
-                # The frames, not the message: a database error may quote a phone or an email.
-                trace = "".join(traceback.format_tb(exc.__traceback__))
-                logger.error("Background import %s failed: %s\n%s", token, type(exc).__name__, trace)
-                set_status(token, "failed", message=str(_("The import failed; nothing was imported.")))
-    finally:
-        if write:
-            path.unlink(missing_ok=True)
-        connections.close_all()

@@ -12,9 +12,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from leads import import_views, importer
+from leads import import_jobs, import_views, importer, tasks
 from leads.importer import ImportFileError, import_file, prepare
-from leads.models import Assignment, Consent, Contact, InboundRequest, Lead, StageChange
+from leads.models import Assignment, Consent, Contact, ImportJob, InboundRequest, Lead, StageChange
 from sla.models import SlaTimer
 from tests.factories import LeadFactory, SourceFactory, UserFactory
 
@@ -450,7 +450,7 @@ def test_upload_preview_confirm(web, marketer, source, rep):
     # A second confirmation finds nothing to import.
     again = web.post(reverse("leads:import_confirm", args=[token]))
     assert again.status_code == 302 and Lead.objects.count() == 2
-    assert not list((importer.imports_dir()).iterdir())  # the file is gone
+    assert ImportJob.objects.get(pk=token).content is None  # the file is gone
 
 
 def test_the_preview_shows_errors_and_offers_no_import(web, head, source):
@@ -465,7 +465,8 @@ def test_the_preview_shows_errors_and_offers_no_import(web, head, source):
 def test_the_form_checks_type_and_size(web, marketer, source, monkeypatch):
     web.force_login(marketer)
     response = upload(web, b"%PDF", name="leads.pdf", source=source.pk)
-    assert response.status_code == 200 and "Upload a .csv or .xlsx file." in response.content.decode()
+    # Bad input answers 400 (it was 200 before the imports became jobs).
+    assert response.status_code == 400 and "Upload a .csv or .xlsx file." in response.content.decode()
     monkeypatch.setattr(importer, "MAX_FILE_BYTES", 10)
     response = upload(web, GOOD_CSV, source=source.pk)
     assert "The file is too large" in response.content.decode()
@@ -487,48 +488,66 @@ def test_someone_elses_upload_is_not_found(web, marketer, marketing_head, source
 
 
 @pytest.fixture
-def threads(monkeypatch):
-    """Background jobs run for real; the test can wait for them and see every status."""
-    started, seen = [], []
-    real_start, real_set = importer.start_background, importer.set_status
-    monkeypatch.setattr(importer, "start_background", lambda *a, **k: started.append(real_start(*a, **k)))
-    monkeypatch.setattr(
-        importer, "set_status", lambda *a, **k: (seen.append(a[1:2] + (k.get("done"),)), real_set(*a, **k))
-    )
+def worker(monkeypatch):
+    """Jobs the pages queue wait here; the test runs them with the task function,
+    as a worker would, and sees every progress report and state."""
+    queued, seen = [], []
+    monkeypatch.setattr(import_views, "_enqueue", queued.append)
+    for name in ("checking", "importing"):
+        real = getattr(import_jobs.JobRun, name)
+
+        def spy(self, done, total, _real=real, _name=name):
+            seen.append((_name, done))
+            return _real(self, done, total)
+
+        monkeypatch.setattr(import_jobs.JobRun, name, spy)
+    real_checked, real_finish = import_jobs.JobRun.checked, import_jobs.JobRun.finish
+
+    def checked(self, **kwargs):
+        real_checked(self, **kwargs)
+        seen.append((self.job.state, None))
+
+    def finish(self, **kwargs):
+        real_finish(self, **kwargs)
+        seen.append(("done", None))
+
+    monkeypatch.setattr(import_jobs.JobRun, "checked", checked)
+    monkeypatch.setattr(import_jobs.JobRun, "finish", finish)
     monkeypatch.setattr(importer, "CHUNK_ROWS", 1)
 
-    def join():
-        for thread in started:
-            thread.join(timeout=30)
+    def run():
+        while queued:
+            tasks.run_import_job(queued.pop(0))
         return seen
 
-    return join
+    return run
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_large_file_is_checked_and_imported_in_the_background(web, marketer, source, monkeypatch, threads):
-    monkeypatch.setattr(import_views, "SYNC_CHECK_MAX_ROWS", 1)
+def test_a_large_file_is_checked_and_imported_in_the_background(web, marketer, source, monkeypatch, worker):
+    monkeypatch.setattr(import_views, "SYNC_CHECK_MAX_BYTES", 1)
     monkeypatch.setattr(import_views, "SYNC_IMPORT_MAX_ROWS", 1)
     web.force_login(marketer)
     token = token_of(upload(web, GOOD_CSV, source=source.pk))
     preview_url = reverse("leads:import_preview", args=[token])
     progress_url = reverse("leads:import_progress", args=[token])
 
-    assert web.get(preview_url).url == progress_url  # the check runs in the background
-    assert threads() == [("queued", 0), ("checking", 0), ("checking", 1), ("checked", None)]
+    waiting = web.get(preview_url).content.decode()  # the check waits for a worker
+    assert "Waiting for a worker" in waiting and 'hx-trigger="every 1s"' in waiting
+    assert worker() == [("checking", 0), ("checking", 1), ("ready", None)]
     checked = web.get(progress_url, HTTP_HX_REQUEST="true")
     assert checked["HX-Redirect"] == preview_url  # htmx goes on to the preview
     html = web.get(preview_url).content.decode()
     assert "Ирина Соколова" in html and "Import 2 rows" in html
     assert not Lead.objects.exists()
 
-    threads().clear()
+    worker().clear()
     response = web.post(reverse("leads:import_confirm", args=[token]))
     assert response.url == progress_url
-    assert threads() == [
-        ("queued", 0),
+    assert worker() == [
         ("checking", 0),
         ("checking", 1),
+        ("importing", None),
         ("importing", 0),
         ("importing", 1),
         ("importing", 2),
@@ -537,28 +556,34 @@ def test_a_large_file_is_checked_and_imported_in_the_background(web, marketer, s
     assert Lead.objects.count() == 2
     html = web.get(progress_url, HTTP_HX_REQUEST="true").content.decode()
     assert "Imported 2 new leads." in html and "hx-trigger" not in html  # finished: polling stops
-    assert not list(importer.imports_dir().iterdir())  # the file is gone
+    assert ImportJob.objects.get(pk=token).content is None  # the file is gone
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_background_import_with_bad_rows_writes_nothing(web, marketer, source, monkeypatch, threads):
+def test_a_background_import_with_bad_rows_writes_nothing(web, marketer, source, monkeypatch, worker):
     monkeypatch.setattr(import_views, "SYNC_IMPORT_MAX_ROWS", 1)
     web.force_login(marketer)
     token = token_of(upload(web, GOOD_CSV, source=source.pk))
     web.get(reverse("leads:import_preview", args=[token]))
     source.delete()  # between the preview and the confirmation
     web.post(reverse("leads:import_confirm", args=[token]))
-    assert threads()[-1] == ("invalid", None)
+    assert worker()[-1] == ("failed", None)
     html = web.get(reverse("leads:import_progress", args=[token])).content.decode()
     assert "2 rows have errors, so nothing was imported." in html
     assert not Lead.objects.exists()
+
+
+def running(job_id, done, total):
+    ImportJob.objects.filter(pk=job_id).update(
+        state=ImportJob.State.IMPORTING, progress_done=done, progress_total=total, updated_at=timezone.now()
+    )
 
 
 def test_the_progress_endpoint_polls_while_running(web, marketer, source):
     web.force_login(marketer)
     token = token_of(upload(web, GOOD_CSV, source=source.pk))
     url = reverse("leads:import_progress", args=[token])
-    importer.set_status(token, "importing", done=200, total=5000)
+    running(token, 200, 5000)
     html = web.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert 'hx-trigger="every 1s"' in html and 'value="200"' in html and 'max="5000"' in html
     assert "<html" not in html  # a fragment for htmx
@@ -568,31 +593,38 @@ def test_the_progress_endpoint_polls_while_running(web, marketer, source):
 def test_a_stalled_import_is_reported_as_failed(web, marketer, source, monkeypatch):
     web.force_login(marketer)
     token = token_of(upload(web, GOOD_CSV, source=source.pk))
-    importer.set_status(token, "importing", done=200, total=5000)
+    running(token, 200, 5000)
     with time_machine.travel(NOW + dt.timedelta(hours=1)):
         html = web.get(reverse("leads:import_progress", args=[token])).content.decode()
     assert "The import stopped; nothing was imported." in html
+    # Declared lost for good: a worker waking up late cannot finish it.
+    assert ImportJob.objects.get(pk=token).state == ImportJob.State.FAILED
 
 
-def test_progress_survives_a_broken_cache(monkeypatch):
-    class Down:
-        def get(self, *args, **kwargs):
-            raise ConnectionError
-
-        set = get
-
-    monkeypatch.setattr(importer, "cache", Down())
-    importer.set_status("token", "importing", done=1, total=2)  # no exception: the import goes on
-    assert importer.job_status("token") is None
+def test_progress_survives_a_broken_side_channel(settings, tmp_path, source):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    settings.DATA_DIR = blocker  # the progress file cannot be written
+    job = import_jobs.create(
+        ImportJob.Kind.LEADS,
+        user=None,
+        filename="leads.csv",
+        content=GOOD_CSV.encode(),
+        options={"source": source.pk},
+        dry_run=False,
+    )
+    assert import_jobs.run(job.pk)
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.DONE  # no exception: the import went on
 
 
 def test_uploads_are_only_for_importers(web, rep, source):
     web.force_login(rep)
     assert upload(web, GOOD_CSV, source=source.pk).status_code == 403
-    assert web.post(reverse("leads:import_confirm", args=["x"])).status_code == 403
+    assert web.post(reverse("leads:import_confirm", args=[1])).status_code == 403
 
 
-def test_owners_are_found_by_username_whatever_the_case(tmp_path, source):
-    user = UserFactory(username="Sales.Rep")
+def test_owners_are_found_by_username_whatever_the_case(tmp_path, source, team_a):
+    user = UserFactory(username="Sales.Rep", team=team_a)
     plan = prepare(write(tmp_path, "phone,owner\n+79161110001,sales.rep\n"), source=source, historical=True)
     assert plan.rows[0].history.owner == user
