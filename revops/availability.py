@@ -27,7 +27,7 @@ def _shift_weekday(schedule: Schedule, local: dt.datetime, shifts) -> int:
     weekday = local.weekday()
     if (
         weekday >= 5
-        and schedule.overrides.get(local.date())
+        and schedule.override_on(local.date())
         and not any(s.weekday == weekday for s in shifts)
     ):
         return min((s.weekday for s in shifts if s.weekday < 5), default=weekday)

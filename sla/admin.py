@@ -1,12 +1,12 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import Q
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from revops.admin_scope import ScopedAdminMixin, visible_leads
-from sla.business_time import next_windows
-from sla.calendars import schedule_for
+from sla.calendars import calendar_preview
 from sla.models import (
     Breach,
     BusinessCalendar,
@@ -16,6 +16,8 @@ from sla.models import (
     SlaTimer,
     TeamWebhook,
     WorkingHours,
+    format_windows,
+    parse_windows,
 )
 
 
@@ -24,14 +26,44 @@ class WorkingHoursInline(admin.TabularInline):
     extra = 0
 
 
+class CalendarExceptionForm(forms.ModelForm):
+    """A date with its working windows written on one line ("09:00–13:00, 14:00–17:00");
+    empty means closed all day. The windows are stored as ExceptionWindow rows."""
+
+    hours = forms.CharField(
+        label=_("working hours"),
+        required=False,
+        max_length=200,
+        help_text=_("For example 09:00–13:00, 14:00–17:00. Empty: closed all day. 24:00 is midnight."),
+    )
+
+    class Meta:
+        model = CalendarException
+        fields = ["date", "hours", "note"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial.setdefault("hours", self.instance.hours_text())
+
+    def clean_hours(self):
+        self.windows = parse_windows(self.cleaned_data["hours"])
+        return format_windows(self.windows)
+
+    def _save_m2m(self):
+        super()._save_m2m()
+        self.instance.set_windows(self.windows)
+
+
 class CalendarExceptionInline(admin.TabularInline):
     model = CalendarException
+    form = CalendarExceptionForm
     extra = 0
 
 
 @admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(admin.ModelAdmin):
-    list_display = ["name", "code", "timezone", "holiday_country"]
+    list_display = ["name", "code", "timezone", "holiday_country", "short_pre_holiday_days"]
     search_fields = ["name", "code"]
     inlines = [WorkingHoursInline, CalendarExceptionInline]
     readonly_fields = ["preview"]
@@ -49,14 +81,8 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
     def preview(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        schedule = schedule_for(obj)
-        windows = next_windows(schedule, timezone.now(), 10)
-        if not windows:
-            return _("No working time in the next three years.")
-        return format_html_join(
-            "",
-            "<div>{} – {}</div>",
-            ((f"{start:%a %d.%m %H:%M}", f"{end:%H:%M}") for start, end in windows),
+        return render_to_string(
+            "admin/sla/calendar_preview.html", {"days": calendar_preview(obj, timezone.now())}
         )
 
 

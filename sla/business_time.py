@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -132,6 +132,13 @@ class Schedule:
     weekly pattern on that date: ``()`` closes the day (public holiday, transferred
     day off, closure); a transferred working Saturday is an override with windows.
 
+    ``yearly`` (optional) loads the overrides of one whole year on demand:
+    ``yearly(2031) -> {date: windows}``, asked the first time the arithmetic reaches a
+    date of that year and kept for the schedule's life. It is how a production
+    calendar (holidays, transfers, short days) covers whatever years a deadline
+    needs without loading a fixed range up front. It must be a pure function of the
+    year. ``overrides`` win over it on the dates they name.
+
     ``tz`` is meant to be a ``zoneinfo.ZoneInfo``; any ``tzinfo`` works.
     Inputs are validated and copied, so later changes to the caller's containers do
     not affect the schedule.
@@ -140,6 +147,10 @@ class Schedule:
     tz: dt.tzinfo
     weekly: tuple[tuple[Window, ...], ...]
     overrides: Mapping[dt.date, tuple[Window, ...]] = field(default_factory=dict)
+    yearly: Callable[[int], Mapping[dt.date, tuple[Window, ...]]] | None = None
+    # Validated `yearly` results by year; filled lazily (a dict set is atomic, and two
+    # threads loading the same year store equal values).
+    _years: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.tz, dt.tzinfo):
@@ -154,21 +165,44 @@ class Schedule:
         weekly = tuple(
             _validate_windows(day, f"weekly[{i}] ({day_names[i]})") for i, day in enumerate(weekly)
         )
-
-        overrides: dict[dt.date, tuple[Window, ...]] = {}
-        for day, day_windows in dict(self.overrides).items():
-            # datetime *is* a date subclass; a datetime key would silently never match.
-            if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-                raise ValueError(f"override keys must be datetime.date, got {day!r}")
-            overrides[day] = _validate_windows(day_windows, f"override {day.isoformat()}")
+        if self.yearly is not None and not callable(self.yearly):
+            raise ValueError(f"yearly must be a callable year -> overrides, got {self.yearly!r}")
 
         # Frozen dataclass: normalised values are set once, here.
         object.__setattr__(self, "weekly", weekly)
-        object.__setattr__(self, "overrides", MappingProxyType(overrides))
+        object.__setattr__(
+            self, "overrides", MappingProxyType(_validate_overrides(self.overrides, "override"))
+        )
+
+    def _year(self, year: int) -> Mapping[dt.date, tuple[Window, ...]]:
+        loaded = self._years.get(year)
+        if loaded is None:
+            raw = self.yearly(year) if self.yearly is not None else {}
+            loaded = MappingProxyType(_validate_overrides(raw, f"yearly({year})"))
+            self._years[year] = loaded
+        return loaded
+
+    def override_on(self, day: dt.date) -> tuple[Window, ...] | None:
+        """The windows replacing the weekly pattern on a local date, or None if none do."""
+        found = self.overrides.get(day)
+        if found is None and self.yearly is not None:
+            found = self._year(day.year).get(day)
+        return found
 
     def windows_on(self, day: dt.date) -> tuple[Window, ...]:
         """The wall-clock windows of a local date (its override, else its weekday)."""
-        return self.overrides.get(day, self.weekly[day.weekday()])
+        found = self.override_on(day)
+        return self.weekly[day.weekday()] if found is None else found
+
+
+def _validate_overrides(raw, where: str) -> dict[dt.date, tuple[Window, ...]]:
+    overrides: dict[dt.date, tuple[Window, ...]] = {}
+    for day, day_windows in dict(raw).items():
+        # datetime *is* a date subclass; a datetime key would silently never match.
+        if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+            raise ValueError(f"{where} keys must be datetime.date, got {day!r}")
+        overrides[day] = _validate_windows(day_windows, f"{where} {day.isoformat()}")
+    return overrides
 
 
 # --- wall clock <-> real instants --------------------------------------------------

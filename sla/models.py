@@ -2,11 +2,12 @@
 the notifications outbox live here too."""
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -53,6 +54,14 @@ class BusinessCalendar(models.Model):
         default="RU",
         help_text=_("ISO country code whose public holidays and transferred days apply; empty for none."),
     )
+    short_pre_holiday_days = models.BooleanField(
+        _("shorten pre-holiday days"),
+        default=True,
+        help_text=_(
+            "The working day before a public holiday ends one hour earlier (Russian Labour Code, "
+            "art. 95). Applies to calendars with Russian holidays."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     # Bumped whenever the calendar, its hours or its exceptions change: the key
     # of cached schedules (a counter, because clocks can stand still).
@@ -82,6 +91,17 @@ class BusinessCalendar(models.Model):
         )
         self.refresh_from_db(fields=["version", "updated_at"])
         refcache.changed()  # cached teams carry their calendar and its version
+
+    def set_exception(self, date: dt.date, windows=(), note: str = "") -> "CalendarException":
+        """Make ``date`` closed (no windows) or worked in ``windows`` ((opens, closes)
+        pairs, e.g. 09:00–13:00 and 14:00–17:00), replacing what it had."""
+        with transaction.atomic():
+            exception, _created = CalendarException.objects.update_or_create(
+                calendar=self, date=date, defaults={"note": note}
+            )
+            exception.set_windows(windows)
+        self.refresh_from_db(fields=["version", "updated_at"])
+        return exception
 
 
 class WorkingHours(models.Model):
@@ -121,15 +141,15 @@ class WorkingHours(models.Model):
 
 
 class CalendarException(models.Model):
-    """A date that differs from the weekly pattern: closed all day (no hours), or
-    working with its own hours (a transferred working Saturday, a short day)."""
+    """A date that differs from the weekly pattern: closed all day (no windows), or
+    working with its own windows (a transferred working Saturday, a short day with
+    lunch: 09:00–13:00 and 14:00–17:00). Taken literally: holidays, transfers and
+    short days of the production calendar do not change it."""
 
     calendar = models.ForeignKey(
         BusinessCalendar, verbose_name=_("calendar"), on_delete=models.CASCADE, related_name="exceptions"
     )
     date = models.DateField(_("date"))
-    opens = models.TimeField(_("opens"), null=True, blank=True)
-    closes = models.TimeField(_("closes"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
@@ -138,21 +158,11 @@ class CalendarException(models.Model):
         ordering = ["date"]
         constraints = [
             models.UniqueConstraint(fields=["calendar", "date"], name="exception_unique_date"),
-            # Either closed (no hours) or a proper window.
-            models.CheckConstraint(
-                condition=Q(opens__isnull=True, closes__isnull=True)
-                | (
-                    Q(opens__isnull=False, closes__isnull=False)
-                    & (Q(closes__gt=F("opens")) | Q(closes=dt.time(0, 0)))
-                ),
-                name="exception_closed_or_window",
-            ),
         ]
 
     def __str__(self):
-        if self.opens is None:
-            return f"{self.date}: {_('closed')}"
-        return f"{self.date}: {self.opens:%H:%M}–{self.closes:%H:%M}"
+        hours = self.hours_text()
+        return f"{self.date}: {hours or _('closed')}"
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
@@ -163,9 +173,133 @@ class CalendarException(models.Model):
         self.calendar.touch()
         return result
 
+    def window_pairs(self) -> tuple:
+        """The windows as sorted (opens, closes) pairs; () when closed all day."""
+        return tuple(sorted((w.opens, w.closes) for w in self.windows.all()))
+
+    def hours_text(self) -> str:
+        """The windows as the admin writes them: "09:00–13:00, 14:00–17:00" ("" if closed)."""
+        return format_windows(self.window_pairs())
+
     @property
     def is_closed(self) -> bool:
-        return self.opens is None
+        return not self.window_pairs()
+
+    def set_windows(self, windows) -> None:
+        """Replace the windows with ``windows`` ((opens, closes) pairs), validated as a
+        whole: ordered, non-overlapping, each within the day (00:00 closes at 24:00)."""
+        pairs = validate_day_windows(windows)
+        with transaction.atomic():
+            self.windows.all().delete()
+            ExceptionWindow.objects.bulk_create(
+                ExceptionWindow(exception=self, opens=opens, closes=closes) for opens, closes in pairs
+            )
+            self.calendar.touch()  # bulk writes skip ExceptionWindow.save()
+
+
+def _end_minutes(t: dt.time) -> int:
+    return 24 * 60 if t == dt.time(0, 0) else t.hour * 60 + t.minute
+
+
+def format_windows(windows) -> str:
+    return ", ".join(
+        f"{opens:%H:%M}–{'24:00' if closes == dt.time(0, 0) else f'{closes:%H:%M}'}"
+        for opens, closes in windows
+    )
+
+
+_WINDOW_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–—]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_windows(text: str) -> tuple:
+    """ "09:00–13:00, 14:00–17:00" → validated (opens, closes) pairs; "" → () (closed).
+
+    Windows are separated by commas, semicolons or new lines; 24:00 (or 00:00) as a
+    closing time is midnight at the end of the day.
+    """
+    pairs = []
+    for part in re.split(r"[,;\n]", text or ""):
+        if not part.strip():
+            continue
+        match = _WINDOW_RE.match(part)
+        if match is None:
+            raise ValidationError(
+                _("Cannot read “%(value)s”: write each window as 09:00–13:00, separated by commas."),
+                code="window_syntax",
+                params={"value": part.strip()},
+            )
+        open_h, open_m, close_h, close_m = (int(g) for g in match.groups())
+        if open_h > 23 or open_m > 59 or close_m > 59 or close_h > 24 or (close_h == 24 and close_m):
+            raise ValidationError(
+                _("“%(value)s” is not a time of day."), code="window_time", params={"value": part.strip()}
+            )
+        pairs.append((dt.time(open_h, open_m), dt.time(close_h % 24, close_m)))
+    return validate_day_windows(pairs)
+
+
+def validate_day_windows(windows) -> tuple:
+    """Sorted (opens, closes) pairs of one day, or ValidationError with a clear message."""
+    pairs = sorted((opens, closes) for opens, closes in windows)
+    previous = None
+    for opens, closes in pairs:
+        if opens.second or opens.microsecond or closes.second or closes.microsecond:
+            raise ValidationError(_("Enter working hours to the minute."), code="seconds")
+        if _end_minutes(closes) <= opens.hour * 60 + opens.minute:
+            raise ValidationError(
+                _(
+                    "The window %(window)s must open before it closes (00:00 as the closing time means midnight)."
+                ),
+                code="window_order",
+                params={"window": format_windows([(opens, closes)])},
+            )
+        if previous is not None and opens.hour * 60 + opens.minute < _end_minutes(previous[1]):
+            raise ValidationError(
+                _("The windows %(first)s and %(second)s overlap."),
+                code="window_overlap",
+                params={"first": format_windows([previous]), "second": format_windows([(opens, closes)])},
+            )
+        previous = (opens, closes)
+    return tuple(pairs)
+
+
+class ExceptionWindow(models.Model):
+    """One working window of a calendar exception; several make a day with breaks."""
+
+    exception = models.ForeignKey(
+        CalendarException,
+        verbose_name=_("calendar exception"),
+        on_delete=models.CASCADE,
+        related_name="windows",
+    )
+    opens = models.TimeField(_("opens"))
+    # 00:00 as the closing time means midnight at the end of the day (24:00).
+    closes = models.TimeField(_("closes"), help_text=_("00:00 means midnight at the end of the day."))
+
+    class Meta:
+        verbose_name = _("exception window")
+        verbose_name_plural = _("exception windows")
+        ordering = ["exception", "opens"]
+        constraints = [
+            # Overlaps between windows of one date are checked by validate_day_windows
+            # (a portable constraint cannot see two rows); these catch the rest.
+            models.CheckConstraint(
+                condition=Q(closes__gt=F("opens")) | Q(closes=dt.time(0, 0)),
+                name="exception_window_close_after_open",
+            ),
+            models.UniqueConstraint(fields=["exception", "opens"], name="exception_window_unique_start"),
+        ]
+
+    def __str__(self):
+        return format_windows([(self.opens, self.closes)])
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        self.exception.calendar.touch()
+
+    def delete(self, *args, **kwargs):
+        result = super().delete(*args, **kwargs)
+        self.exception.calendar.touch()
+        return result
 
 
 # --- notifications outbox ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from revops.availability import Availability, availability
 from revops.models import Absence, Shift, User
 from revops.roles import Role
 from sla.business_time import is_working
-from sla.calendars import _build, schedule_for, team_calendar
+from sla.calendars import clear_cache, schedule_for, team_calendar
 from sla.models import BusinessCalendar, CalendarException, WorkingHours
 from tests.factories import TeamFactory, UserFactory
 
@@ -36,9 +36,9 @@ ABSENT = Availability(False, "absent")
 @pytest.fixture(autouse=True)
 def _fresh_schedules():
     # Rolled-back tests reuse calendar ids and frozen clocks reuse timestamps.
-    _build.cache_clear()
+    clear_cache()
     yield
-    _build.cache_clear()
+    clear_cache()
 
 
 def moscow(*args):
@@ -132,8 +132,9 @@ def test_a_transferred_working_saturday_is_open_with_a_weekdays_hours(rep):
     assert at(moscow(2025, 11, 1, 8, 59), rep) == CLOSED
     assert at(moscow(2025, 11, 1, 9, 0), rep) == AVAILABLE
     assert at(moscow(2025, 11, 1, 13, 30), rep) == CLOSED  # the weekday's lunch break too
-    assert at(moscow(2025, 11, 1, 17, 59), rep) == AVAILABLE
-    assert at(moscow(2025, 11, 1, 18, 0), rep) == CLOSED
+    # It stands before Unity Day, so it is a pre-holiday short day: 17:00, not 18:00.
+    assert at(moscow(2025, 11, 1, 16, 59), rep) == AVAILABLE
+    assert at(moscow(2025, 11, 1, 17, 0), rep) == CLOSED
     # And the following Saturday is an ordinary weekend.
     assert at(moscow(2025, 11, 8, 11, 0), rep) == CLOSED
 
@@ -166,9 +167,7 @@ def test_an_ad_hoc_closure_closes_the_day(rep):
 
 
 def test_a_custom_short_day_has_its_own_hours(rep):
-    CalendarException.objects.create(
-        calendar=team_calendar(rep.team), date=dt.date(2026, 2, 11), opens=T(10), closes=T(12), note="short"
-    )
+    team_calendar(rep.team).set_exception(dt.date(2026, 2, 11), [(T(10), T(12))], note="short")
     assert at(moscow(2026, 2, 11, 9, 30), rep) == CLOSED
     assert at(moscow(2026, 2, 11, 10, 0), rep) == AVAILABLE
     assert at(moscow(2026, 2, 11, 11, 59), rep) == AVAILABLE
@@ -177,9 +176,7 @@ def test_a_custom_short_day_has_its_own_hours(rep):
 
 
 def test_an_exception_with_hours_opens_a_holiday(rep):
-    CalendarException.objects.create(
-        calendar=team_calendar(rep.team), date=dt.date(2026, 1, 7), opens=T(10), closes=T(14)
-    )
+    team_calendar(rep.team).set_exception(dt.date(2026, 1, 7), [(T(10), T(14))])
     assert at(moscow(2026, 1, 7, 11, 0), rep) == AVAILABLE
     assert at(moscow(2026, 1, 7, 15, 0), rep) == CLOSED
 

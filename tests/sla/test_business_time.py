@@ -10,6 +10,7 @@ ignoring `fold`; the helpers here therefore compare in UTC.
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import time
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from sla.business_time import (
     windows,
     working_time_between,
 )
+from sla.production import year_overrides
 
 UTC = dt.UTC
 T = dt.time
@@ -60,7 +62,19 @@ def russian_overrides(years):
     return overrides
 
 
+MOSCOW_9_18 = week(((T(9), T(13)), (T(14), T(18))))
+# The production calendar as sla.calendars builds it: holidays, transfers and the
+# pre-holiday short days (art. 95), loaded a year at a time as the arithmetic needs.
+RU_PRODUCTION = functools.partial(year_overrides, "RU", MOSCOW_9_18, True)
+SHORT_DAY_WITH_LUNCH = {dt.date(2026, 11, 3): ((T(9), T(13)), (T(14), T(16)))}
+
 SCHEDULES = {
+    # Mon–Fri 09:00–18:00 with lunch 13–14 on the Russian production calendar.
+    "moscow_production": Schedule(MOSCOW, MOSCOW_9_18, yearly=RU_PRODUCTION),
+    # The same with a custom exception on the short day 2026-11-03: 09–13 and 14–16.
+    "moscow_production_exception": Schedule(
+        MOSCOW, MOSCOW_9_18, overrides=SHORT_DAY_WITH_LUNCH, yearly=RU_PRODUCTION
+    ),
     # Mon–Fri 09:00–13:00, 14:00–19:00, Russian 2025–2026 holidays; DST-free zone.
     "moscow": Schedule(MOSCOW, week(WORKDAY), russian_overrides([2025, 2026])),
     "moscow_24_7": Schedule(MOSCOW, (FULL_DAY,) * 7),
@@ -121,6 +135,73 @@ GOLDEN = [
     ("New Year break", "moscow", "2025-12-30T18:55+03:00", 15, "2026-01-12T09:10+03:00"),
     ("transferred working Saturday", "moscow", "2025-10-31T18:55+03:00", 15, "2025-11-01T09:10+03:00"),
     ("after the working Saturday", "moscow", "2025-11-01T18:55+03:00", 15, "2025-11-05T09:10+03:00"),
+    # Pre-holiday short days (Labour Code art. 95): the last window ends an hour early.
+    (
+        "short day before Unity Day",
+        "moscow_production",
+        "2026-11-03T16:50+03:00",
+        15,
+        "2026-11-05T09:05+03:00",
+    ),
+    (
+        "short day, deadline at 17:00",
+        "moscow_production",
+        "2026-11-03T16:45+03:00",
+        15,
+        "2026-11-03T17:00+03:00",
+    ),
+    (
+        "short day, lunch unchanged",
+        "moscow_production",
+        "2026-11-03T12:50+03:00",
+        15,
+        "2026-11-03T14:05+03:00",
+    ),
+    ("the day before is full", "moscow_production", "2026-11-02T17:50+03:00", 15, "2026-11-03T09:05+03:00"),
+    (
+        "short Friday before 9 May",
+        "moscow_production",
+        "2026-05-08T16:50+03:00",
+        15,
+        "2026-05-12T09:05+03:00",
+    ),
+    (
+        "working Saturday is short",
+        "moscow_production",
+        "2025-11-01T16:50+03:00",
+        15,
+        "2025-11-05T09:05+03:00",
+    ),
+    (
+        "no short day before 8 May 2025",
+        "moscow_production",
+        "2025-05-07T17:50+03:00",
+        15,
+        "2025-05-12T09:05+03:00",
+    ),
+    (
+        "an exception wins",
+        "moscow_production_exception",
+        "2026-11-03T15:50+03:00",
+        15,
+        "2026-11-05T09:05+03:00",
+    ),
+    (
+        "exception keeps its lunch",
+        "moscow_production_exception",
+        "2026-11-03T12:50+03:00",
+        15,
+        "2026-11-03T14:05+03:00",
+    ),
+    # Years ahead: the calendar of 2035–2036 is loaded when the arithmetic reaches it.
+    ("years ahead, New Year", "moscow_production", "2035-12-31T16:50+03:00", 15, "2036-01-09T09:05+03:00"),
+    (
+        "years ahead, ordinary day",
+        "moscow_production",
+        "2031-03-12T17:50+03:00",
+        15,
+        "2031-03-13T09:05+03:00",
+    ),
     ("24/7 adds exactly", "moscow_24_7", "2026-02-14T11:00+03:00", 15, "2026-02-14T11:15+03:00"),
     ("24/7 across midnight", "moscow_24_7", "2026-02-10T23:55+03:00", 15, "2026-02-11T00:10+03:00"),
     ("24/7 at midnight", "moscow_24_7", "2026-02-11T00:00+03:00", 15, "2026-02-11T00:15+03:00"),

@@ -16,14 +16,14 @@ from django.db import IntegrityError, transaction
 from sla.business_time import Schedule, add_working_time, next_windows
 from sla.calendars import (
     DEFAULT_CALENDAR_CODE,
-    _build,
     around_the_clock,
+    clear_cache,
     regular_day_windows,
     schedule_for,
     schedule_or_24x7,
     team_calendar,
 )
-from sla.models import BusinessCalendar, CalendarException, WorkingHours
+from sla.models import BusinessCalendar, CalendarException, ExceptionWindow, WorkingHours
 from tests.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,13 +31,14 @@ pytestmark = pytest.mark.django_db
 T = dt.time
 MOSCOW = ZoneInfo("Europe/Moscow")
 WEEKDAY = ((T(9), T(13)), (T(14), T(18)))
+SHORT_WEEKDAY = ((T(9), T(13)), (T(14), T(17)))
 
 
 @pytest.fixture(autouse=True)
 def _fresh_schedules():
-    _build.cache_clear()
+    clear_cache()
     yield
-    _build.cache_clear()
+    clear_cache()
 
 
 @pytest.fixture
@@ -126,7 +127,8 @@ def test_ordinary_days_keep_the_weekly_pattern(in_2026, default):
 def test_a_transferred_working_saturday_gets_a_regular_weekdays_hours(in_2025, default):
     assert dt.date(2025, 11, 1) in holidays.RU(years=2025).weekend_workdays
     schedule = schedule_for(default)
-    assert schedule.windows_on(dt.date(2025, 11, 1)) == WEEKDAY
+    # A regular weekday's hours, one hour shorter: it stands before Unity Day (art. 95).
+    assert schedule.windows_on(dt.date(2025, 11, 1)) == SHORT_WEEKDAY
     assert schedule.windows_on(dt.date(2025, 11, 8)) == ()  # an ordinary Saturday
     assert schedule.windows_on(dt.date(2025, 11, 3)) == ()  # the Monday it was swapped with
     assert schedule.windows_on(dt.date(2025, 11, 4)) == ()  # Unity Day
@@ -137,14 +139,14 @@ def test_the_weekend_workday_takes_the_first_weekday_with_hours(in_2025):
     WorkingHours.objects.create(calendar=calendar, weekday=2, opens=T(10), closes=T(16))
     WorkingHours.objects.create(calendar=calendar, weekday=3, opens=T(11), closes=T(17))
     calendar.refresh_from_db()
-    assert schedule_for(calendar).windows_on(dt.date(2025, 11, 1)) == ((T(10), T(16)),)
+    assert schedule_for(calendar).windows_on(dt.date(2025, 11, 1)) == ((T(10), T(15)),)  # and short
     assert regular_day_windows(((),) * 7) == ()
 
 
 def test_holidays_of_next_year_are_loaded_and_last_years(in_2026, default):
     schedule = schedule_for(default)
     assert schedule.windows_on(dt.date(2027, 1, 7)) == ()
-    assert schedule.windows_on(dt.date(2025, 11, 1)) == WEEKDAY
+    assert schedule.windows_on(dt.date(2025, 11, 1)) == SHORT_WEEKDAY
 
 
 def test_a_calendar_without_a_country_has_no_holidays(in_2026):
@@ -159,10 +161,10 @@ def test_a_calendar_without_a_country_has_no_holidays(in_2026):
 
 def test_exceptions_override_the_weekly_pattern_holidays_and_weekend_workdays(in_2025, default):
     CalendarException.objects.create(calendar=default, date=dt.date(2025, 11, 1))  # closed after all
-    CalendarException.objects.create(calendar=default, date=dt.date(2026, 1, 7), opens=T(10), closes=T(14))
-    CalendarException.objects.create(calendar=default, date=dt.date(2025, 11, 5), opens=T(9), closes=T(16))
-    CalendarException.objects.create(calendar=default, date=dt.date(2025, 11, 6))
-    CalendarException.objects.create(calendar=default, date=dt.date(2025, 11, 9), opens=T(12), closes=T(0))
+    default.set_exception(dt.date(2026, 1, 7), [(T(10), T(14))])
+    default.set_exception(dt.date(2025, 11, 5), [(T(9), T(16))])
+    default.set_exception(dt.date(2025, 11, 6))
+    default.set_exception(dt.date(2025, 11, 9), [(T(12), T(0))])
     default.refresh_from_db()
     schedule = schedule_for(default)
     assert schedule.windows_on(dt.date(2025, 11, 1)) == ()  # weekend workday closed
@@ -173,9 +175,14 @@ def test_exceptions_override_the_weekly_pattern_holidays_and_weekend_workdays(in
     assert schedule.windows_on(dt.date(2025, 11, 7)) == WEEKDAY  # untouched
 
 
-def test_the_database_refuses_half_an_exception(in_2026, default):
+def test_the_database_refuses_a_window_that_closes_before_it_opens(in_2026, default):
+    exception = CalendarException.objects.create(calendar=default, date=dt.date(2026, 2, 11))
     with pytest.raises(IntegrityError), transaction.atomic():
-        CalendarException.objects.create(calendar=default, date=dt.date(2026, 2, 11), opens=T(10))
+        ExceptionWindow.objects.create(exception=exception, opens=T(14), closes=T(10))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ExceptionWindow.objects.bulk_create(
+            [ExceptionWindow(exception=exception, opens=T(9), closes=T(10))] * 2
+        )
 
 
 # --- which calendar a team works --------------------------------------------------------------------------
