@@ -89,11 +89,18 @@ def lead_new(request):
                 owner=form.chosen_owner(),
             )
         )
-        if outcome.repeat:
+        visible = Lead.objects.visible_to(request.user).filter(pk=outcome.lead_id).exists()
+        if outcome.repeat and visible:
             messages.info(request, _("This person already has an open lead; the request was added to it."))
+        elif outcome.repeat:
+            # Someone else's lead: de-duplicated all the same, but not named, linked or numbered.
+            messages.info(
+                request,
+                _("This person already has an open lead; the request went to the person's current owner."),
+            )
         else:
             messages.success(request, _("Lead #%(id)s created.") % {"id": outcome.lead_id})
-        if Lead.objects.visible_to(request.user).filter(pk=outcome.lead_id).exists():
+        if visible:
             return redirect("leads:detail", pk=outcome.lead_id)
         return redirect("leads:list")
     return render(request, "leads/lead_new.html", {"form": form})
