@@ -77,6 +77,15 @@ def _page_health(page):
     assert not problems, problems
 
 
+@pytest.fixture(autouse=True)
+def _requests_in_flight(page):
+    """Count the page's requests in flight from its first one, so helpers.sign_out
+    can wait for the answers of the page it leaves."""
+    from tests.browser.helpers import watch_requests
+
+    watch_requests(page)
+
+
 # --- data -----------------------------------------------------------------------------------------
 
 

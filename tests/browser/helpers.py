@@ -1,5 +1,7 @@
 """Helpers for the browser tests: signing in, screenshots, small page checks, data."""
 
+import time
+import weakref
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -7,8 +9,48 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "pw"  # tests.factories.UserFactory
 
 
+# Requests each page has started and not yet seen finish or fail (see sign_out).
+_IN_FLIGHT: "weakref.WeakKeyDictionary[object, set]" = weakref.WeakKeyDictionary()
+
+
+def watch_requests(page) -> None:
+    """Keep count of the page's requests in flight, from its first one (an autouse fixture calls this)."""
+    in_flight = _IN_FLIGHT.setdefault(page, set())
+    page.on("request", lambda request: in_flight.add(request))
+    # A redirect finishes its request and starts the next; a cancelled one fails.
+    page.on("requestfinished", lambda request: in_flight.discard(request))
+    page.on("requestfailed", lambda request: in_flight.discard(request))
+
+
+def sign_out(page, timeout: float = 10) -> None:
+    """Leave the current page and forget every cookie: the browser of somebody new.
+
+    Not just clear_cookies(): the page being left may have requests in flight (the
+    bell loads with every page and polls). Django re-sends the CSRF cookie with each
+    answer that renders a token, so a late answer lands after clear_cookies() — or
+    after the login page set a fresh one — and puts the previous user's CSRF cookie
+    back: the login form's token no longer matches it and the sign-in fails with
+    "CSRF token from POST incorrect" (about 1 run in 5 of test_accessibility).
+    So: navigate away first (nothing new can start, what is pending gets cancelled),
+    wait until each of those requests has finished or failed — after that none can
+    write a cookie — and only then clear the cookies.
+    """
+    page.goto("about:blank")
+    in_flight = _IN_FLIGHT.get(page, set())
+    deadline = time.monotonic() + timeout
+    while in_flight:
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"requests of the previous page still in flight: {[r.url for r in in_flight]}"
+            )
+        page.wait_for_timeout(20)  # lets Playwright deliver the requests' events
+    page.context.clear_cookies()
+
+
 def login(page, live_server, username: str, password: str = PASSWORD):
-    """Sign in through the login form, as a person would."""
+    """Sign in through the login form, as a person would, in a browser of their own."""
+    if page.url != "about:blank":
+        sign_out(page)  # somebody was using this browser: see sign_out
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)

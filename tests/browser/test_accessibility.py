@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.browser.helpers import login, new_lead, unnamed_controls
+from tests.browser.helpers import login, new_lead, sign_out, unnamed_controls
 from tests.factories import LeadFactory, UserFactory
 
 
@@ -32,7 +32,7 @@ def test_every_control_has_an_accessible_name(page, live_server, floor):
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
     found["card (rep)"] = unnamed_controls(page)
 
-    page.context.clear_cookies()
+    sign_out(page)
     login(page, live_server, "head")
     page.wait_for_selector("#breaches tbody tr")
     page.wait_for_selector("#waiting tbody tr")

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, shot
+from tests.browser.helpers import login, shot, sign_out
 from tests.factories import ContactFactory, DealFactory, LeadFactory, SourceFactory, UserFactory, stage
 
 pytestmark = pytest.mark.browser_context_args(locale="en-US")
@@ -118,7 +118,7 @@ def test_the_marketer_reads_every_lead_and_a_rep_gets_404_for_someone_elses(page
     expect(page.locator("#attempt-form")).to_have_count(0)  # marketing reads, never works a lead
     expect(page.get_by_role("button", name="Move")).to_have_count(0)
 
-    page.context.clear_cookies()
+    sign_out(page)
     login(page, live_server, "rep")
     response = page.goto(f"{live_server.url}/leads/{company['teammates'].pk}/")
     assert response.status == 404
