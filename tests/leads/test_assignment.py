@@ -32,7 +32,7 @@ from leads.models import Assignment, Lead, RoutingRule
 from revops import refcache
 from revops.models import Absence, DistributionMode, Shift, Team
 from revops.roles import Role
-from sla.calendars import _build
+from sla.calendars import clear_cache
 from sla.models import (
     BusinessCalendar,
     Notification,
@@ -64,9 +64,9 @@ CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
 def _fresh_schedules():
     # Schedules are cached per (calendar id, updated_at, year). Rolled-back tests reuse
     # ids and frozen clocks reuse timestamps, so one test's calendar could leak into another.
-    _build.cache_clear()
+    clear_cache()
     yield
-    _build.cache_clear()
+    clear_cache()
 
 
 @pytest.fixture

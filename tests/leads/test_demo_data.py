@@ -36,7 +36,7 @@ from leads.models import (
 from revops.models import Absence, DistributionMode, Shift, Team, User
 from revops.roles import Role
 from sla.business_time import add_working_time
-from sla.calendars import _build, schedule_for, team_calendar
+from sla.calendars import clear_cache, schedule_for, team_calendar
 from sla.models import Breach, DelayOwner, SlaPolicy, SlaTimer, TimerKind, TimerState
 from tests.conftest import skip_or_fail
 
@@ -61,9 +61,9 @@ def end_of_demo_year():
 @pytest.fixture(autouse=True)
 def _fresh_schedules():
     # Schedules are cached per (calendar id, version); ids come back after a rollback.
-    _build.cache_clear()
+    clear_cache()
     yield
-    _build.cache_clear()
+    clear_cache()
 
 
 @pytest.fixture

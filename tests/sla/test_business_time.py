@@ -259,6 +259,35 @@ def test_the_calendar_data_we_rely_on():
     assert overrides[dt.date(2025, 11, 1)] == WORKDAY  # transferred working Saturday
 
 
+def test_yearly_overrides_are_loaded_once_per_year_reached_and_lose_to_explicit_ones():
+    asked = []
+
+    def loader(year):
+        asked.append(year)
+        return {dt.date(year, 3, 4): CLOSED, dt.date(year, 3, 5): ((T(10), T(11)),)}
+
+    schedule = Schedule(MOSCOW, week(WORKDAY), overrides={dt.date(2031, 3, 5): CLOSED}, yearly=loader)
+    assert asked == [], "nothing is loaded up front"
+    # Tuesday 2030-03-05 has one hour (10–11): 45 minutes from 10:30 run into Wednesday.
+    due = add_working_time(schedule, iso("2030-03-05T10:30+03:00"), dt.timedelta(minutes=45))
+    assert_same_moment(due, iso("2030-03-06T09:15+03:00"), schedule)
+    assert schedule.windows_on(dt.date(2030, 3, 4)) == CLOSED
+    assert set(asked) == {2030} and asked.count(2030) == 1, "cached per year"
+    assert schedule.windows_on(dt.date(2031, 3, 5)) == CLOSED, "explicit overrides win"
+    assert schedule.windows_on(dt.date(2031, 3, 4)) == CLOSED
+    assert schedule.override_on(dt.date(2031, 3, 6)) is None
+    assert schedule.windows_on(dt.date(2031, 3, 6)) == WORKDAY
+    assert sorted(asked) == [2030, 2031]
+
+
+def test_yearly_overrides_are_validated_when_loaded():
+    schedule = Schedule(MOSCOW, week(WORKDAY), yearly=lambda year: {dt.date(year, 1, 2): ((T(14), T(9)),)})
+    with pytest.raises(ValueError, match=r"yearly\(2030\) 2030-01-02: window 14:00:00–09:00:00 must start"):
+        schedule.windows_on(dt.date(2030, 1, 2))
+    with pytest.raises(ValueError, match="yearly must be a callable"):
+        Schedule(MOSCOW, week(WORKDAY), yearly={})
+
+
 # --- the other functions -----------------------------------------------------------
 
 

@@ -34,7 +34,7 @@ from leads.choices import AssignmentKind
 from leads.models import Assignment, Contact, ContactAttempt, Lead
 from revops.models import Absence
 from sla import actions
-from sla.calendars import _build
+from sla.calendars import clear_cache
 from sla.clock import start_callback_timer, start_first_contact_timer
 from sla.models import (
     Breach,
@@ -73,9 +73,9 @@ IN_APP, EMAIL, WEBHOOK = NotificationChannel.IN_APP, NotificationChannel.EMAIL, 
 
 @pytest.fixture(autouse=True)
 def _fresh_schedules():
-    _build.cache_clear()
+    clear_cache()
     yield
-    _build.cache_clear()
+    clear_cache()
 
 
 @pytest.fixture
