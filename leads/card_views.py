@@ -22,6 +22,7 @@ from leads.serializers import (
     StageSerializer,
 )
 from leads.timeline import FEEDBACK_TOPICS
+from revops.redirects import safe_next
 from revops.roles import Role
 
 
@@ -128,9 +129,7 @@ def act(request, pk: int, name: str):
     if not Lead.objects.changeable_by(request.user).filter(pk=pk).exists():
         raise PermissionDenied
     work_mode = request.POST.get("work") == "1"
-    back = request.POST.get("next", "")
-    if not (back.startswith("/") and not back.startswith("//")):
-        back = _back(pk, work_mode)
+    back = safe_next(request, _back(pk, work_mode))
     try:
         message = handler(request, lead)
     except actions.Invalid as exc:

@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from revops.redirects import safe_next
 from sla.messages import link, title
 from sla.models import Notification, NotificationChannel
 
@@ -46,9 +47,7 @@ def mark_read(request):
     unread.update(read_at=timezone.now())
     if request.headers.get("HX-Request"):
         return badge(request)
-    return redirect(
-        request.POST.get("next") if str(request.POST.get("next", "")).startswith("/") else "notifications"
-    )
+    return redirect(safe_next(request, "notifications"))
 
 
 @login_required
@@ -112,6 +111,4 @@ def breach_act(request, pk: int, verb: str):
         action(breach, request.user, request.POST.get("comment", "")[:2000])
     except Conflict as exc:
         messages.error(request, str(exc))
-    return redirect(
-        request.POST.get("next") if str(request.POST.get("next", "")).startswith("/") else "breaches"
-    )
+    return redirect(safe_next(request, "breaches"))
