@@ -6,7 +6,7 @@ rate limits as the API, plus a honeypot field for bots."""
 import json
 
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -61,7 +61,8 @@ def show(request, public_id):
 @csrf_exempt  # cross-site by design; protected by the origin check and rate limit
 @require_http_methods(["POST", "OPTIONS"])
 def submit(request, public_id):
-    form = get_object_or_404(SiteForm.objects.select_related("source"), public_id=public_id, is_active=True)
+    # The page's own check: an inactive form or a disabled source takes nothing (404).
+    form = _form_or_404(public_id)
     origin = _origin(request)
     same_site = origin == f"{request.scheme}://{request.get_host()}".lower()
     if origin not in form.origins() and not same_site:

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.assignment import redistribute_open_leads
 from revops.admin_scope import ScopedAdminMixin, ScopedChoicesMixin
-from revops.models import Absence, Shift, Team, User
+from revops.models import Absence, ApiToken, Shift, Team, User
 from revops.roles import Role
 
 
@@ -63,3 +63,22 @@ class UserAdmin(ScopedAdminMixin, BaseUserAdmin):
         for rep in queryset.filter(role=Role.REP):
             moved += redistribute_open_leads(rep, request.user)
         self.message_user(request, _("%(n)s open leads redistributed.") % {"n": moved})
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Everyone's API tokens, for those the role allows (admins): look and
+    revoke (delete); a token is issued only to its owner (API or own page)."""
+
+    list_display = ["user", "name", "created_at", "expires_at", "last_used_at"]
+    list_filter = ["expires_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "name"]
+    fields = ["user", "name", "created_at", "expires_at", "last_used_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,7 +1,13 @@
 """People and teams: who works in revops and in which team."""
 
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from revops.roles import COMPANY_WIDE_ROLES, MARKETING_ROLES, STAFF_ROLES, Role
@@ -215,3 +221,69 @@ class Absence(models.Model):
 
     def __str__(self):
         return f"{self.user}: {self.get_kind_display()} {self.starts_on}–{self.ends_on}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def live(self, now=None):
+        return self.filter(expires_at__gt=now or timezone.now())
+
+
+class ApiToken(models.Model):
+    """A secret an integration sends as `Authorization: Token <secret>`.
+
+    Only the SHA-256 of the secret is stored: the secret is 256 random bits, so
+    a plain digest cannot be reversed, and it is looked up by its unique index in
+    one query. A person may hold several (one per integration); each expires,
+    and all of a person's die when the password changes or the account is
+    deactivated (revops/tokens.py). Signing out of the browser leaves them alone.
+    """
+
+    user = models.ForeignKey(
+        User, verbose_name=_("person"), on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("created_at")), name="apitoken_expires_after_created"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name or _("token #%(id)s") % {"id": self.pk}
+
+    PREFIX = "rvo_"  # recognisable in a leaked file or a secret scanner's report
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, *, name: str = "", days: int | None = None) -> tuple["ApiToken", str]:
+        """A new token for the user; returns the row and the secret, which is
+        shown this once and never stored. The user's expired tokens go."""
+        now = timezone.now()
+        secret = cls.PREFIX + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user,
+            name=name,
+            digest=cls.digest_of(secret),
+            created_at=now,
+            expires_at=now + timedelta(days=days or settings.API_TOKEN_DAYS),
+        )
+        cls.objects.filter(user=user, expires_at__lte=now).delete()
+        return token, secret
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()

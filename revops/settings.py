@@ -56,7 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "revops.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout flagged during authentication into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "revops.urls"
@@ -211,6 +213,45 @@ AUTH_PASSWORD_VALIDATORS = [
 if not PRODUCTION and env_bool("REVOPS_FAST_PASSWORD_HASHER", False):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Sign-in lockouts (django-axes, revops/signin.py): wrong passwords are counted
+# per (user name, client address) PAIR, so one address cannot lock every rep out
+# and nobody can lock a user out from another address. The lock lasts
+# LOGIN_COOLOFF_MINUTES after the last failure and doubles with every further
+# LOGIN_FAILURE_LIMIT failures, up to LOGIN_COOLOFF_MAX_MINUTES; an admin unlocks
+# early in the admin (Axes > access attempts) or with `manage.py axes_reset_username`.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+LOGIN_COOLOFF_MAX_MINUTES = env_int("LOGIN_COOLOFF_MAX_MINUTES", 24 * 60, minimum=LOGIN_COOLOFF_MINUTES)
+# How many proxies in front of the app append to X-Forwarded-For; the client's
+# address is the entry that many places from the right (the proxy's own view of
+# it), never one the client wrote. 0: REMOTE_ADDR. A TLS proxy is one hop.
+TRUSTED_PROXY_COUNT = env_int(
+    "TRUSTED_PROXY_COUNT", 1 if env_bool("BEHIND_TLS_PROXY", False) else 0, minimum=0, maximum=10
+)
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked pair before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# A number, not a callable: the axes admin then shows which pairs are locked.
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = "revops.signin.cool_off"
+# Each pair's attempts expire on their own (a long lock is not cleaned away by
+# another pair's short one).
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "revops.signin.client_ip"
+AXES_LOCKOUT_CALLABLE = "revops.signin.lockout_response"
+# The log names the user name and the address (the password is always masked).
+AXES_SENSITIVE_PARAMETERS = []
+# No row per successful sign-in: nothing would ever purge that table.
+AXES_DISABLE_ACCESS_LOG = True
+
+# API tokens (revops/tokens.py): one per POST /api/v1/auth/token/, hashed at
+# rest, valid this many days, revoked by a password change or deactivation.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1, maximum=3650)
+
 # --- i18n and time -------------------------------------------------------------
 LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
 LANGUAGE_CODE = env_choice("LANGUAGE_CODE", "ru", {code for code, _label in LANGUAGES})
@@ -270,7 +311,7 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "revops.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -311,6 +352,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        # Not axes' version banner on every start; its lockout warnings stay.
+        "axes.apps": {"level": "WARNING"},
         "django.server": {
             "handlers": ["console"],
             "level": "INFO",

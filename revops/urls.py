@@ -2,14 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from leads import site_forms
 from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
-from revops import views
+from revops import tokens, views
 from sla import views as sla_views
 from sla.api import BreachViewSet
 
@@ -21,9 +20,10 @@ router.register("sla/breaches", BreachViewSet, basename="breach")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", views.set_language, name="set_language"),
+    path("account/tokens/", views.api_tokens, name="account-tokens"),
     path("queue/", leads_views.queue, name="queue"),
     path("queue/work/", leads_views.work_next, name="work"),
     path("team/", leads_views.team_board, name="team"),
@@ -37,7 +37,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/auth/token/", tokens.ObtainTokenView.as_view(), name="api-token"),
+    path("api/v1/auth/tokens/", tokens.TokenListView.as_view(), name="api-tokens"),
+    path("api/v1/auth/tokens/<int:pk>/", tokens.TokenDetailView.as_view(), name="api-token-detail"),
     path("api/v1/intake/", IntakeView.as_view(), name="api-intake"),
     path("forms/<slug:public_id>/", site_forms.show, name="site-form"),
     path("forms/<slug:public_id>/submit/", site_forms.submit, name="site-form-submit"),

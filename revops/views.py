@@ -1,12 +1,20 @@
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
 from leads.dashboard import home_summary
+from revops import signin
 from revops.health import check_broker, check_database, check_sla
+from revops.models import ApiToken
 from revops.roles import Role
 
 
@@ -30,6 +38,65 @@ def healthz(request):
     checks = {"database": database, "broker": broker, "sla": check_sla() if database["ok"] else {}}
     status = "ok" if database["ok"] and broker["ok"] else ("degraded" if database["ok"] else "down")
     return JsonResponse({"status": status, "checks": checks}, status=200 if database["ok"] else 503)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in page; a user name locked for this address (revops/signin.py)
+    gets 429 with the lockout message instead of "wrong password"."""
+
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        if not getattr(self.request, "axes_locked_out", False):
+            return super().form_invalid(form)
+        seconds = signin.retry_after(self.request)
+        context = self.get_context_data(form=form, lockout=signin.lockout_message(seconds))
+        response = self.render_to_response(context, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
+
+
+class TokenNameForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=100, required=False)
+
+
+class TokenRevokeForm(forms.Form):
+    token = forms.IntegerField(min_value=1, max_value=2**63 - 1)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    """The signed-in person's API tokens: list, issue one (its secret shown on
+    this answer only), revoke one. Other people's tokens are the admin's."""
+    own = ApiToken.objects.live().filter(user=request.user)
+    new_secret = None
+    name_form = TokenNameForm()
+    if request.method == "POST" and "revoke" in request.POST:
+        form = TokenRevokeForm({"token": request.POST.get("revoke")})
+        if form.is_valid() and own.filter(pk=form.cleaned_data["token"]).delete()[0]:
+            messages.success(request, _("The token was revoked."))
+        else:
+            messages.error(request, _("No such token of yours."))
+        return redirect("account-tokens")
+    if request.method == "POST":
+        name_form = TokenNameForm(request.POST)
+        if name_form.is_valid():
+            _token, new_secret = ApiToken.issue(request.user, name=name_form.cleaned_data["name"])
+            name_form = TokenNameForm()
+    status = 400 if name_form.errors else 200
+    return render(
+        request,
+        "revops/api_tokens.html",
+        {
+            "tokens": list(own),
+            "new_secret": new_secret,
+            "name_form": name_form,
+            "token_days": settings.API_TOKEN_DAYS,
+        },
+        status=status,
+    )
 
 
 @require_POST

@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from leads.models import Lead, LeadEvent
+from revops.models import ApiToken
 from tests.factories import CampaignFactory, LeadFactory, ProductFactory, SegmentFactory, SourceFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +66,7 @@ def test_a_token_from_the_auth_endpoint_opens_the_api(api, rep, leads):
     response = api.post("/api/v1/auth/token/", {"username": "rep", "password": "pw"}, format="json")
     assert response.status_code == 200
     token = response.json()["token"]
-    assert Token.objects.get(user=rep).key == token
+    assert ApiToken.objects.get(user=rep).digest == ApiToken.digest_of(token)
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert [r["id"] for r in api.get(URL).json()["results"]] == [leads["rep"].pk]
 
