@@ -5,6 +5,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -38,6 +39,14 @@ def validate_timezone(value: str):
         raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value}) from None
 
 
+def validate_holiday_country(value: str):
+    # An unknown code would only fail later, inside the deadline arithmetic of intake.
+    if value and value not in holidays.list_supported_countries():
+        raise ValidationError(
+            _("“%(value)s” is not a country code with known public holidays."), params={"value": value}
+        )
+
+
 class BusinessCalendar(models.Model):
     """When a team works: a time zone, weekly hours with breaks, public holidays
     (with the production calendar's transfers) and exceptions per date."""
@@ -53,6 +62,7 @@ class BusinessCalendar(models.Model):
         blank=True,
         default="RU",
         help_text=_("ISO country code whose public holidays and transferred days apply; empty for none."),
+        validators=[validate_holiday_country],
     )
     short_pre_holiday_days = models.BooleanField(
         _("shorten pre-holiday days"),

@@ -34,8 +34,10 @@ YEARS = range(1992, 2200)
 
 SHORTENING = dt.timedelta(hours=1)
 
-# Labour Code art. 112: the non-working public holidays (since 2013). Only these make
-# the day before them short; transferred days off do not.
+# Labour Code art. 112: the non-working public holidays (this list since 2013; earlier
+# years get no derived short days). Only these make the day before them short;
+# transferred days off do not.
+RU_ART_112_SINCE = 2013
 RU_HOLIDAYS_ART_112 = frozenset(
     [
         (1, 1),
@@ -96,7 +98,9 @@ def derived_short_days(year: int) -> frozenset[dt.date]:
     separate it from such a holiday (Saturday 2 November 2024 before Monday
     4 November): the decree moved the pre-holiday weekday's work onto it.
     """
-    result = set()
+    result: set[dt.date] = set()
+    if year < RU_ART_112_SINCE or year not in YEARS:
+        return frozenset()
     day = dt.date(year, 1, 1)
     while day.year == year:
         if _is_working_day("RU", day):

@@ -5,6 +5,8 @@ import datetime
 import django.db.models.deletion
 from django.db import migrations, models
 
+import sla.models
+
 
 def copy_single_windows(apps, schema_editor):
     """Each exception with hours becomes an exception with one window; closed ones keep none."""
@@ -94,6 +96,18 @@ class Migration(migrations.Migration):
         migrations.RemoveField(
             model_name="calendarexception",
             name="opens",
+        ),
+        migrations.AlterField(
+            model_name="businesscalendar",
+            name="holiday_country",
+            field=models.CharField(
+                blank=True,
+                default="RU",
+                help_text="ISO country code whose public holidays and transferred days apply; empty for none.",
+                max_length=2,
+                validators=[sla.models.validate_holiday_country],
+                verbose_name="public holidays of",
+            ),
         ),
         migrations.AddField(
             model_name="businesscalendar",

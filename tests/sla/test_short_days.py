@@ -321,3 +321,12 @@ def test_the_migration_turns_each_single_window_into_a_window_row():
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_an_unknown_holiday_country_is_refused(db):
+    calendar = BusinessCalendar(code="x", name="X", timezone="UTC", holiday_country="XX")
+    with pytest.raises(ValidationError) as error:
+        calendar.full_clean()
+    assert "holiday_country" in error.value.message_dict
+    BusinessCalendar(code="y", name="Y", timezone="UTC", holiday_country="DE").full_clean()
+    BusinessCalendar(code="z", name="Z", timezone="UTC", holiday_country="").full_clean()
