@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from leads.choices import Qualification, StageKind
 from leads.models import Campaign, Lead, Product, Segment, Source, Stage
+from revops.inputs import BoundedDateFilter, IdModelChoiceFilter, parse_id
 from sla.models import SlaTimer, TimerKind, TimerState
 
 
@@ -31,15 +32,17 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
 
 
+@extend_schema_field({"type": "string", "pattern": r"^(none|[1-9][0-9]{0,18})$"})
 class OwnerFilter(django_filters.CharFilter):
-    """`owner=<user id>` or `owner=none` for unassigned leads."""
+    """`owner=<user id>` or `owner=none` for unassigned leads (validated by
+    _validate_owner before this runs)."""
 
     def filter(self, qs, value):
         if value in (None, ""):
             return qs
         if value == "none":
             return qs.filter(owner__isnull=True)
-        return qs.filter(owner_id=int(value))
+        return qs.filter(owner_id=parse_id(value))
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -53,16 +56,16 @@ class LeadFilter(django_filters.FilterSet):
         label=_("Qualification"), choices=Qualification.choices
     )
     owner = OwnerFilter(label=_("Owner"), help_text=_("A user id, or “none” for unassigned leads."))
-    source = django_filters.ModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
-    campaign = django_filters.ModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
-    segment = django_filters.ModelChoiceFilter(label=_("Segment"), queryset=Segment.objects.all())
+    source = IdModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
+    campaign = IdModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
+    segment = IdModelChoiceFilter(label=_("Segment"), queryset=Segment.objects.all())
     product = CodeChoiceFilter(
         label=_("Product"), field_name="product__code", to_field_name="code", queryset=Product.objects.all()
     )
-    created_after = django_filters.DateFilter(
+    created_after = BoundedDateFilter(
         label=_("Arrived on or after"), method="filter_created_after", help_text=_("A date, YYYY-MM-DD.")
     )
-    created_before = django_filters.DateFilter(
+    created_before = BoundedDateFilter(
         label=_("Arrived on or before"),
         method="filter_created_before",
         help_text=_("A date, YYYY-MM-DD, inclusive."),
@@ -131,5 +134,5 @@ def _validate_owner(value):
 
     if value in (None, "", "none"):
         return
-    if not value.isdigit() or int(value) <= 0 or int(value) > 2**63 - 1:
+    if parse_id(value) is None:
         raise ValidationError(_("Give a user id or “none”."), code="invalid")

@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -17,11 +18,15 @@ from rest_framework.views import APIView
 from leads.intake import IdempotencyConflict, Submission, channel_of, take_lead
 from leads.intake_keys import find_key
 from leads.serializers import IntakeResponseSerializer, IntakeSerializer
-from revops.ratelimit import hit_all
+from revops.inputs import limit_body
+from revops.ratelimit import hit, hit_all, over
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_KEY_MAX = 200
+# An intake body is a few kB (`extra` alone is capped at 8 kB); anything far
+# larger is refused with 413 before it is read.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def client_address(request) -> str:
@@ -35,6 +40,10 @@ def too_many(retry_after: int) -> Response:
     )
     response["Retry-After"] = str(retry_after)
     return response
+
+
+def _bad_key_limit() -> tuple[int, int]:
+    return settings.INTAKE_BAD_KEY_LIMIT_PER_IP, settings.INTAKE_BAD_KEY_WINDOW
 
 
 def submission_from(data: dict, source, *, received_at=None) -> Submission:
@@ -59,6 +68,7 @@ def submission_from(data: dict, source, *, received_at=None) -> Submission:
     )
 
 
+@method_decorator(limit_body(MAX_BODY_BYTES), name="dispatch")
 class IntakeView(APIView):
     authentication_classes = []
     permission_classes = []
@@ -89,21 +99,35 @@ class IntakeView(APIView):
             400: OpenApiResponse(description=_("{field: [messages]}")),
             401: OpenApiResponse(description=_("No intake key.")),
             403: OpenApiResponse(description=_("Unknown or revoked intake key.")),
-            429: OpenApiResponse(description=_("Over the key's or the address's limit.")),
+            413: OpenApiResponse(description=_("The body is over 64 kB.")),
+            429: OpenApiResponse(
+                description=_(
+                    "Over the key's or the address's limit, or too many wrong keys from the address."
+                )
+            ),
         },
         tags=["intake"],
     )
     def post(self, request):
+        address = client_address(request)
+        # Guessing keys must be slow: after too many wrong ones an address gets
+        # 429 for every request until the window ends, a right key included.
+        blocked, retry = over("intake-bad-key", address, *_bad_key_limit())
+        if blocked:
+            return too_many(retry)
         raw_key = request.headers.get("X-Intake-Key", "")
         if not raw_key:
+            hit("intake-bad-key", address, *_bad_key_limit())
             return Response({"detail": _("Send the source's key in the X-Intake-Key header.")}, status=401)
         key = find_key(raw_key)
         if key is None:
+            hit("intake-bad-key", address, *_bad_key_limit())
+            logger.info("intake: unknown or revoked key from %s", address)
             return Response({"detail": _("This intake key is unknown or revoked.")}, status=403)
         allowed, retry = hit_all(
             [
                 ("intake-key", str(key.pk), key.rate_limit_per_minute),
-                ("intake-ip", client_address(request), settings.INTAKE_RATE_LIMIT_PER_IP),
+                ("intake-ip", address, settings.INTAKE_RATE_LIMIT_PER_IP),
             ]
         )
         if not allowed:

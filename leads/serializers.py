@@ -18,6 +18,7 @@ from leads.choices import (
 )
 from leads.contacts import normalize_email, normalize_phone
 from leads.models import ContactAttempt, Lead, Product, Segment
+from revops.inputs import BoundedDateSerializerField, BoundedDateTimeSerializerField
 from revops.models import User
 
 
@@ -257,7 +258,7 @@ class AttemptSerializer(StrictSerializer):
         min_value=0, max_value=24 * 3600, required=False, allow_null=True
     )
     note = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
-    callback_at = serializers.DateTimeField(required=False, allow_null=True)
+    callback_at = BoundedDateTimeSerializerField(required=False, allow_null=True)
     recording_url = serializers.URLField(max_length=1000, required=False, allow_blank=True, default="")
 
 
@@ -321,7 +322,7 @@ class ChecklistSerializer(StrictSerializer):
 
 class StageSerializer(StrictSerializer):
     stage = serializers.SlugField(max_length=50)
-    meeting_at = serializers.DateTimeField(required=False, allow_null=True)
+    meeting_at = BoundedDateTimeSerializerField(required=False, allow_null=True)
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
     )
@@ -335,4 +336,4 @@ class RejectSerializer(StrictSerializer):
 
 class NurtureSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=300)
-    return_on = serializers.DateField(required=False, allow_null=True)
+    return_on = BoundedDateSerializerField(required=False, allow_null=True)

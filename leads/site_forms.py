@@ -3,8 +3,6 @@ from its own page with fetch(); either way it is identified by a publishable
 id bound to the site's origins — never by a secret key. Same validation and
 rate limits as the API, plus a honeypot field for bots."""
 
-import json
-
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -13,9 +11,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from leads.intake import take_lead
-from leads.intake_api import client_address, submission_from
+from leads.intake_api import MAX_BODY_BYTES, client_address, submission_from
 from leads.models import SiteForm
 from leads.serializers import IntakeSerializer
+from revops.inputs import BadJson, limit_body, loads
 from revops.ratelimit import hit
 
 HONEYPOT = "website"  # hidden from people by CSS; bots fill it in
@@ -60,6 +59,7 @@ def show(request, public_id):
 
 @csrf_exempt  # cross-site by design; protected by the origin check and rate limit
 @require_http_methods(["POST", "OPTIONS"])
+@limit_body(MAX_BODY_BYTES)
 def submit(request, public_id):
     # The page's own check: an inactive form or a disabled source takes nothing (404).
     form = _form_or_404(public_id)
@@ -76,11 +76,9 @@ def submit(request, public_id):
         return _cors(response, origin)
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            return _cors(
-                JsonResponse({"detail": _("The request body is not valid JSON.")}, status=400), origin
-            )
+            data = loads(request.body or b"{}")
+        except BadJson as exc:
+            return _cors(JsonResponse({"detail": str(exc)}, status=400), origin)
         if not isinstance(data, dict):
             return _cors(
                 JsonResponse({"detail": _("Send the form fields as an object.")}, status=400), origin

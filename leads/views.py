@@ -22,6 +22,7 @@ from leads.merge import merge
 from leads.models import Lead, Stage
 from leads.queue import ORDERS, next_in_work_mode, ordered, queue_queryset, rows, work_summary
 from leads.timeline import lead_context
+from revops.inputs import parse_id
 from revops.models import Absence, Team, User
 from revops.roles import Role
 
@@ -184,8 +185,9 @@ def queue(request):
 def work_next(request):
     """Work mode: open the most urgent lead; after an outcome, the next one."""
     _forbid_unless(request.user.role == Role.REP)
-    after = request.GET.get("after", "")
-    lead = next_in_work_mode(request.user, int(after) if after.isdigit() else None, timezone.now())
+    # A malformed `after` is ignored: the rep simply gets the most urgent lead.
+    after = parse_id(request.GET.get("after", ""))
+    lead = next_in_work_mode(request.user, after, timezone.now())
     if lead is None:
         messages.success(request, _("No lead to call right now: the others were tried within the last hour."))
         return redirect("queue")
@@ -201,8 +203,8 @@ def team_board(request):
     if user.role == Role.SALES_HEAD:
         team = get_object_or_404(teams, pk=user.team_id)
     else:
-        wanted = request.GET.get("team", "")
-        team = teams.filter(pk=int(wanted)).first() if wanted.isdigit() else teams.first()
+        wanted = parse_id(request.GET.get("team", ""))
+        team = teams.filter(pk=wanted).first() if wanted else teams.first()
         if team is None:
             raise Http404
     context = board(team)

@@ -39,6 +39,22 @@ def hit_all(limits, window: int = 60) -> tuple[bool, int]:
     return allowed, retry_after
 
 
+def over(scope: str, ident: str, limit: int, window: int = 60) -> tuple[bool, int]:
+    """Whether `ident` has already used up `limit` in this window, without
+    counting this request; (over, seconds until the window resets). For limits
+    on failures, counted with hit() only when a request fails, but checked
+    before any request is served (so a right guess after too many wrong ones
+    learns nothing). Fails open like hit()."""
+    now = int(time.time())
+    retry_after = window - (now % window)
+    try:
+        count = cache.get(f"rl:{scope}:{ident}:{now // window}") or 0
+    except Exception as exc:  # any cache failure means "allow"
+        logger.warning("rate limit cache unavailable (%s); allowing %s", exc.__class__.__name__, scope)
+        return False, 0
+    return int(count) >= limit, retry_after
+
+
 def _count(keys: list[str], ttl: int) -> list[int]:
     backend = caches["default"]
     if isinstance(backend, RedisCache):

@@ -196,6 +196,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = env_str(
 # Requests a minute from one address to the intake API (a relaying server
 # counts as one address, so this is generous); per-key limits are on the key.
 INTAKE_RATE_LIMIT_PER_IP = env_int("INTAKE_RATE_LIMIT_PER_IP", 600, minimum=1)
+# Wrong or missing intake keys one address may send in INTAKE_BAD_KEY_WINDOW
+# seconds before every intake request from it answers 429 until the window ends
+# (guessing keys must be slow; a relaying server with a right key never fails).
+INTAKE_BAD_KEY_LIMIT_PER_IP = env_int("INTAKE_BAD_KEY_LIMIT_PER_IP", 20, minimum=1)
+INTAKE_BAD_KEY_WINDOW = env_int("INTAKE_BAD_KEY_WINDOW", 600, minimum=1)
 # How long a process keeps the small reference tables (stages, products,
 # campaigns, routing rules, SLA policies) before reading them again; changes
 # made in another process show within this many seconds (revops/refcache.py).
@@ -317,6 +322,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "revops.api.Pagination",
+    # JSON with a size cap and a nesting limit (revops/api.py); forms as DRF has them.
+    "DEFAULT_PARSER_CLASSES": [
+        "revops.api.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "revops.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from leads.filters import _start_of_day
+from revops.inputs import BoundedDateFilter, IdFilter
 from sla.models import Breach, DelayOwner, TimerKind
 
 
@@ -26,15 +27,15 @@ class StrictBooleanFilter(django_filters.ChoiceFilter):
 
 class BreachFilter(django_filters.FilterSet):
     # Plain ids (not model choices): a filter must not reveal which users exist.
-    team = django_filters.NumberFilter(label=_("Team"), field_name="team_id")
-    owner = django_filters.NumberFilter(label=_("Owner"), field_name="owner_id")
-    source = django_filters.NumberFilter(label=_("Source"), field_name="source_id")
+    team = IdFilter(label=_("Team"), field_name="team_id")
+    owner = IdFilter(label=_("Owner"), field_name="owner_id")
+    source = IdFilter(label=_("Source"), field_name="source_id")
     timer_kind = django_filters.ChoiceFilter(label=_("Timer"), field_name="kind", choices=TimerKind.choices)
     delay_owner = django_filters.ChoiceFilter(label=_("Whose delay"), choices=DelayOwner.choices)
     acknowledged = StrictBooleanFilter(label=_("Acknowledged"), isnull_field="acknowledged_at")
     resolved = StrictBooleanFilter(label=_("Resolved"), isnull_field="resolved_at")
-    created_after = django_filters.DateFilter(label=_("Breached on or after"), method="filter_after")
-    created_before = django_filters.DateFilter(label=_("Breached on or before"), method="filter_before")
+    created_after = BoundedDateFilter(label=_("Breached on or after"), method="filter_after")
+    created_before = BoundedDateFilter(label=_("Breached on or before"), method="filter_before")
 
     class Meta:
         model = Breach

@@ -3,12 +3,14 @@ marking as read."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from revops.redirects import safe_next
+from revops.inputs import parse_id
 from sla.messages import link, title
 from sla.models import Notification, NotificationChannel
 
@@ -41,7 +43,10 @@ def notification_list(request):
 @require_POST
 def mark_read(request):
     unread = Notification.objects.unread_for(request.user)
-    ids = [int(x) for x in request.POST.getlist("id") if x.isdigit()]
+    ids = [parse_id(x) for x in request.POST.getlist("id")]
+    if None in ids:
+        # Ignoring a bad id would mark every notification read: refuse instead.
+        return HttpResponseBadRequest(_("Give notification ids as whole numbers."))
     if ids:
         unread = unread.filter(pk__in=ids)
     unread.update(read_at=timezone.now())
