@@ -90,9 +90,11 @@ def forget_old_files() -> int:
     )
 
 
-def run(job_id: int) -> bool:
+def run(job_id: int, *, listener=None) -> bool:
     """Claim the job and run it to its end (ready, done or failed). False when
-    it was not waiting (taken by another delivery of the task, or finished)."""
+    it was not waiting (taken by another delivery of the task, or finished).
+    `listener(state, done, total)`, if given, hears each progress report (the
+    command prints them)."""
     token = uuid.uuid4().hex
     now = timezone.now()
     claimed = ImportJob.objects.filter(pk=job_id, state=State.PENDING).update(
@@ -108,7 +110,7 @@ def run(job_id: int) -> bool:
         logger.info("Import job %s is not waiting; nothing to do", job_id)
         return False
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-    job_run = JobRun(job, token)
+    job_run = JobRun(job, token, listener)
     try:
         with translation.override(job.language or settings.LANGUAGE_CODE):
             runner = import_string(RUNNERS[job.kind])
@@ -134,6 +136,7 @@ class JobRun:
 
     job: ImportJob
     token: str
+    listener: object = None
     _side: object = field(default=None, repr=False)
 
     def _update(self, states, **values) -> int:
@@ -143,6 +146,8 @@ class JobRun:
     # --- checking (no transaction open: plain autocommit updates) ---
 
     def checking(self, done: int, total: int) -> None:
+        if self.listener:
+            self.listener(State.CHECKING, done, total)
         try:
             self._update([State.CHECKING], progress_done=done, progress_total=total)
         except DatabaseError as exc:
@@ -188,6 +193,8 @@ class JobRun:
 
     def importing(self, done: int, total: int) -> None:
         """Progress of the write: visible to the page before the commit."""
+        if self.listener:
+            self.listener(State.IMPORTING, done, total)
         if self._side is None:
             self._side = _side_channel(self.job.pk, self.token)
         self._side.write(done, total)

@@ -1032,11 +1032,11 @@ class ImportKind(models.TextChoices):
 
 class ImportState(models.TextChoices):
     PENDING = "pending", _("Waiting for a worker")
-    CHECKING = "checking", _("Checking")
-    READY = "ready", _("Checked")
+    CHECKING = "checking", _("Checking the file")
+    READY = "ready", _("Checked, waiting for confirmation")
     IMPORTING = "importing", _("Importing")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
+    DONE = "done", _("Imported")
+    FAILED = "failed", _("Not imported")
 
 
 class ImportJobQuerySet(models.QuerySet):
@@ -1079,27 +1079,29 @@ class ImportJob(models.Model):
     )
     filename = models.CharField(_("file name"), max_length=200)
     content = models.BinaryField(_("file"), null=True, blank=True, editable=False)
-    options = models.JSONField(_("options"), default=dict, blank=True)
+    options = models.JSONField(_("import options"), default=dict, blank=True)
     language = models.CharField(_("language"), max_length=10, blank=True)
     dry_run = models.BooleanField(_("check only"), default=True)
-    historical = models.BooleanField(_("historical"), default=False)
+    historical = models.BooleanField(_("historical import"), default=False)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.PENDING)
     # The worker that holds the job: the state changes it makes are conditional on it.
     claim = models.CharField(max_length=32, blank=True, editable=False)
     total = models.PositiveIntegerField(_("rows"), default=0)
     ok = models.PositiveIntegerField(_("valid rows"), default=0)
     invalid = models.PositiveIntegerField(_("rows with errors"), default=0)
-    created = models.PositiveIntegerField(_("created"), default=0)
+    created = models.PositiveIntegerField(_("records created"), default=0)
     matched = models.PositiveIntegerField(
-        _("matched"), default=0, help_text=_("Rows that joined an existing record (leads: a repeat request).")
+        _("records matched"),
+        default=0,
+        help_text=_("Rows that joined an existing record (leads: a repeat request)."),
     )
     errors = models.JSONField(_("row errors"), default=list, blank=True)
     errors_hidden = models.PositiveIntegerField(default=0)
-    preview = models.JSONField(_("preview"), default=dict, blank=True)
-    message = models.TextField(_("message"), blank=True)
+    preview = models.JSONField(_("rows as they will be imported"), default=dict, blank=True)
+    message = models.TextField(_("why it was not imported"), blank=True)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The last word from the worker: a running job silent for long has lost its worker.

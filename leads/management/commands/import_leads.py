@@ -42,7 +42,12 @@ class Command(BaseCommand):
             dry_run=dry_run,
             historical=historical,
         )
-        import_jobs.run(job.pk)
+
+        def progress(state, done, total):
+            if total > 1000:
+                self.stderr.write(f"\r{state} {done}/{total}", ending="\n" if done == total else "")
+
+        import_jobs.run(job.pk, listener=progress)
         # Nobody confirms a command's dry run later: its copy of the file goes now.
         ImportJob.objects.filter(pk=job.pk).update(content=None)
         job.refresh_from_db()
