@@ -18,17 +18,20 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 
+# DEBUG is on here and only here (the settings default it off); DEMO_LEADS=n
+# makes a smaller demo company on first start (default 3000 leads).
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_data --if-empty
+	$(PY) manage.py demo_data --if-empty $(if $(DEMO_LEADS),--leads $(DEMO_LEADS))
 	@echo ""
 	@echo "  revops is starting on http://$(HOST):$(PORT)/"
 	@echo "  demo logins (password: demo): rep1 … rep5, sales_head, sales_head2, marketer, marketing_head, ceo, admin"
 	@echo ""
-	@# The worker (with the embedded beat) and the web server live and die together.
-	@trap 'kill 0' EXIT INT TERM; \
-	  $(VENV)/bin/celery -A revops worker -B --pool=solo --loglevel=WARNING & \
-	  $(PY) manage.py runserver $(HOST):$(PORT)
+	@# The worker (with the embedded beat) and the web server live and die together,
+	@# once, on Ctrl-C, on SIGTERM (to make alone or its whole group) or when either exits.
+	@# exec: no shell between make and the script, which dies of a TERM at once and
+	@# leaves make to exit while the servers are still stopping.
+	DEBUG=1 exec $(PY) scripts/run.py --host $(HOST) --port $(PORT)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

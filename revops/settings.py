@@ -30,7 +30,9 @@ DATA_DIR = Path(env_str("REVOPS_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 REVOPS_ENV = env_choice("REVOPS_ENV", "development", {"development", "production"})
 PRODUCTION = REVOPS_ENV == "production"
 
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Off unless asked for: Django's debug page shows settings and code to whoever
+# triggers an error. `make run` asks (DEBUG=1), nothing else does.
+DEBUG = env_bool("DEBUG", default=False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when REVOPS_ENV=production.")
 

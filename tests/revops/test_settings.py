@@ -31,7 +31,16 @@ def load_settings(code=None, **overrides) -> subprocess.CompletedProcess:
 def test_the_embedded_default_needs_nothing(tmp_path):
     result = load_settings(REVOPS_DATA_DIR=str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "Europe/Moscow"]
+    # DEBUG stays off unless asked for (make run asks): no debug page by default anywhere.
+    assert result.stdout.split() == ["django.db.backends.sqlite3", "False", "Europe/Moscow"]
+
+
+@pytest.mark.parametrize(("value", "debug"), [("1", "True"), ("0", "False")])
+def test_debug_is_on_only_when_asked_for(tmp_path, value, debug):
+    result = load_settings(REVOPS_DATA_DIR=str(tmp_path), DEBUG=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[1] == debug
+
 
 
 def test_database_url_switches_to_postgresql(tmp_path):
