@@ -266,3 +266,40 @@ def test_a_garbled_forwarded_header_falls_back_to_the_peer(client, rep, settings
     ]
     assert fail_codes[-1] == 429
     assert AccessAttempt.objects.get().ip_address == ATTACKER
+
+
+# --- settings ----------------------------------------------------------------------------------------------
+
+
+def _settings(tmp_path, **env):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    environ = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "REVOPS_ENV"}}
+    environ.update(REVOPS_DATA_DIR=str(tmp_path), **env)
+    code = (
+        "import revops.settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, s.LOGIN_COOLOFF_MINUTES, s.TRUSTED_PROXY_COUNT, s.API_TOKEN_DAYS)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=environ, capture_output=True, text=True)
+
+
+def test_the_settings_have_safe_defaults_and_refuse_nonsense(tmp_path):
+    result = _settings(tmp_path)
+    assert result.stdout.split() == ["5", "15", "0", "30"], result.stderr
+    behind_proxy = _settings(tmp_path, BEHIND_TLS_PROXY="1", LOGIN_FAILURE_LIMIT="8", API_TOKEN_DAYS="7")
+    assert behind_proxy.stdout.split() == ["8", "15", "1", "7"], behind_proxy.stderr
+    for named, bad in [
+        ("LOGIN_FAILURE_LIMIT", {"LOGIN_FAILURE_LIMIT": "0"}),
+        ("LOGIN_FAILURE_LIMIT", {"LOGIN_FAILURE_LIMIT": "many"}),
+        ("LOGIN_COOLOFF_MAX_MINUTES", {"LOGIN_COOLOFF_MINUTES": "30", "LOGIN_COOLOFF_MAX_MINUTES": "10"}),
+        ("API_TOKEN_DAYS", {"API_TOKEN_DAYS": "0"}),
+        ("TRUSTED_PROXY_COUNT", {"TRUSTED_PROXY_COUNT": "-1"}),
+    ]:
+        result = _settings(tmp_path, **bad)
+        assert result.returncode != 0, bad
+        last_line = result.stderr.strip().splitlines()[-1]
+        assert "ImproperlyConfigured" in last_line and named in last_line, last_line
