@@ -3,6 +3,7 @@ from its own page with fetch(); either way it is identified by a publishable
 id bound to the site's origins — never by a secret key. Same validation and
 rate limits as the API, plus a honeypot field for bots."""
 
+from csp.utils import build_policy
 from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -51,9 +52,10 @@ def show(request, public_id):
     """The form as a page, to embed in an iframe on an allowed site."""
     form = _form_or_404(public_id)
     response = render(request, "leads/site_form.html", {"form": form, "honeypot": HONEYPOT})
-    # Only the site's own origins may frame it.
-    ancestors = " ".join(sorted(form.origins())) or "'none'"
-    response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    # The site-wide policy (settings.CONTENT_SECURITY_POLICY), except that the
+    # site's own origins may frame it; the middleware leaves a set header alone.
+    ancestors = sorted(form.origins()) or ["'none'"]
+    response["Content-Security-Policy"] = build_policy(replace={"frame-ancestors": ancestors})
     return response
 
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "revops",
     "leads",
     "sla",
@@ -71,6 +72,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response from here on (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -314,6 +317,27 @@ SECURE_REFERRER_POLICY = "same-origin"
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): scripts, styles and everything else only
+# from our own origin, so an injected <script>, onclick= or style= does nothing.
+# Templates therefore hold no inline code: JS lives in static/js (data passed
+# with json_script or data- attributes), styles in static/css; htmx runs with
+# allowEval off and its indicator style in app.css (templates/base.html). Pages
+# that differ say so in their view: the site form may be framed by its own
+# sites (leads/site_forms.py), the API docs show data: images (revops/api_docs.py),
+# the browsable API applies DRF's style="" attributes (revops/browsable_api.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 
 # --- REST API ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -331,6 +355,12 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's two, with the browsable API's pages allowed their style="" attributes
+    # under the Content-Security-Policy (revops/browsable_api.py).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "revops.browsable_api.BrowsableAPIRenderer",
+    ],
     "EXCEPTION_HANDLER": "revops.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from leads import site_forms
@@ -9,6 +9,7 @@ from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
 from revops import tokens, views
+from revops.api_docs import SwaggerView
 from sla import views as sla_views
 from sla.api import BreachViewSet
 
@@ -36,7 +37,7 @@ urlpatterns = [
     path("notifications/read/", sla_views.mark_read, name="notifications-read"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/auth/token/", tokens.ObtainTokenView.as_view(), name="api-token"),
     path("api/v1/auth/tokens/", tokens.TokenListView.as_view(), name="api-tokens"),
     path("api/v1/auth/tokens/<int:pk>/", tokens.TokenDetailView.as_view(), name="api-token-detail"),

@@ -57,11 +57,33 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": VIEWPORT, "locale": "ru-RU", "timezone_id": "Europe/Moscow"}
 
 
+CSP_VIOLATIONS_TO_CONSOLE_JS = """
+document.addEventListener("securitypolicyviolation", (event) => console.error(
+  "Content Security Policy violation: " + event.effectiveDirective + " blocked " +
+  (event.blockedURI || "?") + " at " + event.sourceFile + ":" + event.lineNumber));
+// htmx with allowEval off (templates/base.html) skips, rather than runs, what needs eval.
+document.addEventListener("htmx:evalDisallowedError", (event) => console.error(
+  "Content Security Policy: htmx needed eval for " + (event.detail.source || "?")));
+"""
+
+
 @pytest.fixture(autouse=True)
 def _page_health(page):
-    """A page that throws JavaScript errors or misses its own static files fails the test."""
+    """A page that throws JavaScript errors, misses its own static files or breaks
+    its Content-Security-Policy (an inline script, style or handler, eval, a foreign
+    source) fails the test."""
     problems = []
     page.on("pageerror", lambda error: problems.append(f"JS error: {error}"))
+    # Chromium logs a violation to the console ("... violates the following Content
+    # Security Policy directive ..."); the init script (which the policy does not
+    # govern) reports every securitypolicyviolation event there too, in every frame.
+    page.add_init_script(CSP_VIOLATIONS_TO_CONSOLE_JS)
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"CSP: {message.text}") if "Content Security Policy" in message.text else None
+        ),
+    )
     page.on(
         "response",
         lambda response: (
@@ -71,7 +93,7 @@ def _page_health(page):
         ),
     )
     page.set_default_timeout(10_000)
-    yield
+    yield problems  # a test may read (and clear) what was found so far
     # Stop the page's polling before the test database goes away.
     page.goto("about:blank")
     assert not problems, problems
