@@ -276,6 +276,22 @@ def test_a_small_file_is_checked_in_the_request_and_a_large_one_queued(
     assert job.state == State.PENDING and queued == [job.pk]  # queued once the job's row is committed
 
 
+def test_a_few_rows_of_a_large_file_are_imported_by_the_worker(
+    web, marketer, source, monkeypatch, django_capture_on_commit_callbacks
+):
+    queued = []
+    monkeypatch.setattr(import_views, "_enqueue", queued.append)
+    web.force_login(marketer)
+    pk = int(post_file(web, csv_of(2), source=source.pk).url.rstrip("/").rsplit("/", 1)[1])
+    monkeypatch.setattr(import_views, "SYNC_CHECK_MAX_BYTES", 10)  # two rows, but "a large file"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = web.post(reverse("leads:import_confirm", args=[pk]))
+    assert response.url == reverse("leads:import_progress", args=[pk])
+    assert queued == [pk] and not Lead.objects.exists()  # not read in the web process
+    tasks.run_import_job(pk)
+    assert Lead.objects.count() == 2
+
+
 @pytest.mark.parametrize(
     ("persona", "page", "confirm"),
     [
