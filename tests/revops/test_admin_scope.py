@@ -474,3 +474,30 @@ def test_rows_the_actions_write_are_not_added_in_the_admin(client, people):
     client.force_login(people["admin"])
     for model in (Lead, Contact, InboundRequest, ContactAttempt, StageChange, Deal, Breach, SlaTimer):
         assert client.get(_url(model, "add")).status_code == 403, model
+
+
+def test_foreign_key_choices_follow_the_related_admins_scope(rf, people, world):
+    """Were a field pointing at a contact, lead or person ever editable for a
+    head, the form would accept only rows in the head's scope."""
+    request = rf.get("/admin/")
+    request.user = people["head"]
+    lead_admin, deal_admin = admin.site._registry[Lead], admin.site._registry[Deal]
+    contact = lead_admin.formfield_for_foreignkey(Lead._meta.get_field("contact"), request)
+    assert set(contact.queryset) == {world["a"].contact}
+    owner = lead_admin.formfield_for_foreignkey(Lead._meta.get_field("owner"), request)
+    assert set(owner.queryset) == set(User.objects.filter(team=people["head"].team))
+    lead = deal_admin.formfield_for_foreignkey(Deal._meta.get_field("lead"), request)
+    assert set(lead.queryset) == {world["a"]}
+    with pytest.raises(forms.ValidationError):
+        contact.clean(world["b"].contact_id)
+
+
+def test_a_head_deletes_nothing_even_in_their_own_team(client, people, world):
+    client.force_login(people["head"])
+    a = world["a"]
+    assert client.get(_url(Lead, "delete", a.pk)).status_code == 403
+    client.post(_url(Lead, "delete", a.pk), {"post": "yes"})
+    client.post(
+        _url(Lead, "changelist"), {"action": "delete_selected", "_selected_action": [a.pk], "post": "yes"}
+    )
+    assert Lead.objects.filter(pk=a.pk).exists()
