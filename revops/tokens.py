@@ -179,6 +179,7 @@ class TokenDetailView(OwnTokensMixin, generics.DestroyAPIView):
             raise exceptions.NotFound()
         return super().get_object()
 
-    @extend_schema(parameters=[TOKEN_ID], responses={204: None, 401: DETAIL, 404: DETAIL})
+    # 403: a browser session without its CSRF token (a token caller never sees it).
+    @extend_schema(parameters=[TOKEN_ID], responses={204: None, 401: DETAIL, 403: DETAIL, 404: DETAIL})
     def delete(self, request, *args, **kwargs):
         return super().delete(request, *args, **kwargs)
