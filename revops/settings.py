@@ -74,6 +74,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response from here on (CONTENT_SECURITY_POLICY below).
     "csp.middleware.CSPMiddleware",
+    # 503 + Retry-After instead of 500 while the database is out of reach; above
+    # the session and auth middleware, the first to query it.
+    "revops.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
