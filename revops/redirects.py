@@ -1,6 +1,8 @@
 """Where to send the browser back to after a POST: the page's own `next`, only
 when it stays on this site."""
 
+from urllib.parse import urlsplit
+
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -11,8 +13,9 @@ def safe_next(request, fallback: str, field: str = "next") -> str:
     accept (`//evil.example`, `/\\evil.example`, `https://evil.example`), schemes
     such as `javascript:`, and plain http from an https page."""
     url = request.POST.get(field, "")
-    if url and url_has_allowed_host_and_scheme(
+    if url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
+    ) and (url.startswith("/") or urlsplit(url).scheme in ("http", "https")):
+        # A path or a full URL only: redirect() would look a bare word up as a view name.
         return url
     return resolve_url(fallback)
