@@ -281,7 +281,6 @@ def test_a_postgresql_restart_under_load_loses_doubles_and_breaks_nothing(cluste
     page_down = get(port, "/leads/", session)
     api_down = get(port, "/api/v1/leads/", session)
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
-    during = len(attempts)
     cluster.start()
     up_at = time.time()
 
@@ -306,8 +305,8 @@ def test_a_postgresql_restart_under_load_loses_doubles_and_breaks_nothing(cluste
     )
     assert statuses <= {201, 503}, f"unexpected answers: {statuses - {201, 503}} (0 = no answer at all)"
     unavailable = [(headers, body) for _, status, headers, body in attempts if status == 503]
-    assert unavailable, "the outage must have met intake requests, or this test proves nothing"
-    assert during > 15  # requests kept coming while it was down
+    # Each client kept trying while it was down, or this test proves nothing.
+    assert len(unavailable) >= CLIENTS, "the outage must have met intake requests"
     for headers, body in unavailable:
         assert headers["retry-after"].isdigit() and headers["content-type"] == "application/json"
         assert json.loads(body)["detail"]

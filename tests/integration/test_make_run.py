@@ -53,8 +53,12 @@ class MakeRun:
             k: v
             for k, v in os.environ.items()
             if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "REVOPS_ENV", "REVOPS_REQUIRE_ALL"}
+            # Under `make test` the outer make's flags (its jobserver's descriptors) do not apply.
+            and k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
         }
         env.update(REVOPS_DATA_DIR=str(data_dir), REVOPS_FAST_PASSWORD_HASHER="1", PYTHONUNBUFFERED="1")
+        for schedule in data_dir.glob("celerybeat-schedule*"):  # an earlier run's: see wait_until_up
+            schedule.unlink()
         venv = Path(sys.prefix)
         self.process = subprocess.Popen(
             # -o: never reinstall the environment in a test, whatever changed in pyproject.toml.
