@@ -53,6 +53,9 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     serializer_class = LeadSerializer
     filterset_class = LeadFilter
+    # Any path segment reaches the view, so a malformed id is the API's JSON 404
+    # (the router's default pattern would leave "1.5" to Django's HTML page).
+    lookup_value_regex = "[^/]+"
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):

@@ -41,7 +41,11 @@ class LeadSerializer(serializers.ModelSerializer):
     furthest_stage = serializers.SlugRelatedField(slug_field="code", read_only=True)
     status = serializers.ChoiceField(choices=StageKind.choices, read_only=True)
     qualification = serializers.ChoiceField(choices=Qualification.choices, read_only=True)
-    rejection_reason = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    rejection_reason = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    # Stored as typed by the site (may be empty), so not declared as a URI.
+    landing_page = serializers.CharField(
+        read_only=True, help_text=_("The page the request came from, or empty.")
+    )
     sla = serializers.SerializerMethodField()
 
     class Meta:
@@ -264,6 +268,9 @@ class AttemptSerializer(StrictSerializer):
 
 class AttemptResultSerializer(serializers.ModelSerializer):
     made_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    recording_url = serializers.CharField(
+        read_only=True, help_text=_("A link to the call's recording, or empty.")
+    )
     too_soon = serializers.SerializerMethodField(
         help_text=_("Recorded but not counted: too soon after the last call.")
     )

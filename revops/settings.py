@@ -376,6 +376,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation's error codes, in the one error shape (revops/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "revops.schema.error_responses",
+    ],
     # Several fields are called "channel" with different choices; name each set.
     "ENUM_NAME_OVERRIDES": {
         "EntryChannelEnum": "leads.choices.EntryChannel",

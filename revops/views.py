@@ -110,13 +110,23 @@ def set_language(request):
     return response
 
 
+def _api_error(request, status: int, message) -> JsonResponse | None:
+    """Under /api/ an error Django answers itself (a URL no route matches, a
+    crash) is JSON in the API's error shape, as the OpenAPI schema says."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": str(message)}, status=status)
+    return None
+
+
 def not_found(request, exception=None):
-    return render(request, "errors/404.html", status=404)
+    return _api_error(request, 404, _("Not found.")) or render(request, "errors/404.html", status=404)
 
 
 def forbidden(request, exception=None):
-    return render(request, "errors/403.html", status=403)
+    return _api_error(request, 403, _("You do not have permission to perform this action.")) or render(
+        request, "errors/403.html", status=403
+    )
 
 
 def server_error(request):
-    return render(request, "errors/500.html", status=500)
+    return _api_error(request, 500, _("Server error.")) or render(request, "errors/500.html", status=500)

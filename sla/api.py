@@ -50,6 +50,9 @@ class BreachViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     serializer_class = BreachSerializer
     filterset_class = BreachFilter
+    # Any path segment reaches the view, so a malformed id is the API's JSON 404
+    # (the router's default pattern would leave "1.5" to Django's HTML page).
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         return Breach.objects.visible_to(self.request.user).order_by("-created_at", "-id")
