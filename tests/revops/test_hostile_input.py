@@ -289,7 +289,17 @@ def test_deeply_nested_json_to_a_site_form_is_a_400(world, levels):
 
 @pytest.mark.parametrize(
     "raw",
-    [b"\xff\xfe", b'{"a": 1e99999}', b'{"a": ' + b"1" * 5000 + b"}", b"[1, 2]", b'"text"', b"NaN"],
+    [
+        b"\xff\xfe",
+        b'{"phone": "+79161234567", "consent": true, "extra": {"a": "\\u0000"}}',
+        b'{"phone": "+79161234567", "consent": true, "extra": {"\\u0000": 1}}',
+        b'{"phone": "+79161234567", "consent": true, "extra": {"a": 1e99999}}',
+        b'{"a": 1e99999}',
+        b'{"a": ' + b"1" * 5000 + b"}",
+        b"[1, 2]",
+        b'"text"',
+        b"NaN",
+    ],
 )
 def test_odd_json_to_intake_never_fails(world, raw):
     key = create_key(SourceFactory(code="odd"))[1]
