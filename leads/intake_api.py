@@ -19,7 +19,7 @@ from leads.intake import IdempotencyConflict, Submission, channel_of, take_lead
 from leads.intake_keys import find_key
 from leads.serializers import IntakeResponseSerializer, IntakeSerializer
 from revops.inputs import limit_body
-from revops.ratelimit import hit, hit_all, over
+from revops.ratelimit import hit, hit_all
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,6 @@ def too_many(retry_after: int) -> Response:
     )
     response["Retry-After"] = str(retry_after)
     return response
-
-
-def _bad_key_limit() -> tuple[int, int]:
-    return settings.INTAKE_BAD_KEY_LIMIT_PER_IP, settings.INTAKE_BAD_KEY_WINDOW
 
 
 def submission_from(data: dict, source, *, received_at=None) -> Submission:
@@ -111,24 +107,27 @@ class IntakeView(APIView):
     def post(self, request):
         address = client_address(request)
         # Guessing keys must be slow: after too many wrong ones an address gets
-        # 429 for every request until the window ends, a right key included.
-        blocked, retry = over("intake-bad-key", address, *_bad_key_limit())
-        if blocked:
-            return too_many(retry)
+        # 429 for every request until the window ends, a right key included
+        # (read in the same round trip as the key's and the address's limits).
+        limit, window = settings.INTAKE_BAD_KEY_LIMIT_PER_IP, settings.INTAKE_BAD_KEY_WINDOW
         raw_key = request.headers.get("X-Intake-Key", "")
-        if not raw_key:
-            hit("intake-bad-key", address, *_bad_key_limit())
-            return Response({"detail": _("Send the source's key in the X-Intake-Key header.")}, status=401)
-        key = find_key(raw_key)
+        key = find_key(raw_key) if raw_key else None
         if key is None:
-            hit("intake-bad-key", address, *_bad_key_limit())
+            allowed, retry = hit("intake-bad-key", address, limit, window)
+            if not allowed:
+                return too_many(retry)
+            if not raw_key:
+                return Response(
+                    {"detail": _("Send the source's key in the X-Intake-Key header.")}, status=401
+                )
             logger.info("intake: unknown or revoked key from %s", address)
             return Response({"detail": _("This intake key is unknown or revoked.")}, status=403)
         allowed, retry = hit_all(
             [
                 ("intake-key", str(key.pk), key.rate_limit_per_minute),
                 ("intake-ip", address, settings.INTAKE_RATE_LIMIT_PER_IP),
-            ]
+            ],
+            failures=("intake-bad-key", address, limit, window),
         )
         if not allowed:
             return too_many(retry)
