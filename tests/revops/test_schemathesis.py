@@ -7,6 +7,7 @@ documented content type and body shape, and never a 5xx. The examples are
 derandomized (the same ones every run) and bounded so the test stays quick.
 """
 
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -14,7 +15,9 @@ import sys
 import pytest
 import schemathesis
 import time_machine
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
@@ -113,6 +116,21 @@ def world(db):
     return {"token": token.json()["token"], "intake_key": create_key(source)[1]}
 
 
+@contextlib.contextmanager
+def keeping_the_test_connection():
+    """Django's test client keeps the request signals from closing the database
+    connection (which holds the test's transaction) and connects them again
+    after each request; schemathesis calls the bare WSGI app, so do the same
+    around each call (on PostgreSQL the test's data would vanish)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 @pytest.fixture(autouse=True)
 def clock():
     # A Wednesday, 11:00 in Moscow: calendars open, deadlines computable.
@@ -136,6 +154,7 @@ def test_every_operation_answers_as_the_schema_says(case, world):
     elif case.path == "/api/v1/auth/token/":
         headers = {}
     SENT[case.operation.label] = SENT.get(case.operation.label, 0) + 1
-    response = case.call(headers=headers)
+    with keeping_the_test_connection():
+        response = case.call(headers=headers)
     STATUSES[response.status_code] = STATUSES.get(response.status_code, 0) + 1
     case.validate_response(response, checks=CHECKS)
