@@ -466,6 +466,7 @@ class SlaPolicy(models.Model):
         _("minimum spacing between counted attempts, s"), default=0
     )
     reminder_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
         _("remind the owner at, % of the time"), default=67, help_text=_("0 turns the reminder off.")
     )
     escalate_after_seconds = models.PositiveIntegerField(
