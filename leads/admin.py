@@ -12,6 +12,7 @@ from leads.models import (
     ContactAttempt,
     CriterionAnswer,
     Deal,
+    ImportJob,
     InboundRequest,
     IntakeKey,
     Lead,
@@ -335,3 +336,29 @@ class ConsentAdmin(ScopedDataAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Superusers only: to see a stuck or failed import. The uploaded file (personal
+    data) is not shown; jobs are created and run by the import pages and commands."""
+
+    list_display = ["id", "kind", "filename", "created_by", "state", "total", "ok", "invalid", "created_at"]
+    list_filter = ["kind", "state"]
+    exclude = ["content", "claim"]
+    list_select_related = ["created_by"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

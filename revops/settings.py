@@ -90,6 +90,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "revops.urls"
+# Django's own CSRF page has an inline style that the Content-Security-Policy refuses.
+CSRF_FAILURE_VIEW = "revops.views.csrf_failure"
 WSGI_APPLICATION = "revops.wsgi.application"
 AUTH_USER_MODEL = "revops.User"
 LOGIN_URL = "login"

@@ -1,3 +1,5 @@
+import logging
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -16,6 +18,8 @@ from revops import signin
 from revops.health import check_broker, check_database, check_sla
 from revops.models import ApiToken
 from revops.roles import Role
+
+logger = logging.getLogger(__name__)
 
 
 @login_required
@@ -125,6 +129,16 @@ def not_found(request, exception=None):
 def forbidden(request, exception=None):
     return _api_error(request, 403, _("You do not have permission to perform this action.")) or render(
         request, "errors/403.html", status=403
+    )
+
+
+def csrf_failure(request, reason=""):
+    """Django's own CSRF page carries an inline style the Content-Security-Policy
+    refuses; ours says what happened in the user's language. `reason` is for
+    the log, never shown."""
+    logger.warning("CSRF check failed on %s: %s", request.path, reason)
+    return _api_error(request, 403, _("The form has expired. Reload the page and try again.")) or render(
+        request, "errors/csrf.html", status=403
     )
 
 
