@@ -371,3 +371,23 @@ def test_presence_and_breach_actions_with_bad_values_never_fail(world, head, val
         == 302
     )
     json.dumps(value)  # keep the value printable in the failure message
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808"])
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("get", "/leads/{}/"),
+        ("post", "/leads/{}/merge/"),
+        ("post", "/leads/{}/do/attempt/"),
+        ("post", "/team/presence/{}/"),
+        ("post", "/sla/breaches/{}/acknowledge/"),
+        ("get", "/leads/import/{}/"),
+        ("post", "/leads/import/{}/confirm/"),
+        ("get", "/leads/import/{}/progress/"),
+    ],
+)
+def test_pages_answer_404_for_ids_beyond_64_bits(world, head, method, path, value):
+    before = state()
+    assert getattr(page_as(head), method)(path.format(value)).status_code == 404
+    assert state() == before
