@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from revops.redirects import safe_next
 from revops.inputs import parse_id
+from revops.redirects import safe_next
 from sla.messages import link, title
 from sla.models import Notification, NotificationChannel
 
