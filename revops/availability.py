@@ -25,11 +25,7 @@ def _shift_weekday(schedule: Schedule, local: dt.datetime, shifts) -> int:
     transferred working Saturday) is worked like a regular weekday — the rep's
     first weekday with shifts — unless the rep has shifts on that weekend day."""
     weekday = local.weekday()
-    if (
-        weekday >= 5
-        and schedule.override_on(local.date())
-        and not any(s.weekday == weekday for s in shifts)
-    ):
+    if weekday >= 5 and schedule.override_on(local.date()) and not any(s.weekday == weekday for s in shifts):
         return min((s.weekday for s in shifts if s.weekday < 5), default=weekday)
     return weekday
 

@@ -255,7 +255,8 @@ class ApiToken(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(expires_at__gt=models.F("created_at")), name="apitoken_expires_after_created"
+                condition=models.Q(expires_at__gt=models.F("created_at")),
+                name="apitoken_expires_after_created",
             ),
         ]
 

@@ -467,7 +467,9 @@ class SlaPolicy(models.Model):
     )
     reminder_percent = models.PositiveSmallIntegerField(
         # xgettext:no-python-format
-        _("remind the owner at, % of the time"), default=67, help_text=_("0 turns the reminder off.")
+        _("remind the owner at, % of the time"),
+        default=67,
+        help_text=_("0 turns the reminder off."),
     )
     escalate_after_seconds = models.PositiveIntegerField(
         _("escalate to the executive after, s"),

@@ -42,7 +42,6 @@ def test_debug_is_on_only_when_asked_for(tmp_path, value, debug):
     assert result.stdout.split()[1] == debug
 
 
-
 def test_database_url_switches_to_postgresql(tmp_path):
     result = load_settings(REVOPS_DATA_DIR=str(tmp_path), DATABASE_URL="postgres://u@db:5432/revops")
     assert result.returncode == 0, result.stderr
