@@ -20,6 +20,7 @@ from leads.intake_keys import find_key
 from leads.serializers import IntakeResponseSerializer, IntakeSerializer
 from revops.inputs import limit_body
 from revops.ratelimit import hit, hit_all
+from revops.signin import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    # Behind TRUSTED_PROXY_COUNT proxies the address our nearest proxy saw, as
+    # sign-in counts it; otherwise a proxy would be one address for every site.
+    return client_ip(request) or ""
 
 
 def too_many(retry_after: int) -> Response:

@@ -234,3 +234,16 @@ def test_wrong_keys_are_counted_in_redis(settings, key):
     finally:
         for name in client.keys(f"{prefix}:*"):
             client.delete(name)
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_counted(settings):
+    # A proxy in front of the web must not make every site one address; an
+    # X-Forwarded-For entry a client wrote itself (left of our proxy's) is ignored.
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.INTAKE_BAD_KEY_LIMIT_PER_IP = 1
+    api = APIClient()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    first = {"HTTP_X_FORWARDED_FOR": "203.0.113.1", **proxy}
+    assert [api.post(URL, BODY, format="json", **first).status_code for _ in range(2)] == [401, 429]
+    spoofed = {"HTTP_X_FORWARDED_FOR": "203.0.113.1, 203.0.113.2", **proxy}
+    assert api.post(URL, BODY, format="json", **spoofed).status_code == 401
