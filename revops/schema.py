@@ -29,6 +29,12 @@ DESCRIPTIONS = {
     "409": _("The object's state forbids this (e.g. the lead is closed)."),
     "413": _("The request body is too large."),
     "415": _("The body's content type is not JSON, form or multipart."),
+    "503": _(
+        "The database is out of reach for a moment; nothing was written. Retry after Retry-After seconds."
+    ),
+}
+RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
 }
 
 
@@ -48,6 +54,8 @@ def error_responses(result, generator, request, public):
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(code, {"description": str(DESCRIPTIONS[code])})
+            # Any operation may meet a database restart (revops.middleware answers 503).
+            responses.setdefault("503", {"description": str(DESCRIPTIONS["503"]), "headers": RETRY_AFTER})
             for code, response in responses.items():
                 if code.startswith("4") or code.startswith("5"):
                     response["content"] = {"application/json": {"schema": ref}}

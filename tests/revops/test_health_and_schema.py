@@ -55,3 +55,14 @@ def test_the_schema_generates_without_warnings_and_validates(tmp_path):
     # Warnings mean a guessed type or an ambiguous enum: the schema would lie.
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
     assert (tmp_path / "schema.yaml").stat().st_size > 10_000
+
+
+def test_every_operation_declares_the_503_of_a_database_restart(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            answer = operation["responses"]["503"]
+            assert "Retry-After" in answer["headers"], (method, path)
+            assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
