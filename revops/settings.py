@@ -150,6 +150,25 @@ else:
             },
         }
     }
+# Reports may read from a second database, in production a PostgreSQL streaming
+# replica of DATABASE_URL (README, "Reports on a read replica"): the alias
+# "reports", used by reports/ through reports.routers; writes always go to
+# "default" and nothing is migrated there. Unset: reports read "default".
+REPORTS_DATABASE_URL = env_url("REPORTS_DATABASE_URL", {"postgres", "postgresql", "sqlite"})
+REPORTS_DB_ALIAS = "default"
+if REPORTS_DATABASE_URL:
+    REPORTS_DB_ALIAS = "reports"
+    DATABASES[REPORTS_DB_ALIAS] = dj_database_url.parse(
+        REPORTS_DATABASE_URL,
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
+        conn_health_checks=True,
+    )
+    _reports_db = DATABASES[REPORTS_DB_ALIAS]
+    if _reports_db["ENGINE"] == "django.db.backends.postgresql" and not env_bool("DB_JIT", False):
+        _reports_db.setdefault("OPTIONS", {})["options"] = "-c jit=off"  # as for default
+    # Tests never create a second test database: the alias mirrors default's.
+    DATABASES[REPORTS_DB_ALIAS]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["reports.routers.ReportsRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache and broker ------------------------------------------------------------
