@@ -12,6 +12,7 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, F, Max, Q
+from django.test import RequestFactory
 
 from leads import demo
 from leads.assignment import REASON_TEXTS, describe, route
@@ -108,7 +109,7 @@ def test_demo_users_have_their_roles_teams_and_the_password_demo(demo_company):
         assert (user.team.code if user.team else None) == team_code, username
         assert user.first_name and user.last_name
         assert user.email == f"{username}@demo.revops.local"
-        assert authenticate(username=username, password="demo") == user
+        assert authenticate(RequestFactory().post("/login/"), username=username, password="demo") == user
         assert list(user.groups.values_list("name", flat=True)) == [role]
     assert users["admin"].is_superuser
     heads = dict(Team.objects.values_list("code", "head__username"))

@@ -100,7 +100,7 @@ def test_a_view_that_fails_on_the_database_answers_503(signed_in, monkeypatch):
 
 def test_the_api_answers_503_with_json(signed_in):
     with database_down():
-        response = signed_in.get("/api/v1/leads/")
+        response = signed_in.get("/api/v1/leads/", HTTP_ACCEPT_LANGUAGE="en")
     assert_unavailable(response, json_body=True)
 
 
@@ -109,7 +109,11 @@ def test_intake_answers_503_so_the_site_retries(db):
     body = {"name": "Ирина", "phone": "+79161234567", "consent": True}
     with database_down():  # anonymous: nothing touches the database before the view (DRF)
         response = Client().post(
-            "/api/v1/intake/", body, content_type="application/json", HTTP_X_INTAKE_KEY=key
+            "/api/v1/intake/",
+            body,
+            content_type="application/json",
+            HTTP_X_INTAKE_KEY=key,
+            HTTP_ACCEPT_LANGUAGE="en",
         )
     assert_unavailable(response, json_body=True)
 
