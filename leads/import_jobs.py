@@ -4,7 +4,7 @@ An `ImportJob` row carries the file, the state, the counts, the per-row errors
 and the progress, so any web process can show any job and a worker restart
 loses nothing that was committed. This module is the machinery every kind
 shares; what a kind does with its file is a function named in RUNNERS
-(`leads.importer.run_job` for leads; the spend import will add its own).
+(`leads.importer.run_job` for leads, `leads.spend_import.run_job` for spend).
 
 - **Once.** `run(job_id)` claims the job with a conditional update of its
   state (`pending` → `checking`) and a claim token; every later state change
@@ -47,6 +47,7 @@ State = ImportJob.State
 
 RUNNERS = {
     ImportJob.Kind.LEADS: "leads.importer.run_job",
+    ImportJob.Kind.SPEND: "leads.spend_import.run_job",
 }
 STALE_SECONDS = 15 * 60  # a running job silent this long has lost its worker
 ERRORS_KEPT = 1000  # per-row errors stored on a job (the count of the rest is kept)

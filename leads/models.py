@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -25,6 +26,7 @@ from leads.choices import (
     SourceKind,
     StageKind,
 )
+from leads.steps import FunnelStepsQuerySet
 from revops import refcache
 from revops.roles import RowVisibilityQuerySet
 
@@ -99,6 +101,9 @@ class Campaign(models.Model):
                 | Q(ends_on__gte=models.F("starts_on")),
                 name="campaign_dates_ordered",
             ),
+            # The target of Spend's (campaign, source) foreign key on PostgreSQL
+            # (migration 0005): a campaign's spend carries the campaign's source.
+            models.UniqueConstraint(fields=["id", "source"], name="campaign_id_source_unique"),
         ]
 
     def __str__(self):
@@ -157,6 +162,25 @@ class Spend(models.Model):
 
     def __str__(self):
         return f"{self.campaign or self.source} {self.month:%Y-%m}: {self.amount}"
+
+    # A campaign's row carries the campaign's source: save() copies it, clean()
+    # says so when a form disagrees, and on PostgreSQL a composite foreign key
+    # (campaign_id, source_id) → campaign (id, source_id), ON UPDATE CASCADE, added
+    # by migration 0005, refuses any other write (a CheckConstraint cannot join).
+    def save(self, *args, **kwargs):
+        if self.campaign_id:
+            self.source_id = self.campaign.source_id
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        if self.campaign_id and self.source_id and self.campaign.source_id != self.source_id:
+            raise ValidationError(
+                {
+                    "campaign": _("This campaign belongs to another source (%(source)s).")
+                    % {"source": self.campaign.source}
+                }
+            )
 
 
 class Product(models.Model):
@@ -375,7 +399,9 @@ class Contact(models.Model):
         return self.name or self.company or self.phone or self.email
 
 
-class LeadQuerySet(RowVisibilityQuerySet):
+# The funnel's step definitions (leads/steps.py) are LeadQuerySet methods, shared
+# by the lead list's FilterSet and reports/.
+class LeadQuerySet(FunnelStepsQuerySet, RowVisibilityQuerySet):
     def open(self):
         return self.filter(stage_id__in=Stage.ids_of(StageKind.OPEN))
 
@@ -1028,6 +1054,7 @@ class ImportKind(models.TextChoices):
     """What an import job brings in (the spend import will be the next kind)."""
 
     LEADS = "leads", _("Leads")
+    SPEND = "spend", _("Spend")
 
 
 class ImportState(models.TextChoices):
