@@ -30,6 +30,7 @@ urlpatterns = [
     path("team/", leads_views.team_board, name="team"),
     path("team/presence/<int:user_id>/", leads_views.team_presence, name="team-presence"),
     path("leads/", include("leads.urls")),
+    path("dashboard/", include("reports.dashboard_urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),
     path("sla/breaches/<int:pk>/<slug:verb>/", sla_views.breach_act, name="breach-act"),
     path("notifications/", sla_views.notification_list, name="notifications"),

@@ -29,6 +29,8 @@ def home(request):
         return redirect("queue")
     if request.user.role == Role.SALES_HEAD:
         return redirect("team")
+    if request.user.role == Role.EXECUTIVE:
+        return redirect("dashboard")
     return render(request, "home.html", home_summary(request.user))
 
 
