@@ -1,0 +1,237 @@
+"""The Rejections report over a hand-made April 2026, every figure worked out by hand.
+
+lead  source campaign segment owner     team reason      rejected from
+R1    ads    c1       seg1    rep       A    not_target  lead
+R2    ads    c1       —       rep       A    spam        lead
+R3    ads    —        seg1    other_rep B    not_target  qualification
+R4    seo    —        —       rep       A    no_need     meeting (rejected as spam from "lead"
+                                                         first, reopened, rejected again)
+R5    seo    —        —       —         A    spam        lead
+O1    ads    —        —       rep       A    (open)
+O2    seo    —        —       other_rep B    (open)
+O3    ads    —        —       rep       A    (nurture)
+D1    ads    c1       —       rep       A    duplicate   lead         — counts nowhere
+X1    ads    c1       —       rep       A    not_target  lead, arrived in March — not in the period
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+from rest_framework.exceptions import ValidationError
+
+from leads.models import RejectionReason, Stage, StageChange
+from reports.base import get_report
+from reports.params import parse_params
+from tests.factories import CampaignFactory, LeadFactory, SegmentFactory, SourceFactory
+
+MSK = ZoneInfo("Europe/Moscow")
+PERIOD = "date_from=2026-04-01&date_to=2026-04-30"
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+def at(day, hour=12, month=4):
+    return dt.datetime(2026, month, day, hour, tzinfo=MSK)
+
+
+def _lead(source, owner, team, day, *, campaign=None, segment=None, month=4, stage="lead"):
+    return LeadFactory(
+        source=source,
+        campaign=campaign,
+        segment=segment,
+        owner=owner,
+        team=team,
+        created_at=at(day, month=month),
+        stage=Stage.objects.get(code=stage),
+    )
+
+
+def _move(lead, to, day, month=4):
+    previous = lead.stage
+    lead.stage = Stage.objects.get(code=to)
+    lead.save()
+    StageChange.objects.create(
+        lead=lead, from_stage=previous, to_stage=lead.stage, changed_at=at(day, 15, month)
+    )
+
+
+def _reject(lead, reason, day, month=4):
+    lead.rejection_reason = RejectionReason.objects.get(code=reason)
+    _move(lead, "lost", day, month)
+
+
+@pytest.fixture
+def april(rep, other_rep, head, other_head, team_a, team_b):
+    ads = SourceFactory(code="ads", name="Ads")
+    seo = SourceFactory(code="seo", name="SEO")
+    c1 = CampaignFactory(source=ads, code="c1", name="Spring")
+    seg1 = SegmentFactory(code="seg1", name_en="Retail", name_ru="Розница")
+
+    r1 = _lead(ads, rep, team_a, 2, campaign=c1, segment=seg1)
+    _reject(r1, "not_target", 3)
+    r2 = _lead(ads, rep, team_a, 5, campaign=c1)
+    _reject(r2, "spam", 5)
+    r3 = _lead(ads, other_rep, team_b, 8, segment=seg1)
+    _move(r3, "qualification", 8)
+    _reject(r3, "not_target", 9)
+    r4 = _lead(seo, rep, team_a, 10)
+    _reject(r4, "spam", 10)
+    r4.rejection_reason = None
+    _move(r4, "qualification", 11)  # reopened
+    _move(r4, "meeting", 14)
+    _reject(r4, "no_need", 20)  # a lead rejected after a meeting
+    r5 = _lead(seo, None, team_a, 12)
+    _reject(r5, "spam", 12)
+    _lead(ads, rep, team_a, 15)
+    _lead(seo, other_rep, team_b, 16)
+    _lead(ads, rep, team_a, 17, stage="nurture")
+    d1 = _lead(ads, rep, team_a, 18, campaign=c1)
+    _reject(d1, "duplicate", 18)
+    x1 = _lead(ads, rep, team_a, 30, campaign=c1, month=3)
+    _reject(x1, "not_target", 2)
+    return {"ads": ads, "seo": seo, "c1": c1, "seg1": seg1}
+
+
+def compute(user, query=""):
+    report = get_report("rejections")
+    return report.compute(parse_params(QueryDict(f"{PERIOD}&{query}"), user, report))
+
+
+def by_key(result):
+    return {row["key"]: row for row in result["rows"]}
+
+
+def figures(row):
+    return (row["leads"], row["rejected"], row["reasons"], row["not_target_pct"], row["spam_pct"])
+
+
+def test_by_source_with_the_bad_lead_shares(april, marketer):
+    result = compute(marketer, "by=source")
+    ads, seo = april["ads"].pk, april["seo"].pk
+    assert [row["key"] for row in result["rows"]] == [ads, seo]
+    rows = by_key(result)
+    assert rows[ads]["label"] == "Ads"
+    assert figures(rows[ads]) == (5, 3, {"not_target": 2, "spam": 1}, "40.0", "20.0")
+    assert figures(rows[seo]) == (3, 2, {"no_need": 1, "spam": 1}, "0.0", "33.3")
+    assert figures(result["total"]) == (8, 5, {"no_need": 1, "not_target": 2, "spam": 2}, "25.0", "25.0")
+    assert result["by"] == "source" and result["mode"] == "cohort"
+    assert (result["date_from"], result["date_to"]) == ("2026-04-01", "2026-04-30")
+
+
+def test_by_campaign_and_segment_with_a_none_row(april, ceo):
+    rows = by_key(compute(ceo, "by=campaign"))
+    assert list(rows) == [april["c1"].pk, None]
+    assert figures(rows[april["c1"].pk]) == (2, 2, {"not_target": 1, "spam": 1}, "50.0", "50.0")
+    assert figures(rows[None]) == (6, 3, {"no_need": 1, "not_target": 1, "spam": 1}, "16.7", "16.7")
+    assert rows[None]["label"] == "none"
+
+    rows = by_key(compute(ceo, "by=segment"))
+    assert list(rows) == [april["seg1"].pk, None]
+    assert rows[april["seg1"].pk]["label"] == "Retail"
+    assert figures(rows[april["seg1"].pk]) == (2, 2, {"not_target": 2}, "100.0", "0.0")
+    assert figures(rows[None]) == (6, 3, {"no_need": 1, "spam": 2}, "0.0", "33.3")
+
+
+def test_by_owner(april, ceo, rep, other_rep):
+    rows = by_key(compute(ceo, "by=owner"))
+    assert set(rows) == {rep.pk, other_rep.pk, None}
+    assert figures(rows[rep.pk]) == (5, 3, {"no_need": 1, "not_target": 1, "spam": 1}, "20.0", "20.0")
+    assert figures(rows[other_rep.pk]) == (2, 1, {"not_target": 1}, "50.0", "0.0")
+    assert figures(rows[None]) == (1, 1, {"spam": 1}, "0.0", "100.0")
+    assert rows[None]["label"] == "unassigned"
+
+
+def test_by_the_stage_left_for_lost(april, ceo):
+    result = compute(ceo, "by=stage")
+    # In funnel order; R4 counts from the meeting it was rejected after, not its first rejection.
+    assert [row["key"] for row in result["rows"]] == ["lead", "qualification", "meeting"]
+    rows = by_key(result)
+    assert rows["meeting"]["label"] == Stage.objects.get(code="meeting").name_en
+    assert (rows["lead"]["rejected"], rows["lead"]["reasons"]) == (3, {"not_target": 1, "spam": 2})
+    assert (rows["qualification"]["rejected"], rows["qualification"]["reasons"]) == (1, {"not_target": 1})
+    assert (rows["meeting"]["rejected"], rows["meeting"]["reasons"]) == (1, {"no_need": 1})
+    assert result["total"]["rejected"] == 5
+    assert result["total"]["reasons"] == {"no_need": 1, "not_target": 2, "spam": 2}
+
+
+@pytest.mark.parametrize(
+    ("who", "leads", "rejected"),
+    [
+        ("rep", 5, 3),
+        ("other_rep", 2, 1),
+        ("head", 6, 4),
+        ("other_head", 2, 1),
+        ("marketer", 8, 5),
+        ("marketing_head", 8, 5),
+        ("ceo", 8, 5),
+        ("admin", 8, 5),
+    ],
+)
+def test_each_role_sees_its_slice(april, people, who, leads, rejected):
+    total = compute(people[who], "by=source")["total"]
+    assert (total["leads"], total["rejected"]) == (leads, rejected)
+
+
+def test_filters_narrow_the_cohort(april, ceo):
+    total = compute(ceo, f"by=owner&source={april['seo'].pk}")["total"]
+    assert figures(total) == (3, 2, {"no_need": 1, "spam": 1}, "0.0", "33.3")
+
+
+@pytest.mark.parametrize("by", ["source", "campaign", "segment", "owner"])
+@pytest.mark.parametrize("who", ["ceo", "head", "rep"])
+def test_counts_drill_down_to_exactly_those_leads(april, people, api, by, who):
+    user = people[who]
+    result = compute(user, f"by={by}")
+    api.force_authenticate(user)
+    for row in [*result["rows"], result["total"]]:
+        for field in ("leads", "rejected"):
+            link = row["links"][field]
+            assert link.startswith("/leads/?")
+            answer = api.get("/api/v1/leads/?" + link.split("?", 1)[1])
+            assert answer.status_code == 200, answer.content
+            assert answer.json()["count"] == row[field], (row.get("key"), field, link)
+
+
+def test_reason_and_stage_links_name_the_reason_and_stage(april, ceo):
+    rows = by_key(compute(ceo, "by=stage"))
+    assert "rejected_from=meeting" in rows["meeting"]["links"]["rejected"]
+    assert "rejection_reason=no_need" in rows["meeting"]["links"]["reasons"]["no_need"]
+
+
+@pytest.mark.parametrize(
+    "query", ["by=hour", "by=reason", "mode=events", "date_from=yesterday", "campaign=0", "segment=999999"]
+)
+def test_bad_parameters_are_refused(april, ceo, query):
+    report = get_report("rejections")
+    with pytest.raises(ValidationError):
+        parse_params(QueryDict(f"{PERIOD}&{query}"), ceo, report)
+
+
+@pytest.mark.parametrize("by", ["source", "campaign", "segment", "owner", "stage"])
+def test_query_count_does_not_grow_with_the_data(april, ceo, rep, team_a, by):
+    compute(ceo, f"by={by}")  # warm the reference caches
+    with CaptureQueriesContext(connection) as small:
+        compute(ceo, f"by={by}")
+    for day in range(1, 13):
+        lead = _lead(april["seo"], rep, team_a, day, segment=SegmentFactory())
+        _move(lead, "qualification", day)
+        _reject(lead, "not_target", day)
+    with CaptureQueriesContext(connection) as large:
+        result = compute(ceo, f"by={by}")
+    assert result["total"]["rejected"] == 5 + 12
+    assert len(large) == len(small) <= 6
+
+
+def test_empty_period(db, ceo):
+    result = compute(ceo, "by=source")
+    assert result["rows"] == []
+    assert figures(result["total"]) == (0, 0, {}, None, None)
