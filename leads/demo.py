@@ -192,6 +192,16 @@ PRODUCTS = [
     ("support", "Техподдержка (годовой контракт)", 11, (150_000, 900_000)),
     ("training", "Обучение персонала", 9, (150_000, 450_000)),
 ]
+# Margin as a share of a deal's amount, per product: licences and support keep
+# most of the price, terminals are resold hardware, rollouts pay engineers.
+MARGIN_SHARES = {
+    "crm": (0.55, 0.70),
+    "wms": (0.50, 0.65),
+    "tsd": (0.12, 0.22),
+    "implementation": (0.25, 0.40),
+    "support": (0.60, 0.75),
+    "training": (0.45, 0.60),
+}
 
 SEGMENTS = [
     {
@@ -2335,7 +2345,8 @@ class _Funnel:
         size = {"small_business": 0.5, "manufacturing": 1.4}.get(self.segment.code, 1.0)
         amount = math.exp(rng.uniform(math.log(low), math.log(high))) * size
         amount = Decimal(min(max(round(amount, -3), 150_000), 5_000_000)).quantize(CENTS)
-        margin = (amount * Decimal(rng.uniform(0.20, 0.45))).quantize(CENTS)
+        share = MARGIN_SHARES.get(self.ref.product_codes[product_id], (0.20, 0.45))
+        margin = (amount * Decimal(rng.uniform(*share))).quantize(CENTS)
         amount_note = f"сумма {amount:,.0f} ₽".replace(",", "\N{NO-BREAK SPACE}")
         self.move(StageCode.PROPOSAL, at, note=amount_note)
 

@@ -156,6 +156,15 @@ def test_reference_data_is_complete(demo_company):
     )
     assert Spend.objects.filter(source__code="exhibitions", campaign__isnull=True).exists()
     assert all(month.day == 1 for month in Spend.objects.values_list("month", flat=True))
+    # A year of spend: every month the demo year touches (13 calendar months), per paid campaign.
+    first, last = date(2025, 3, 1), date(2026, 3, 1)
+    months = set(Spend.objects.values_list("month", flat=True))
+    assert min(months) == first and max(months) == last and len(months) == 13
+    direct_months = Spend.objects.filter(source__code="yandex_direct").values_list("month", flat=True)
+    assert set(direct_months) == months
+    # A campaign's spend carries the campaign's source.
+    assert not Spend.objects.filter(campaign__isnull=False).exclude(source=F("campaign__source")).exists()
+    assert Spend.objects.filter(campaign__isnull=True, source__code="webinars").count() == 13
 
 
 # --- determinism and idempotency ---------------------------------------------------------------------
@@ -388,9 +397,10 @@ def test_histories_follow_the_clock(demo_company):
     for request in InboundRequest.objects.select_related("lead"):
         assert request.lead.created_at <= request.received_at < end
         assert request.contact_id == request.lead.contact_id
-    for deal in Deal.objects.select_related("lead"):
+    for deal in Deal.objects.select_related("lead", "product"):
         assert Decimal("150000") <= deal.amount <= Decimal("5000000")
-        assert deal.amount * Decimal("0.2") <= deal.margin <= deal.amount * Decimal("0.45")
+        low, high = demo.MARGIN_SHARES[deal.product.code]  # every demo deal names its product
+        assert deal.amount * Decimal(str(low)) <= deal.margin <= deal.amount * Decimal(str(high))
         assert deal.closed_on is not None and deal.owner_id == deal.lead.owner_id
         assert deal.contact_id == deal.lead.contact_id
     assert not CriterionAnswer.objects.exclude(answered_by=F("lead__owner")).exists()
@@ -424,6 +434,18 @@ def test_a_year_of_leads_looks_like_a_real_funnel():
     reasons = set(leads.filter(stage__kind=StageKind.LOST).values_list("rejection_reason__code", flat=True))
     assert len(reasons) >= 8
     assert Deal.objects.filter(status=DealStatus.LOST).exists()
+    # Deals with money: margin within the amount, at a share believable for the product.
+    won = Deal.objects.filter(status=DealStatus.WON)
+    assert won.count() > 30 and not won.filter(Q(amount__lte=0) | Q(margin__lte=0)).exists()
+    for code, (low, high) in demo.MARGIN_SHARES.items():
+        for amount, margin in won.filter(product__code=code).values_list("amount", "margin"):
+            assert Decimal(low) - Decimal("0.01") <= margin / amount <= Decimal(high) + Decimal("0.01")
+    assert won.filter(product__code="tsd").exists() and won.filter(product__code="crm").exists()
+    # Some clients buy again: repeat sales, each from a contact with an earlier won deal.
+    repeats = won.filter(is_repeat_sale=True)
+    assert repeats.exists()
+    for deal in repeats:
+        assert won.filter(contact=deal.contact, closed_on__lte=deal.closed_on, is_repeat_sale=False).exists()
     assert InboundRequest.objects.filter(is_repeat=True).count() > 0.04 * leads.count()
     assert leads.filter(qualification=Qualification.MQL).exists()
     assert CriterionAnswer.objects.exists()
