@@ -13,7 +13,9 @@ from drf_spectacular.utils import extend_schema_field
 
 from leads.choices import Qualification, StageKind
 from leads.models import Campaign, Lead, Product, Segment, Source, Stage
+from leads.steps import MODES, STEPS
 from revops.inputs import BoundedDateFilter, IdModelChoiceFilter, parse_id
+from revops.models import Team
 from sla.models import SlaTimer, TimerKind, TimerState
 
 
@@ -70,6 +72,42 @@ class LeadFilter(django_filters.FilterSet):
         method="filter_created_before",
         help_text=_("A date, YYYY-MM-DD, inclusive."),
     )
+    team = IdModelChoiceFilter(label=_("Team"), queryset=Team.objects.all())
+    # Drill-down from reports (DESIGN.md, "Reports"): `step` with `mode` and the
+    # period lists exactly the leads behind a report's count, through the same
+    # LeadQuerySet methods the reports use (leads/steps.py). Applied together in
+    # filter_queryset, as they only mean something side by side.
+    step = django_filters.ChoiceFilter(
+        label=_("Funnel step"),
+        choices=[(step, step) for step in STEPS],
+        method="filter_noop",
+        help_text=_(
+            "Leads counted in this step of the funnel report (duplicates excluded), "
+            "with mode and period_from/period_to."
+        ),
+    )
+    mode = django_filters.ChoiceFilter(
+        label=_("Report mode"),
+        choices=[(mode, mode) for mode in MODES],
+        method="filter_noop",
+        help_text=_(
+            "cohort (default): arrived in the period and reached the step; events: the step happened in the period."
+        ),
+    )
+    period_from = BoundedDateFilter(
+        label=_("Period from"), method="filter_noop", help_text=_("A date, YYYY-MM-DD (report period).")
+    )
+    period_to = BoundedDateFilter(
+        label=_("Period to"),
+        method="filter_noop",
+        help_text=_("A date, YYYY-MM-DD, inclusive (report period)."),
+    )
+    without = django_filters.MultipleChoiceFilter(
+        label=_("Without"),
+        choices=[(name, name) for name in ("campaign", "segment", "product", "team", "owner")],
+        method="filter_without",
+        help_text=_("Leads with this field empty (a report's “none” row)."),
+    )
     sla_state = django_filters.ChoiceFilter(
         label=_("SLA"),
         choices=TimerState.choices,
@@ -95,6 +133,26 @@ class LeadFilter(django_filters.FilterSet):
             self.filters["owner"].field.widget = forms.Select(
                 choices=[("", "—"), ("none", _("unassigned")), *owner_choices]
             )
+
+    def filter_noop(self, qs, name, value):
+        return qs
+
+    def filter_without(self, qs, name, value):
+        for field in value:
+            qs = qs.filter(**{f"{field}__isnull": True})
+        return qs
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        period_from, period_to = data.get("period_from"), data.get("period_to")
+        start = _start_of_day(period_from) if period_from else None
+        end = _start_of_day(period_to + dt.timedelta(days=1)) if period_to else None
+        if data.get("step"):
+            return queryset.step(data["step"], data.get("mode") or "cohort", start, end)
+        if start or end:
+            return queryset.arrived(start, end)
+        return queryset
 
     def filter_status(self, qs, name, value):
         return qs.filter(stage_id__in=Stage.ids_of(*value)) if value else qs

@@ -8,6 +8,7 @@ from leads import site_forms
 from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
+from reports.api import ReportView
 from revops import tokens, views
 from revops.api_docs import SwaggerView
 from sla import views as sla_views
@@ -30,6 +31,7 @@ urlpatterns = [
     path("team/", leads_views.team_board, name="team"),
     path("team/presence/<int:user_id>/", leads_views.team_presence, name="team-presence"),
     path("leads/", include("leads.urls")),
+    path("reports/", include("reports.urls")),
     path("dashboard/", include("reports.dashboard_urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),
     path("sla/breaches/<int:pk>/<slug:verb>/", sla_views.breach_act, name="breach-act"),
@@ -43,6 +45,7 @@ urlpatterns = [
     path("api/v1/auth/tokens/", tokens.TokenListView.as_view(), name="api-tokens"),
     path("api/v1/auth/tokens/<int:pk>/", tokens.TokenDetailView.as_view(), name="api-token-detail"),
     path("api/v1/intake/", IntakeView.as_view(), name="api-intake"),
+    path("api/v1/reports/<slug:name>/", ReportView.as_view(), name="api-report"),
     path("forms/<slug:public_id>/", site_forms.show, name="site-form"),
     path("forms/<slug:public_id>/submit/", site_forms.submit, name="site-form-submit"),
     path("api/v1/", include(router.urls)),

@@ -1,0 +1,173 @@
+"""The funnel's steps, defined once (DESIGN.md, "Reports"): LeadQuerySet takes
+these methods, and both the lead list's FilterSet (drill-down) and reports/ use
+them, so a report's count and the list behind it cannot drift apart.
+
+Cohort mode ("how far did the leads that arrived in the period get"):
+- a step counts leads that reached it **or any later step**: `meeting` and
+  `proposal` = furthest stage at or after that stage; `sql` = qualification
+  `sql` or furthest stage at or after `meeting`; `mql` = qualification `mql` or
+  `sql`, or counted in `sql`; `won` = current stage of type won;
+- `rejected` = current stage of type lost, `nurture` = of type nurture.
+
+Events mode ("what happened in the period"): a lead counts in a step when its
+FIRST such event falls in [start, end): `mql`/`sql` from the qualification
+history (LeadEvent kind `qualified`, data {"from", "to"}), `meeting`,
+`proposal`, `won` (a stage of type won), `rejected` (type lost) and `nurture`
+(type nurture) from the first StageChange into that stage; `leads` = arrivals.
+
+Leads rejected as `duplicate` (merged away or rejected as such) count nowhere:
+`counted()`.
+"""
+
+from django.db.models import Exists, Min, OuterRef, Q, Subquery
+
+STEPS = ("leads", "mql", "sql", "meeting", "proposal", "won", "rejected", "nurture")
+MODES = ("cohort", "events")
+DUPLICATE_REASON = "duplicate"
+
+
+def _stage_ids_from(code: str) -> list[int]:
+    """Ordered stages at or after the stage `code` in the funnel."""
+    from leads.models import Stage
+
+    stages = Stage.cached()
+    anchor = next((s for s in stages if s.code == code), None)
+    if anchor is None or anchor.position is None:
+        return []
+    return [s.pk for s in stages if s.position is not None and s.position >= anchor.position]
+
+
+def _stage_ids_of_kind(kind: str) -> list[int]:
+    from leads.models import Stage
+
+    return Stage.ids_of(kind)
+
+
+def _entry_stage_ids(step: str) -> list[int]:
+    """Stages whose entry is the event of `step` (events mode)."""
+    from leads.choices import StageCode, StageKind
+    from leads.models import Stage
+
+    if step in ("meeting", "proposal"):
+        code = StageCode.MEETING if step == "meeting" else StageCode.PROPOSAL
+        return [s.pk for s in Stage.cached() if s.code == code]
+    kind = {"won": StageKind.WON, "rejected": StageKind.LOST, "nurture": StageKind.NURTURE}[step]
+    return _stage_ids_of_kind(kind)
+
+
+def reached_condition(step: str) -> Q:
+    """Q over Lead: the lead reached `step` or a later one (cohort mode)."""
+    from leads.choices import Qualification, StageCode, StageKind
+
+    if step == "leads":
+        return Q()
+    if step in ("meeting", "proposal"):
+        code = StageCode.MEETING if step == "meeting" else StageCode.PROPOSAL
+        return Q(furthest_stage_id__in=_stage_ids_from(code))
+    past_meeting = Q(furthest_stage_id__in=_stage_ids_from(StageCode.MEETING))
+    if step == "sql":
+        return Q(qualification=Qualification.SQL) | past_meeting
+    if step == "mql":
+        return Q(qualification__in=[Qualification.MQL, Qualification.SQL]) | past_meeting
+    if step == "won":
+        return Q(stage_id__in=_stage_ids_of_kind(StageKind.WON))
+    if step == "rejected":
+        return Q(stage_id__in=_stage_ids_of_kind(StageKind.LOST))
+    if step == "nurture":
+        return Q(stage_id__in=_stage_ids_of_kind(StageKind.NURTURE))
+    raise ValueError(f"unknown step {step!r}")
+
+
+def _event_rows(step: str):
+    """The rows (with a `lead` and an `at` column) whose earliest one per lead is
+    the step's event."""
+    from leads.choices import Qualification
+    from leads.models import LeadEvent, StageChange
+
+    if step in ("mql", "sql"):
+        levels = [Qualification.MQL, Qualification.SQL] if step == "mql" else [Qualification.SQL]
+        return LeadEvent.objects.filter(kind=LeadEvent.Kind.QUALIFIED, data__to__in=levels), "created_at"
+    return StageChange.objects.filter(to_stage_id__in=_entry_stage_ids(step)), "changed_at"
+
+
+def happened_condition(step: str, start=None, end=None) -> Q:
+    """Q over Lead: the lead's first `step` event is in [start, end) (events mode).
+    "First in the period" = one in the period and none before it (two EXISTS,
+    which the database answers from the (lead, time) indexes)."""
+    if step == "leads":
+        condition = Q()
+        if start is not None:
+            condition &= Q(created_at__gte=start)
+        if end is not None:
+            condition &= Q(created_at__lt=end)
+        return condition
+    rows, at = _event_rows(step)
+    rows = rows.filter(lead=OuterRef("pk"))
+    inside = rows
+    if start is not None:
+        inside = inside.filter(**{f"{at}__gte": start})
+    if end is not None:
+        inside = inside.filter(**{f"{at}__lt": end})
+    condition = Q(Exists(inside))
+    if start is not None:
+        condition &= ~Q(Exists(rows.filter(**{f"{at}__lt": start})))
+    return condition
+
+
+def first_at(step: str):
+    """An expression over Lead: when the lead's first `step` event happened
+    (None if never); `leads` is the arrival."""
+    from django.db.models import F
+
+    if step == "leads":
+        return F("created_at")
+    rows, at = _event_rows(step)
+    first = rows.filter(lead=OuterRef("pk")).order_by().values("lead").annotate(first=Min(at)).values("first")
+    return Subquery(first[:1])
+
+
+class FunnelStepsQuerySet:
+    """Mixed into LeadQuerySet (leads/models.py)."""
+
+    def counted(self):
+        """Leads that count in reports: not rejected as a duplicate."""
+        from leads.models import RejectionReason
+
+        duplicate = RejectionReason.objects.filter(code=DUPLICATE_REASON).values("pk")
+        return self.exclude(rejection_reason_id__in=duplicate)
+
+    def arrived(self, start=None, end=None):
+        """Leads whose created_at is in [start, end) (either end may be open)."""
+        return self.filter(happened_condition("leads", start, end))
+
+    def reached(self, step: str):
+        """Cohort semantics: reached `step` or any later one (see module doc)."""
+        return self.filter(reached_condition(step))
+
+    def rejected(self):
+        return self.reached("rejected")
+
+    def in_nurture(self):
+        return self.reached("nurture")
+
+    def happened(self, step: str, start=None, end=None):
+        """Events semantics: the first `step` event of the lead is in [start, end)."""
+        return self.filter(happened_condition(step, start, end))
+
+    def qualified_mql_between(self, start=None, end=None):
+        return self.happened("mql", start, end)
+
+    def qualified_sql_between(self, start=None, end=None):
+        return self.happened("sql", start, end)
+
+    def entered_between(self, step: str, start=None, end=None):
+        """First entry into the stage of `step` (meeting, proposal, won, rejected, nurture)."""
+        return self.happened(step, start, end)
+
+    def step(self, step: str, mode: str = "cohort", start=None, end=None):
+        """The leads behind a report's count: counted, and in cohort mode arrived
+        in [start, end) and reached `step`; in events mode `step` happened then."""
+        qs = self.counted()
+        if mode == "events":
+            return qs.happened(step, start, end)
+        return qs.arrived(start, end).reached(step)
