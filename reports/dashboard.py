@@ -20,6 +20,7 @@ from reports import kpis
 from reports.base import get_report
 from reports.models import KpiCode, KpiTarget
 from reports.params import parse_params, today
+from reports.routers import reading_reports
 from reports.views import period_presets
 from revops.roles import Role
 
@@ -184,8 +185,9 @@ def dashboard(request):
         params=params,
         date_from=params.date_from.isoformat(),
         date_to=params.date_to.isoformat(),
-        **dashboard_context(params),
     )
+    with reading_reports():
+        context.update(dashboard_context(params))
     return render(request, "reports/dashboard.html", context)
 
 

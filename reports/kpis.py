@@ -14,16 +14,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
+from django.db import connections
 from django.db.models import Aggregate, Count, Exists, ExpressionWrapper, F, FloatField, OuterRef, Q, Sum
 from django.db.models.functions import Extract, TruncMonth
 from django.utils.translation import gettext_lazy as _
 
-from leads.choices import DealStatus, StageKind
-from leads.models import Deal, Spend, Stage
+from leads.choices import DealStatus
+from leads.models import Deal, Spend
 from leads.steps import first_at, happened_condition, reached_condition
 from reports.base import Report, money, percent, register
 from reports.models import KpiCode, KpiTarget
+from reports.quality import data_quality_pct
+from reports.routers import report_db
 from reports.sla import median, minutes_text
 from sla.models import Breach, SlaTimer, TimerKind, TimerState
 
@@ -122,7 +124,7 @@ def first_contact_median(cohort):
     middle values for an even count, as reports/sla.py's median). On PostgreSQL the
     database takes the median (percentile_cont) so the dashboard does not fetch a
     month of leads; elsewhere reports/sla.py's median over the fetched minutes."""
-    if connection.vendor == "postgresql":
+    if connections[report_db()].vendor == "postgresql":
         return cohort.filter(first_contact_at__isnull=False).aggregate(m=_Median(_minutes_expression()))["m"]
     return median(_first_contact_minutes(cohort))
 
@@ -147,17 +149,6 @@ def sla_counts(cohort) -> dict:
     return _first_contact_timers(cohort).aggregate(
         met=Count("id", filter=SLA_MET), breached=Count("id", filter=SLA_BREACHED)
     )
-
-
-def data_quality_pct(leads) -> str | None:
-    """Share of open leads without a data-quality problem now (DESIGN "KPIs").
-    TODO(r4-quality): reports/quality.py should own the definition of a problem."""
-    open_leads = leads.filter(stage_id__in=Stage.ids_of(StageKind.OPEN))
-    problem = (
-        Q(product__isnull=True) | Q(segment__isnull=True) | Q(contact__company="") | Q(owner__isnull=True)
-    )
-    counts = open_leads.aggregate(total=Count("id"), bad=Count("id", filter=problem))
-    return percent(counts["total"] - counts["bad"], counts["total"])
 
 
 def won_deals(params):
@@ -377,7 +368,7 @@ def _as_date(value) -> dt.date:
 
 def _monthly_medians(window, zone) -> dict[dt.date, float]:
     answered = window.filter(first_contact_at__isnull=False)
-    if connection.vendor == "postgresql":
+    if connections[report_db()].vendor == "postgresql":
         return {
             row["m"].date(): row["median"]
             for row in answered.annotate(m=TruncMonth("created_at", tzinfo=zone))
@@ -399,7 +390,7 @@ def tiles(params) -> list[dict]:
     """The tiles for params' period, with the previous period and the targets."""
     previous_params = params.previous()
     current, previous = figures(params), figures(previous_params)
-    current[KpiCode.DATA_QUALITY_PCT] = data_quality_pct(params.leads())
+    current[KpiCode.DATA_QUALITY_PCT] = data_quality_pct(params)
     previous[KpiCode.DATA_QUALITY_PCT] = None  # a snapshot of now has no earlier value
     targets = period_targets(params.date_from, params.date_to)
     result = []

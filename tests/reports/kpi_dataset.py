@@ -10,8 +10,9 @@ March cohort (created 5 March, 10:00 Moscow), nine counted leads:
   L6  rep, rejected spam
   L7  rep, rejected duplicate, with a won deal of 999 999 — counts nowhere
   L8  other_rep, rejected no_need after a meeting
-  L9  rep, new, no product
-  L10 nobody's, new
+  L9  rep, new, no product, idle
+  L10 nobody's, new, idle
+  (L2–L4 had a call on 19 March: open leads without a data-quality problem, 3 of 5)
 Earlier arrivals:
   L11 other_rep, created 10 January, won 12 March: deal 200 000 / 50 000 and a
       repeat sale 50 000 / 20 000 on 15 March
@@ -23,8 +24,8 @@ import datetime as dt
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from leads.choices import DealStatus, Qualification
-from leads.models import Deal, RejectionReason, Spend, StageChange
+from leads.choices import AttemptChannel, AttemptOutcome, DealStatus, Qualification
+from leads.models import ContactAttempt, Deal, RejectionReason, Spend, StageChange
 from sla.models import Breach, DelayOwner, SlaPolicy, SlaTimer
 from tests.factories import DealFactory, LeadFactory, ProductFactory, SegmentFactory, SourceFactory, stage
 
@@ -115,6 +116,14 @@ def build(rep, other_rep):
     leads[11] = lead(other_rep, "deal", qualification=Qualification.SQL, created_at=at(2026, 1, 10))
     leads[12] = lead(rep, "deal", qualification=Qualification.SQL, created_at=at(2026, 2, 15))
 
+    # Worked this week (not idle for the data-quality tile); L9 and L10 are idle.
+    for n in (2, 3, 4):
+        ContactAttempt.objects.create(
+            lead=leads[n],
+            channel=AttemptChannel.CALL,
+            outcome=AttemptOutcome.NO_ANSWER,
+            made_at=at(2026, 3, 19),
+        )
     _timer(leads[1], "met", met_after=10)
     _timer(leads[2], "met", met_after=20)
     _timer(leads[3], "met", met_after=40, breached=True)
