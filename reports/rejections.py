@@ -8,7 +8,7 @@ from django.db.models import Count, F, OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import StageKind
-from leads.models import Campaign, Segment, Source, Stage, StageChange
+from leads.models import Campaign, RejectionReason, Segment, Source, Stage, StageChange
 from reports.base import Report, percent, register
 from revops.models import User
 
@@ -128,7 +128,13 @@ class RejectionsReport(Report):
         total["reasons"] = dict(sorted(reasons.items(), key=lambda kv: (kv[0] is None, kv[0] or "")))
         total.update(self._shares(total))
         total["links"] = self._links(params, {}, total["reasons"])
-        return self.envelope(params, result_rows, total)
+        result = self.envelope(params, result_rows, total)
+        # The reasons' names in the reader's language, for the page (codes stay the keys).
+        result["reason_labels"] = {
+            reason.code: reason.name
+            for reason in RejectionReason.objects.filter(code__in=list(total["reasons"]))
+        }
+        return result
 
     @staticmethod
     def _order(by, row, stage_order):

@@ -266,11 +266,21 @@ class SlaReport(Report):
 
 
 def histogram(minutes: list[Decimal]) -> list[dict]:
-    """Leads per bin of clock minutes to first contact: [{"upto": 5, "leads": n}, …,
-    {"upto": None, "leads": n}] (the last bin is open-ended)."""
+    """Leads per bin of clock minutes to first contact: [{"upto": 5, "leads": n,
+    "label": "under 5 min"}, …, {"upto": None, …}] (the last bin is open-ended)."""
     counts = [0] * (len(HISTOGRAM_BINS) + 1)
     for value in minutes:
         index = next((i for i, bound in enumerate(HISTOGRAM_BINS) if value < bound), len(HISTOGRAM_BINS))
         counts[index] += 1
-    bounds = [*HISTOGRAM_BINS, None]
-    return [{"upto": bound, "leads": count} for bound, count in zip(bounds, counts, strict=True)]
+    bins = []
+    for index, count in enumerate(counts):
+        low = HISTOGRAM_BINS[index - 1] if index else None
+        high = HISTOGRAM_BINS[index] if index < len(HISTOGRAM_BINS) else None
+        if low is None:
+            label = _("under %(high)s min") % {"high": high}
+        elif high is None:
+            label = _("%(low)s min or more") % {"low": low}
+        else:
+            label = _("%(low)s–%(high)s min") % {"low": low, "high": high}
+        bins.append({"upto": high, "leads": count, "label": str(label)})
+    return bins

@@ -235,3 +235,39 @@ def test_empty_period(db, ceo):
     result = compute(ceo, "by=source")
     assert result["rows"] == []
     assert figures(result["total"]) == (0, 0, {}, None, None)
+
+
+ROLES = ["rep", "teammate", "other_rep", "head", "other_head", "marketer", "marketing_head", "ceo", "admin"]
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_page_and_api_answer_every_role(april, people, client, api, who):
+    client.force_login(people[who])
+    assert client.get(f"/reports/rejections/?{PERIOD}&by=source").status_code == 200
+    api.force_authenticate(people[who])
+    answer = api.get(f"/api/v1/reports/rejections/?{PERIOD}&by=stage")
+    assert answer.status_code == 200
+    assert answer.json()["total"]["rejected"] == compute(people[who], "by=stage")["total"]["rejected"]
+
+
+def test_page_shows_shares_reasons_and_links(april, client, marketer):
+    client.force_login(marketer)
+    html = client.get(f"/reports/rejections/?{PERIOD}&by=source").content.decode()
+    row = by_key(compute(marketer, "by=source"))[april["ads"].pk]
+    assert row["links"]["rejected"].replace("&", "&amp;") in html
+    assert row["links"]["reasons"]["not_target"].replace("&", "&amp;") in html
+    assert "40.0" in html and "33.3" in html
+    assert RejectionReason.objects.get(code="not_target").name_ru in html  # the page speaks Russian
+
+
+def test_anonymous_is_sent_to_sign_in(db, client, api):
+    assert client.get("/reports/rejections/").status_code == 302
+    assert api.get("/api/v1/reports/rejections/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("query", ["by=hour", "mode=events", "date_to=2026-04-31", "owner=-1"])
+def test_bad_parameters_answer_400(april, client, api, ceo, query):
+    client.force_login(ceo)
+    assert client.get(f"/reports/rejections/?{query}").status_code == 400
+    api.force_authenticate(ceo)
+    assert api.get(f"/api/v1/reports/rejections/?{query}").status_code == 400

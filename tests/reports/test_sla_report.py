@@ -266,7 +266,10 @@ def test_by_hour_and_weekday_of_arrival_in_company_zone(week, ceo):
 
 def test_histogram_of_time_to_first_contact(week, ceo):
     result = compute(ceo)
-    assert result["histogram"] == [
+    assert result["histogram"][0]["label"] == "under 5 min"
+    assert result["histogram"][1]["label"] == "5–15 min"
+    assert result["histogram"][-1]["label"] == "1440 min or more"
+    assert [{"upto": b["upto"], "leads": b["leads"]} for b in result["histogram"]] == [
         {"upto": 5, "leads": 0},
         {"upto": 15, "leads": 3},
         {"upto": 30, "leads": 0},
@@ -388,3 +391,42 @@ def test_empty_period(db, ceo):
     assert result["rows"] == []
     assert figures(result["total"], *COUNTS) == (0, 0, 0, 0, 0, None)
     assert figures(result["total"], *TIMES) == (None, None, None, None)
+
+
+ROLES = ["rep", "teammate", "other_rep", "head", "other_head", "marketer", "marketing_head", "ceo", "admin"]
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_page_and_api_answer_every_role(week, people, client, api, who):
+    client.force_login(people[who])
+    page = client.get(f"/reports/sla/?{PERIOD}&by=source")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="sla-histogram"' in html and "js/sla_report.js" in html and "chartjs/chart.umd.min.js" in html
+    api.force_authenticate(people[who])
+    answer = api.get(f"/api/v1/reports/sla/?{PERIOD}&by=source")
+    assert answer.status_code == 200
+    assert answer.json()["total"] == compute(people[who], "by=source")["total"]
+
+
+def test_page_shows_the_figures_and_links(week, client, ceo, rep):
+    client.force_login(ceo)
+    html = client.get(f"/reports/sla/?{PERIOD}&by=owner").content.decode()
+    row = by_key(compute(ceo, "by=owner"))[rep.pk]
+    assert row["links"]["leads"].replace("&", "&amp;") in html
+    assert "33.3" in html and "2790.0" in html
+    assert "<script>" not in html and "onclick" not in html  # the CSP allows no inline script
+
+
+def test_anonymous_is_sent_to_sign_in(db, client, api):
+    assert client.get("/reports/sla/").status_code == 302
+    assert api.get("/api/v1/reports/sla/").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("query", ["by=stage", "mode=events", "date_from=2026-02-30", "source=x"])
+def test_bad_parameters_answer_400(week, client, api, ceo, query):
+    client.force_login(ceo)
+    assert client.get(f"/reports/sla/?{query}").status_code == 400
+    api.force_authenticate(ceo)
+    answer = api.get(f"/api/v1/reports/sla/?{query}")
+    assert answer.status_code == 400
