@@ -197,7 +197,7 @@ class UploadForm(forms.Form):
 
 
 def _list_context(request, form=None, upload_form=None):
-    filters = FilterForm(request.GET or None)
+    filters = FilterForm(request.GET or None, auto_id="filter_%s")  # the entry form has the same fields
     rows = Spend.objects.select_related("source", "campaign").order_by(
         "-month", "source__name", "campaign__name"
     )

@@ -4,6 +4,7 @@ page and `manage.py import_spend`), per role."""
 
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import openpyxl
@@ -235,10 +236,12 @@ def test_the_race_on_save_is_a_form_error_not_a_500(client, marketer, brand, mon
     ).exists()  # (the other row was made in our rolled-back savepoint)
 
 
-def test_the_page_has_no_inline_script(client, marketer):
+def test_the_page_has_no_inline_script_and_unique_ids(client, marketer):
     client.force_login(marketer)
     html = client.get(LIST).content.decode()
     assert "<script>" not in html and "onclick" not in html
+    ids = re.findall(r'\sid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
 
 
 # --- import -------------------------------------------------------------------------------------
