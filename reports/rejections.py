@@ -73,7 +73,9 @@ class RejectionsReport(Report):
         ("leads", _("Leads")),
         ("rejected", _("Rejected")),
         ("reasons", _("Reasons")),
+        # xgettext:no-python-format
         ("not_target_pct", _("Not target, % of leads")),
+        # xgettext:no-python-format
         ("spam_pct", _("Spam, % of leads")),
     ]
 

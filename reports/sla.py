@@ -158,6 +158,7 @@ class SlaReport(Report):
         ("met", _("Met")),
         ("breached", _("Breached")),
         ("running", _("Running")),
+        # xgettext:no-python-format
         ("met_pct", _("Met, %")),
         ("first_contact_median_min", _("First contact, median, min")),
         ("first_contact_p90_min", _("First contact, p90, min")),
