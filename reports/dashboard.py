@@ -32,7 +32,7 @@ GROUPS = (
 )
 STATUS_TEXT = {
     "green": ("✓", gettext_lazy("On target")),
-    "amber": ("!", gettext_lazy("Within 10 % of target")),
+    "amber": ("!", gettext_lazy("Close to target")),
     "red": ("✗", gettext_lazy("Off target")),
     "none": ("–", gettext_lazy("No target")),
 }
