@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from leads.choices import Qualification, StageKind
 from leads.models import Campaign, Lead, Product, Segment, Source, Stage
+from leads.quality import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, Problem, with_problem
 from leads.steps import MODES, STEPS
 from revops.inputs import BoundedDateFilter, IdModelChoiceFilter, parse_id
 from revops.models import Team
@@ -45,6 +46,13 @@ class OwnerFilter(django_filters.CharFilter):
         if value == "none":
             return qs.filter(owner__isnull=True)
         return qs.filter(owner_id=parse_id(value))
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_IDLE_DAYS})
+class IdleDaysFilter(django_filters.NumberFilter):
+    """A whole number of working days, 1 … MAX_IDLE_DAYS (else a 400)."""
+
+    field_class = forms.IntegerField
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -108,6 +116,20 @@ class LeadFilter(django_filters.FilterSet):
         method="filter_without",
         help_text=_("Leads with this field empty (a report's “none” row)."),
     )
+    # Drill-down from the data-quality report (leads/quality.py): "now", whatever the arrival.
+    problem = django_filters.ChoiceFilter(
+        label=_("Data-quality problem"),
+        choices=Problem.choices,
+        method="filter_problem",
+        help_text=_("Leads with this data-quality problem now (idle: with idle_days)."),
+    )
+    idle_days = IdleDaysFilter(
+        label=_("No activity for, working days"),
+        method="filter_noop",
+        min_value=1,
+        max_value=MAX_IDLE_DAYS,
+        help_text=_("For problem=idle or any: working days without activity (default 3)."),
+    )
     sla_state = django_filters.ChoiceFilter(
         label=_("SLA"),
         choices=TimerState.choices,
@@ -136,6 +158,11 @@ class LeadFilter(django_filters.FilterSet):
 
     def filter_noop(self, qs, name, value):
         return qs
+
+    def filter_problem(self, qs, name, value):
+        if not value:
+            return qs
+        return with_problem(qs, value, self.form.cleaned_data.get("idle_days") or DEFAULT_IDLE_DAYS)
 
     def filter_without(self, qs, name, value):
         for field in value:
