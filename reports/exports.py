@@ -125,7 +125,7 @@ def _group_label(result: dict) -> str:
     from reports.views import BY_LABELS
 
     by = result.get("by")
-    return str(BY_LABELS.get(by, _("Group"))) if by else str(_("Name"))
+    return str(BY_LABELS.get(by, _("Group"))) if by else str(_("Indicator"))
 
 
 def _sub_labels(report, field: str, codes: list) -> dict:

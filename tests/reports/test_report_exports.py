@@ -6,7 +6,7 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from openpyxl import load_workbook
 
@@ -171,4 +171,27 @@ def test_kpi_style_result_exports_tiles(db, english):
         "tiles": [{"code": "cpl", "label": "=CPL", "value": "812.40", "target": None, "status": "green"}],
     }
     lines = read_csv(export(Kpis(), result, "csv"))
-    assert lines == [["Name", "Value", "Target", "Status"], ["'=CPL", "812.40", "", "green"]]
+    assert lines == [["Indicator", "Value", "Target", "Status"], ["'=CPL", "812.40", "", "green"]]
+
+
+def test_every_report_exports_in_both_formats(db, client, ceo, rep):
+    """Every registered report's real result goes through the export: the header
+    matches the report's columns, and no XLSX cell is a formula."""
+    from reports.base import all_reports
+    from tests.factories import LeadFactory
+
+    LeadFactory(owner=rep, created_at=timezone.now())
+    for report in all_reports():
+        for user in (ceo, rep):
+            client.force_login(user)
+            csv_answer = client.get(f"/api/v1/reports/{report.name}/?format=csv")
+            assert csv_answer.status_code == 200, (report.name, csv_answer.content[:300])
+            assert csv_answer["Content-Disposition"].startswith(f'attachment; filename="{report.name}-')
+            lines = list(csv.reader(io.StringIO(csv_answer.content.decode("utf-8-sig"))))
+            # A nested figure with no codes (no rejections) has no columns at all.
+            assert lines[0][1] == str(report.columns[0][1])
+            xlsx_answer = client.get(f"/api/v1/reports/{report.name}/?format=xlsx")
+            assert xlsx_answer.status_code == 200, report.name
+            sheet = load_workbook(io.BytesIO(xlsx_answer.content)).active
+            assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+            assert sheet.max_row == len(lines)
