@@ -34,7 +34,7 @@ from leads.choices import AttemptChannel, AttemptOutcome
 from leads.models import ContactAttempt, RejectionReason, Stage
 from reports.base import get_report
 from reports.params import parse_params
-from reports.sla import histogram, median, nearest_rank, working_minutes
+from reports.sla import WorkingClock, histogram, median, nearest_rank, working_minutes
 from sla.calendars import schedule_for
 from sla.models import Breach, BusinessCalendar, DelayOwner, SlaPolicy, SlaTimer, TimerKind, TimerState
 from tests.factories import LeadFactory, SourceFactory
@@ -309,6 +309,35 @@ def test_working_minutes_use_the_leads_calendar(week):
     # Friday evening → Monday over the lunch break; a week-long wait is counted window by window.
     assert working_minutes(default, msk(17, 17, 50), msk(20, 14, 30)) == 10 + 240 + 30
     assert working_minutes(default, msk(13, 9), msk(20, 9)) == 5 * 480
+
+
+@pytest.mark.parametrize("zone", ["Europe/Moscow", "Europe/Berlin", "America/New_York"])
+def test_the_reports_day_by_day_clock_equals_the_sla_arithmetic(db, zone):
+    """WorkingClock (days memoised for the whole report) gives working_time_between's
+    minutes: lunch breaks, weekends, Russian holidays (May 2026), DST changes."""
+    import random
+
+    from sla.business_time import Schedule, working_time_between
+    from sla.calendars import around_the_clock
+
+    tz = ZoneInfo(zone)
+    day = ((dt.time(9), dt.time(13)), (dt.time(14), dt.time(18)))
+    night = ((dt.time(0), dt.time(2)), (dt.time(22), dt.time(0)))
+    schedules = [
+        schedule_for(BusinessCalendar.objects.get(code="default")),
+        Schedule(tz=tz, weekly=(day,) * 5 + ((), ())),
+        Schedule(tz=tz, weekly=(night,) * 7),
+        around_the_clock(),
+    ]
+    rng = random.Random(7)
+    base = dt.datetime(2026, 3, 20, tzinfo=tz)  # across the spring DST change and May holidays
+    for schedule in schedules:
+        clock = WorkingClock(schedule)
+        for _ in range(150):
+            start = base + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 70))
+            end = start + dt.timedelta(minutes=rng.choice([0, 1, 7, 95, 600, 2000, 9000, 30000]))
+            expected = working_time_between(schedule, start, end).total_seconds() / 60
+            assert float(clock.minutes(start, end)) == pytest.approx(expected), (start, end)
 
 
 def test_median_and_nearest_rank():
