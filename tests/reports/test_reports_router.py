@@ -100,3 +100,22 @@ def test_settings_parse_reports_database_url(monkeypatch):
         monkeypatch.delenv("REPORTS_DATABASE_URL")
         fresh = importlib.reload(live)
     assert fresh.REPORTS_DB_ALIAS == "default" and "reports" not in fresh.DATABASES
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_over_the_api_reads_its_leads_from_the_reports_alias(reports_alias, api, ceo, rep):
+    """The data-quality report's GROUP BY over leads runs on "reports", never on default."""
+    LeadFactory(owner=rep)
+    api.force_authenticate(ceo)
+    default = connections[DEFAULT_DB_ALIAS]
+    with CaptureQueriesContext(default) as on_default, CaptureQueriesContext(reports_alias) as on_reports:
+        answer = api.get("/api/v1/reports/quality/?by=owner")
+    assert answer.status_code == 200
+    assert answer.json()["total"]["open_leads"] == 1
+
+    def lead_reads(queries):
+        return [q["sql"] for q in queries.captured_queries if 'FROM "leads_lead"' in q["sql"]]
+
+    assert len(lead_reads(on_reports)) == 1
+    assert lead_reads(on_default) == []
+    assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in on_reports.captured_queries)
