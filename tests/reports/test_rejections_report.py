@@ -271,3 +271,13 @@ def test_bad_parameters_answer_400(april, client, api, ceo, query):
     assert client.get(f"/reports/rejections/?{query}").status_code == 400
     api.force_authenticate(ceo)
     assert api.get(f"/api/v1/reports/rejections/?{query}").status_code == 400
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_exports(april, client, ceo, fmt):
+    client.force_login(ceo)
+    answer = client.get(f"/reports/rejections/?{PERIOD}&by=source&format={fmt}")
+    assert answer.status_code == 200
+    if fmt == "csv":
+        text = answer.content.decode("utf-8-sig")
+        assert "Ads" in text and "40.0" in text

@@ -459,3 +459,13 @@ def test_bad_parameters_answer_400(week, client, api, ceo, query):
     api.force_authenticate(ceo)
     answer = api.get(f"/api/v1/reports/sla/?{query}")
     assert answer.status_code == 400
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_exports(week, client, ceo, fmt):
+    client.force_login(ceo)
+    answer = client.get(f"/reports/sla/?{PERIOD}&by=team&format={fmt}")
+    assert answer.status_code == 200
+    if fmt == "csv":
+        text = answer.content.decode("utf-8-sig")
+        assert "Team A" in text and "57.1" in text
