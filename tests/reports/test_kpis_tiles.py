@@ -237,3 +237,21 @@ def test_bad_parameters_answer_400(api, ceo, dataset, query):
     api.force_authenticate(ceo)
     response = api.get(URL, query)
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("persona", ["rep", "head", "marketer", "ceo"])
+def test_the_generic_report_page_lists_the_tiles(client, persona, request, dataset):
+    client.force_login(request.getfixturevalue(persona))
+    response = client.get("/reports/kpis/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "/dashboard/?period=custom&amp;date_from=2026-03-01&amp;date_to=2026-03-20" in html
+    assert html.count('<th scope="row">') == 13
+
+
+def test_csv_export_has_a_line_per_tile(api, ceo, dataset):
+    api.force_authenticate(ceo)
+    response = api.get(URL, {"format": "csv"})
+    assert response.status_code == 200
+    lines = response.content.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 1 + 13
