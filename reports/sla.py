@@ -45,6 +45,25 @@ TIMING_FIELDS = (
 HISTOGRAM_BINS = (5, 15, 30, 60, 120, 240, 480, 1440)
 
 
+# Over timers_of(): the definitions of DESIGN.md's `met`, `breached` and `running`,
+# shared with the dashboard's tiles (reports/kpis.py).
+MET = Q(state=TimerState.MET, has_breach=False)  # met without a breach
+BREACHED = Q(has_breach=True)  # has a breach (a late contact leaves it breached)
+RUNNING = Q(state=TimerState.RUNNING, has_breach=False)
+
+
+def timers_of(cohort, kind: str | None = None):
+    """SLA timers of the cohort's leads (of ``kind``, else both kinds), annotated
+    with ``has_breach`` and ``delay`` (the breach's delay owner), for MET/BREACHED/RUNNING."""
+    breach = Breach.objects.filter(timer=OuterRef("pk"))
+    timers = SlaTimer.objects.filter(lead__in=cohort.values("pk"))
+    if kind is not None:
+        timers = timers.filter(kind=kind)
+    return timers.annotate(
+        has_breach=Exists(breach), delay=Subquery(breach.order_by("id").values("delay_owner")[:1])
+    )
+
+
 def working_minutes(schedule, start: dt.datetime, end: dt.datetime) -> Decimal:
     """Working minutes of ``schedule`` inside [start, end): the arithmetic jumps
     window to window (sla.business_time), never minute by minute."""
@@ -227,24 +246,19 @@ class SlaReport(Report):
             row(item["key"])["leads"] = item["n"]
 
         # 2. Timers (first-contact and callback) of the cohort's leads, with their breaches.
-        breach = Breach.objects.filter(timer=OuterRef("pk"))
         first = Q(kind=TimerKind.FIRST_CONTACT)
         timers = (
-            SlaTimer.objects.filter(lead__in=cohort.values("pk"))
-            .annotate(
-                has_breach=Exists(breach),
-                delay=Subquery(breach.order_by("id").values("delay_owner")[:1]),
-                key=_timer_key(by),
-            )
+            timers_of(cohort)
+            .annotate(key=_timer_key(by))
             .values("key")
             .annotate(
                 timers=Count("pk", filter=first),
-                met=Count("pk", filter=first & Q(state=TimerState.MET, has_breach=False)),
-                breached=Count("pk", filter=first & Q(has_breach=True)),
-                running=Count("pk", filter=first & Q(state=TimerState.RUNNING, has_breach=False)),
-                breaches_system=Count("pk", filter=first & Q(has_breach=True, delay=DelayOwner.SYSTEM)),
-                breaches_rep=Count("pk", filter=first & Q(has_breach=True, delay=DelayOwner.REP)),
-                callback_breaches=Count("pk", filter=Q(kind=TimerKind.CALLBACK, has_breach=True)),
+                met=Count("pk", filter=first & MET),
+                breached=Count("pk", filter=first & BREACHED),
+                running=Count("pk", filter=first & RUNNING),
+                breaches_system=Count("pk", filter=first & BREACHED & Q(delay=DelayOwner.SYSTEM)),
+                breaches_rep=Count("pk", filter=first & BREACHED & Q(delay=DelayOwner.REP)),
+                callback_breaches=Count("pk", filter=Q(kind=TimerKind.CALLBACK) & BREACHED),
             )
             .order_by()
         )
