@@ -98,7 +98,8 @@ def display(tile: kpis.Tile, value) -> str:
     if value is None:
         return "—"
     if tile.kind == "count":
-        return _group_digits(int(Decimal(value)))
+        # A pro-rated target may have a fraction: shown rounded, judged unrounded.
+        return _group_digits(int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
     if tile.kind == "money":
         rubles = int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         return f"{_group_digits(rubles)}\u00a0₽"

@@ -348,7 +348,10 @@ def trend(params, until: dt.date) -> dict:
             KpiCode.LEAD_TO_WON: percent(c["won"], c["leads"]),
             KpiCode.LEADS: c["leads"],
             KpiCode.CPL: (
-                money(spend.get(month, Decimal(0)) / c["leads"]) if params.sees_spend and c["leads"] else None
+                # The last month may be running: its spend pro-rated to `until`, as a tile's.
+                money(spend.get(month, Decimal(0)) * _share_of_month(month, month, until) / c["leads"])
+                if params.sees_spend and c["leads"]
+                else None
             ),
             KpiCode.TARGET_SHARE: percent(c["leads"] - c["not_target"], c["leads"]),
             KpiCode.LEAD_TO_SQL: percent(c["sql"], c["leads"]),

@@ -76,6 +76,8 @@ def test_no_inline_script_and_chart_data_in_json_script(client, ceo, dataset):
     assert data["series"]["leads"] == [0, 0, 0, 1, 1, 9]  # January: L11; February: L12
     assert data["series"]["revenue"] == [0, 0, 0, 0, 100000, 550000]
     assert data["series"]["won"] == [0, 0, 0, 0, 1, 2]
+    # February whole; March so far, its spend pro-rated to the 20th as the tile's.
+    assert data["series"]["cpl"][-2:] == [280000.0, 22222.22]
     assert data["series"]["first_contact_median_min"][-1] == 20
     assert "data_quality_pct" not in data["series"]  # a snapshot has no trend
     assert 'data-kpi="leads"' in html
