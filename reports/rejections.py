@@ -4,11 +4,12 @@ from. One GROUP BY (group × reason) over the lost leads and one over the cohort
 (for the shares per group); the number of queries does not depend on the data.
 """
 
-from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models import Count, F
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import StageKind
-from leads.models import Campaign, RejectionReason, Segment, Source, Stage, StageChange
+from leads.models import Campaign, RejectionReason, Segment, Source, Stage
+from leads.report_keys import left_for_lost
 from reports.base import Report, percent, register
 from revops.models import User
 
@@ -16,20 +17,9 @@ from revops.models import User
 BAD_LEAD_REASONS = ("not_target", "spam")
 
 
-def _left_for_lost():
-    """The code of the stage a lead left when it was moved to a lost stage (its
-    latest such move: a reopened and rejected-again lead counts from where it was
-    rejected last)."""
-    return Subquery(
-        StageChange.objects.filter(lead=OuterRef("pk"), to_stage_id__in=Stage.ids_of(StageKind.LOST))
-        .order_by("-changed_at", "-id")
-        .values("from_stage__code")[:1]
-    )
-
-
 def _key_expression(by: str):
     if by == "stage":
-        return _left_for_lost()
+        return left_for_lost()
     return F(f"{by}_id")
 
 

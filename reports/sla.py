@@ -14,12 +14,11 @@ import statistics
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import BigIntegerField, Case, Count, Exists, F, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import ExtractHour, ExtractIsoWeekDay
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import ContactAttempt, Source
+from leads.report_keys import arrival_hour, arrival_weekday
 from reports.base import Report, percent, register
-from reports.params import company_zone
 from revops.models import Team, User
 from sla.business_time import windows, working_time_between
 from sla.calendars import schedule_or_24x7, team_calendar
@@ -141,9 +140,9 @@ def minutes_text(value: Decimal | None) -> str | None:
 def _key_expression(by: str, prefix: str = ""):
     """The grouping key of a lead (``prefix`` reaches the lead from another model)."""
     if by == "hour":
-        return ExtractHour(f"{prefix}created_at", tzinfo=company_zone())
+        return arrival_hour(prefix)
     if by == "weekday":
-        return ExtractIsoWeekDay(f"{prefix}created_at", tzinfo=company_zone())
+        return arrival_weekday(prefix)
     return F(f"{prefix}{by}_id")
 
 

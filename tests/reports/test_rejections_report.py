@@ -24,7 +24,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from rest_framework.exceptions import ValidationError
 
-from leads.models import RejectionReason, Stage, StageChange
+from leads.models import Lead, RejectionReason, Stage, StageChange
+from leads.report_keys import rejected_from, with_rejection_reason
 from reports.base import get_report
 from reports.params import parse_params
 from tests.factories import CampaignFactory, LeadFactory, SegmentFactory, SourceFactory
@@ -201,10 +202,23 @@ def test_counts_drill_down_to_exactly_those_leads(april, people, api, by, who):
             assert answer.json()["count"] == row[field], (row.get("key"), field, link)
 
 
-def test_reason_and_stage_links_name_the_reason_and_stage(april, ceo):
-    rows = by_key(compute(ceo, "by=stage"))
-    assert "rejected_from=meeting" in rows["meeting"]["links"]["rejected"]
-    assert "rejection_reason=no_need" in rows["meeting"]["links"]["reasons"]["no_need"]
+@pytest.mark.parametrize("by", ["source", "stage"])
+def test_reason_and_stage_links_select_exactly_the_counted_leads(april, ceo, by):
+    """The links name rejection_reason / rejected_from; leads.report_keys defines both
+    the grouping and the filter (for the lead list's FilterSet), and they agree."""
+    report = get_report("rejections")
+    params = parse_params(QueryDict(f"{PERIOD}&by={by}"), ceo, report)
+    for row in report.compute(params)["rows"]:
+        rejected = Lead.objects.visible_to(ceo).step("rejected", "cohort", params.start, params.end)
+        if by == "stage":
+            assert f"rejected_from={row['key']}" in row["links"]["rejected"]
+            rejected = rejected_from(rejected, row["key"])
+        else:
+            rejected = rejected.filter(source_id=row["key"])
+        assert rejected.count() == row["rejected"]
+        for code, count in row["reasons"].items():
+            assert f"rejection_reason={code}" in row["links"]["reasons"][code]
+            assert with_rejection_reason(rejected, code).count() == count
 
 
 @pytest.mark.parametrize(

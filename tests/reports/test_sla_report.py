@@ -31,7 +31,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from leads.choices import AttemptChannel, AttemptOutcome
-from leads.models import ContactAttempt, RejectionReason, Stage
+from leads.models import ContactAttempt, Lead, RejectionReason, Stage
+from leads.report_keys import with_arrival_hour, with_arrival_weekday
 from reports.base import get_report
 from reports.params import parse_params
 from reports.sla import WorkingClock, histogram, median, nearest_rank, working_minutes
@@ -364,11 +365,16 @@ def test_lead_counts_drill_down_to_exactly_those_leads(week, people, api, by, wh
         assert answer.json()["count"] == row["leads"], (row.get("key"), link)
 
 
-def test_hour_and_weekday_links_name_the_arrival_hour_and_weekday(week, ceo):
-    hours = by_key(compute(ceo, "by=hour"))
-    assert "arrival_hour=11" in hours[11]["links"]["leads"]
-    weekdays = by_key(compute(ceo, "by=weekday"))
-    assert "arrival_weekday=6" in weekdays[6]["links"]["leads"]
+@pytest.mark.parametrize(("by", "narrow"), [("hour", with_arrival_hour), ("weekday", with_arrival_weekday)])
+def test_hour_and_weekday_links_select_exactly_the_rows_leads(week, ceo, by, narrow):
+    """The links name arrival_hour / arrival_weekday; leads.report_keys defines both the
+    grouping and the filter (for the lead list's FilterSet), and they agree."""
+    report = get_report("sla")
+    params = parse_params(QueryDict(f"{PERIOD}&by={by}"), ceo, report)
+    for row in report.compute(params)["rows"]:
+        assert f"arrival_{by}={row['key']}" in row["links"]["leads"]
+        leads = Lead.objects.visible_to(ceo).step("leads", "cohort", params.start, params.end)
+        assert narrow(leads, row["key"]).count() == row["leads"]
 
 
 @pytest.mark.parametrize(
