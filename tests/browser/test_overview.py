@@ -1,4 +1,4 @@
-"""The CEO's and the marketer's view: the home page's numbers, the lead list and
+"""Marketing's view: the home page's numbers, the lead list and
 its filters; and a rep who tries someone else's lead meets the 404 page."""
 
 import re
@@ -48,9 +48,11 @@ def company(floor, teammate):
     return leads
 
 
-def test_the_ceo_sees_the_numbers_and_filters_the_list(page, live_server, company):
-    UserFactory(username="ceo", first_name="Андрей", role="executive")
-    login(page, live_server, "ceo")
+def test_marketing_sees_the_numbers_and_filters_the_list(page, live_server, company):
+    # The overview is the home of marketing (and admins); the CEO's home is the
+    # KPI dashboard (tests/browser/test_kpi_dashboard_browser.py).
+    UserFactory(username="marketing_head", first_name="Андрей", role="marketing_head")
+    login(page, live_server, "marketing_head")
     expect(page).to_have_url(f"{live_server.url}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Андрей")
 
@@ -97,7 +99,7 @@ def test_the_ceo_sees_the_numbers_and_filters_the_list(page, live_server, compan
     filters.get_by_role("link", name="Reset").click()
     expect(page.locator("table.leads tbody tr")).to_have_count(5)
 
-    # The CEO reads a card but cannot work it.
+    # The head of marketing reads a card but cannot work it.
     page.get_by_role("link", name="Павел Громов").click()
     expect(page.locator(".tags .status")).to_have_text("Deal")
     expect(page.locator("#attempt-form")).to_have_count(0)
