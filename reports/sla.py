@@ -9,7 +9,6 @@ walk (sla.business_time). The number of queries does not depend on the data.
 """
 
 import datetime as dt
-import math
 import statistics
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -127,7 +126,8 @@ def nearest_rank(values: list[Decimal], pct: int) -> Decimal | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[max(1, math.ceil(pct * len(ordered) / 100)) - 1]
+    rank = -(-pct * len(ordered) // 100)  # ceil(pct × n / 100) in integers
+    return ordered[max(1, rank) - 1]
 
 
 def minutes_text(value: Decimal | None) -> str | None:
