@@ -5,6 +5,7 @@ import re
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -69,8 +70,10 @@ class LeadFilter(django_filters.FilterSet):
     source = IdModelChoiceFilter(label=_("Source"), queryset=Source.objects.all())
     campaign = IdModelChoiceFilter(label=_("Campaign"), queryset=Campaign.objects.all())
     segment = IdModelChoiceFilter(label=_("Segment"), queryset=Segment.objects.all())
+    # Chosen by code, filtered by the row: `product__code=<Product>` would compare
+    # the code with the product's name and match nothing.
     product = CodeChoiceFilter(
-        label=_("Product"), field_name="product__code", to_field_name="code", queryset=Product.objects.all()
+        label=_("Product"), field_name="product", to_field_name="code", queryset=Product.objects.all()
     )
     created_after = BoundedDateFilter(
         label=_("Arrived on or after"), method="filter_created_after", help_text=_("A date, YYYY-MM-DD.")
@@ -162,6 +165,9 @@ class LeadFilter(django_filters.FilterSet):
     def filter_problem(self, qs, name, value):
         if not value:
             return qs
+        # The list behind a report's count reads the report's database (DESIGN.md,
+        # "Drill-down"): the read replica when REPORTS_DATABASE_URL is set.
+        qs = qs.using(settings.REPORTS_DB_ALIAS)
         return with_problem(qs, value, self.form.cleaned_data.get("idle_days") or DEFAULT_IDLE_DAYS)
 
     def filter_without(self, qs, name, value):

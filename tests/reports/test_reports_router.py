@@ -119,3 +119,14 @@ def test_a_report_over_the_api_reads_its_leads_from_the_reports_alias(reports_al
     assert len(lead_reads(on_reports)) == 1
     assert lead_reads(on_default) == []
     assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in on_reports.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drill_down_list_reads_the_same_database_as_the_report(reports_alias, api, ceo):
+    """DESIGN.md, "Drill-down": the list behind a count reads the report's database."""
+    LeadFactory(owner=None)
+    api.force_authenticate(ceo)
+    with CaptureQueriesContext(reports_alias) as on_reports:
+        answer = api.get("/api/v1/leads/?problem=no_owner")
+    assert answer.status_code == 200 and answer.json()["count"] == 1
+    assert any('FROM "leads_lead"' in q["sql"] for q in on_reports.captured_queries)
