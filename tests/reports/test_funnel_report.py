@@ -30,8 +30,8 @@ import pytest
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from leads.models import Deal, LeadEvent, RejectionReason, Spend, Stage, StageChange
-from tests.factories import CampaignFactory, LeadFactory, SourceFactory
+from leads.models import Deal, Lead, LeadEvent, RejectionReason, Spend, Stage, StageChange
+from tests.factories import CampaignFactory, LeadFactory, ProductFactory, SegmentFactory, SourceFactory
 
 MSK = ZoneInfo("Europe/Moscow")
 PERIOD = {"date_from": "2026-03-01", "date_to": "2026-04-30"}
@@ -138,12 +138,17 @@ def data(rep, other_rep, head, teammate):
     # An open deal never counts.
     Deal.objects.create(lead=L[2], contact=L[2].contact, amount=70000, margin=10000, status="open")
 
+    product = ProductFactory(code="crm", name="CRM")
+    segment = SegmentFactory()
+    Lead.objects.filter(pk__in=[L[1].pk, L[2].pk, L[9].pk]).update(product=product)
+    Lead.objects.filter(pk__in=[L[1].pk, L[5].pk]).update(segment=segment)
+
     Spend.objects.create(source=s1, campaign=c1, month=dt.date(2026, 2, 1), amount=28000)
     Spend.objects.create(source=s1, campaign=c1, month=dt.date(2026, 3, 1), amount=31000)
     Spend.objects.create(source=s1, campaign=c1, month=dt.date(2026, 4, 1), amount=30000)
     Spend.objects.create(source=s1, month=dt.date(2026, 3, 1), amount=6200)
     Spend.objects.create(source=s2, month=dt.date(2026, 4, 1), amount=9000)
-    return {"s1": s1, "s2": s2, "c1": c1, "leads": L}
+    return {"s1": s1, "s2": s2, "c1": c1, "leads": L, "product": product, "segment": segment}
 
 
 def get(client, user, **params):
@@ -256,6 +261,22 @@ def test_cohort_by_owner_hides_spend(api, data, marketer, rep, other_rep):
     assert result["total"]["spend"] is None
 
 
+def test_cohort_by_product_segment_team(api, data, marketer, team_a, team_b):
+    rows = by_key(get(api, marketer, **PERIOD, by="product"))
+    assert rows[data["product"].pk]["label"] == "CRM"
+    # L1, L2, L9: all three reached SQL (L9 by its meeting); L1 won.
+    assert counts(rows[data["product"].pk]) == [3, 3, 3, 3, 2, 1, 0, 0]
+    assert counts(rows[None]) == [7, 3, 2, 2, 1, 1, 2, 1]
+    assert rows[None]["label"] == "No product"
+    assert rows[data["product"].pk]["spend"] is None
+    rows = by_key(get(api, marketer, **PERIOD, by="segment"))
+    assert counts(rows[data["segment"].pk]) == [2, 1, 1, 1, 1, 1, 0, 1]
+    rows = by_key(get(api, marketer, **PERIOD, by="team"))
+    assert counts(rows[team_a.pk]) == [7, 4, 3, 3, 3, 2, 1, 0]
+    assert counts(rows[team_b.pk]) == [3, 2, 2, 2, 0, 0, 1, 1]
+    assert rows[team_a.pk]["label"] == "Team A"
+
+
 def test_events_by_source(api, data, marketer):
     rows = by_key(get(api, marketer, **PERIOD, by="source", mode="events"))
     s1, s2 = rows[data["s1"].pk], rows[data["s2"].pk]
@@ -293,6 +314,12 @@ def test_week_keys_are_mondays(api, data, marketer):
         ("month", "events"),
         ("week", "events"),
         ("campaign", "events"),
+        ("product", "cohort"),
+        ("product", "events"),
+        ("segment", "cohort"),
+        ("team", "cohort"),
+        ("team", "events"),
+        ("owner", "events"),
     ],
 )
 def test_every_count_drills_down_to_as_many_leads(api, data, marketer, by, mode):
