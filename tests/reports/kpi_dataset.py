@@ -4,7 +4,7 @@
 March cohort (created 5 March, 10:00 Moscow), nine counted leads:
   L1  rep, won (deal), sql, contacted after 10 min, SLA met; deal 300 000 / 100 000 won 10 March
   L2  rep, proposal, sql, contacted after 20 min, SLA met; an open deal (never counted)
-  L3  other_rep, meeting, mql, contacted after 40 min, SLA breached (met late)
+  L3  other_rep, meeting, mql, contacted after 40 min, SLA breached (contacted late)
   L4  other_rep, qualification, sql, not contacted, SLA running
   L5  rep, rejected not_target
   L6  rep, rejected spam
@@ -126,7 +126,7 @@ def build(rep, other_rep):
         )
     _timer(leads[1], "met", met_after=10)
     _timer(leads[2], "met", met_after=20)
-    _timer(leads[3], "met", met_after=40, breached=True)
+    _timer(leads[3], "breached", met_after=40, breached=True)
     _timer(leads[4], "running")
 
     won = stage("deal")

@@ -255,3 +255,27 @@ def test_csv_export_has_a_line_per_tile(api, ceo, dataset):
     assert response.status_code == 200
     lines = response.content.decode("utf-8-sig").strip().splitlines()
     assert len(lines) == 1 + 13
+
+
+@pytest.mark.parametrize("persona", ["ceo", "head"])
+def test_tiles_agree_with_the_reports_behind_them(api, persona, request, dataset):
+    """The SLA and data-quality tiles are the SLA and quality reports' totals."""
+    user = request.getfixturevalue(persona)
+    tiles = by_code(tiles_for(api, user))
+    api.force_authenticate(user)
+    sla_total = api.get("/api/v1/reports/sla/", {"by": "owner"}).json()["total"]
+    assert tiles["sla_met_pct"]["value"] == sla_total["met_pct"]
+    assert tiles["first_contact_median_min"]["value"] == sla_total["first_contact_median_min"]
+    funnel = api.get("/api/v1/reports/funnel/", {"by": "source"})
+    if funnel.status_code == 200:  # r1-core's funnel report
+        total = funnel.json()["total"]
+        assert tiles["leads"]["value"] == total["leads"]
+        assert tiles["lead_to_sql"]["value"] == _pct(total["sql"], total["leads"])
+        assert tiles["sql_to_meeting"]["value"] == _pct(total["meeting"], total["sql"])
+        assert tiles["meeting_to_won"]["value"] == _pct(total["won"], total["meeting"])
+
+
+def _pct(num, den):
+    from reports.base import percent
+
+    return percent(num, den)
