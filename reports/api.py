@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from reports.base import REPORT_MODULES, get_report
 from reports.params import MODES, parse_params
+from reports.routers import reading_reports
 from revops.inputs import ID_SCHEMA
 
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -147,8 +148,11 @@ class ReportView(APIView):
         if report is None:
             raise Http404
         fmt = parse_format(request.query_params)
-        params = parse_params(request.query_params, request.user, report)
-        result = report.compute(params)
-        if fmt is not None:
-            return export_response(report, result, fmt)
+        # Reads (parameters, figures, the export) go to the reports database
+        # when REPORTS_DATABASE_URL is set (reports/routers.py).
+        with reading_reports():
+            params = parse_params(request.query_params, request.user, report)
+            result = report.compute(params)
+            if fmt is not None:
+                return export_response(report, result, fmt)
         return Response(result)

@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from reports.api import export_response, parse_format
 from reports.base import all_reports, get_report
 from reports.params import FILTERS, parse_params, today
+from reports.routers import reading_reports
 
 
 def _quarter_start(day: dt.date) -> dt.date:
@@ -114,10 +115,11 @@ def report_page(request, name):
     }
     try:
         fmt = parse_format(request.GET)
-        params = parse_params(request.GET, request.user, report)
-        result = report.compute(params)
-        if fmt is not None:
-            return export_response(report, result, fmt)
+        with reading_reports():
+            params = parse_params(request.GET, request.user, report)
+            result = report.compute(params)
+            if fmt is not None:
+                return export_response(report, result, fmt)
     except ValidationError as exc:
         context["errors"] = {
             field: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
