@@ -259,7 +259,7 @@ def test_csv_export_has_a_line_per_tile(api, ceo, dataset):
 
 @pytest.mark.parametrize("persona", ["ceo", "head"])
 def test_tiles_agree_with_the_reports_behind_them(api, persona, request, dataset):
-    """The SLA and data-quality tiles are the SLA and quality reports' totals."""
+    """The tiles are the totals of the reports behind them (funnel, SLA)."""
     user = request.getfixturevalue(persona)
     tiles = by_code(tiles_for(api, user))
     api.force_authenticate(user)
@@ -267,12 +267,20 @@ def test_tiles_agree_with_the_reports_behind_them(api, persona, request, dataset
     assert tiles["sla_met_pct"]["value"] == sla_total["met_pct"]
     assert tiles["first_contact_median_min"]["value"] == sla_total["first_contact_median_min"]
     funnel = api.get("/api/v1/reports/funnel/", {"by": "source"})
-    if funnel.status_code == 200:  # r1-core's funnel report
-        total = funnel.json()["total"]
-        assert tiles["leads"]["value"] == total["leads"]
-        assert tiles["lead_to_sql"]["value"] == _pct(total["sql"], total["leads"])
-        assert tiles["sql_to_meeting"]["value"] == _pct(total["meeting"], total["sql"])
-        assert tiles["meeting_to_won"]["value"] == _pct(total["won"], total["meeting"])
+    assert funnel.status_code == 200
+    total = funnel.json()["total"]
+    assert tiles["leads"]["value"] == total["leads"]
+    assert tiles["lead_to_won"]["value"] == _pct(total["won"], total["leads"])
+    assert tiles["lead_to_sql"]["value"] == _pct(total["sql"], total["leads"])
+    assert tiles["sql_to_meeting"]["value"] == _pct(total["meeting"], total["sql"])
+    assert tiles["meeting_to_won"]["value"] == _pct(total["won"], total["meeting"])
+    events = api.get("/api/v1/reports/funnel/", {"by": "source", "mode": "events"}).json()["total"]
+    assert tiles["won"]["value"] == events["won"]
+    # The revenue tile counts repeat sales too (DESIGN: all won deals).
+    revenue = Decimal(events["revenue"]) + Decimal(events["repeat_revenue"])
+    assert Decimal(tiles["revenue"]["value"]) == revenue
+    if persona == "ceo":
+        assert tiles["cpl"]["value"] == total["cpl"]
 
 
 def _pct(num, den):
