@@ -373,7 +373,20 @@ def test_every_role_opens_page_and_api(client, api, data, people, who):
     assert page.status_code == 200
     api.force_authenticate(user)
     assert api.get("/api/v1/reports/funnel/", PERIOD).status_code == 200
-    assert client.get("/reports/").status_code == 200
+    index = client.get("/reports/")
+    assert index.status_code == 200
+    assert 'href="/reports/"' in index.content.decode()  # "Reports" in the navigation
+
+
+def test_a_merged_duplicate_counts_nowhere(api, marketer, head, rep):
+    from leads.merge import merge
+
+    keep = LeadFactory(created_at=at(3, 3), owner=rep)
+    duplicate = LeadFactory(created_at=at(3, 4), owner=rep, source=keep.source, qualification="mql")
+    merge(keep, duplicate, head)
+    for mode in ("cohort", "events"):
+        total = get(api, marketer, **PERIOD, mode=mode)["total"]
+        assert (total["leads"], total["mql"], total["rejected"]) == (1, 0, 0), mode
 
 
 def test_page_shows_drill_down_links(client, data, marketer):
