@@ -26,8 +26,8 @@ from reports.base import Report, money, percent, register
 from reports.models import KpiCode, KpiTarget
 from reports.quality import data_quality_pct
 from reports.routers import report_db
-from reports.sla import median, minutes_text
-from sla.models import SlaTimer, TimerKind, TimerState
+from reports.sla import BREACHED, MET, median, minutes_text, timers_of
+from sla.models import TimerKind
 
 # Rejection reasons that mean "marketing brought the wrong lead" (target_share).
 NOT_TARGET_REASONS = ("not_target", "spam")
@@ -130,24 +130,15 @@ def first_contact_median(cohort):
 
 
 def _first_contact_timers(cohort):
-    return SlaTimer.objects.filter(kind=TimerKind.FIRST_CONTACT, lead__in=cohort.values("pk"))
-
-
-# As reports/sla.py counts them: met = met without a breach, breached = has a breach.
-# Read from the timer's own columns, not an EXISTS over Breach per timer (several
-# times cheaper over a month of timers): the sweep sets breached_at in the same
-# transaction that writes the Breach (sla/sweep.py), and a breached timer stays
-# breached after a late contact, so "breached_at is set" is "has a breach".
-# TODO(r3-sla): reports/sla.py could expose these two conditions so they live once.
-SLA_MET = Q(state=TimerState.MET, breached_at__isnull=True)
-SLA_BREACHED = Q(breached_at__isnull=False)
+    """The cohort's first-contact timers as reports/sla.py reads them (with has_breach)."""
+    return timers_of(cohort, TimerKind.FIRST_CONTACT)
 
 
 def sla_counts(cohort) -> dict:
     """Met and breached first-contact timers of the cohort's leads (met_pct =
     met / (met + breached) × 100)."""
     return _first_contact_timers(cohort).aggregate(
-        met=Count("id", filter=SLA_MET), breached=Count("id", filter=SLA_BREACHED)
+        met=Count("id", filter=MET), breached=Count("id", filter=BREACHED)
     )
 
 
@@ -331,7 +322,7 @@ def trend(params, until: dt.date) -> dict:
         for row in _first_contact_timers(window)
         .annotate(m=TruncMonth("lead__created_at", tzinfo=zone))
         .values("m")
-        .annotate(met=Count("id", filter=SLA_MET), breached=Count("id", filter=SLA_BREACHED))
+        .annotate(met=Count("id", filter=MET), breached=Count("id", filter=BREACHED))
         .order_by()
     }
     medians = _monthly_medians(window, zone)
