@@ -114,8 +114,10 @@ class _Median(Aggregate):
     output_field = FloatField()
 
 
-def _minutes_expression():
-    return ExpressionWrapper(Extract(F("first_contact_at") - F("created_at"), "epoch") / 60.0, FloatField())
+def _seconds_expression():
+    # Seconds, not minutes: a float holds whole (and half, for an even count's
+    # median) seconds exactly; the division by 60 happens in Decimal (_minutes).
+    return ExpressionWrapper(Extract(F("first_contact_at") - F("created_at"), "epoch"), FloatField())
 
 
 def first_contact_median(cohort):
@@ -125,7 +127,10 @@ def first_contact_median(cohort):
     database takes the median (percentile_cont) so the dashboard does not fetch a
     month of leads; elsewhere reports/sla.py's median over the fetched minutes."""
     if connections[report_db()].vendor == "postgresql":
-        return cohort.filter(first_contact_at__isnull=False).aggregate(m=_Median(_minutes_expression()))["m"]
+        seconds = cohort.filter(first_contact_at__isnull=False).aggregate(m=_Median(_seconds_expression()))[
+            "m"
+        ]
+        return None if seconds is None else Decimal(repr(seconds)) / 60
     return median(_first_contact_minutes(cohort))
 
 
@@ -201,8 +206,7 @@ def figures(params) -> dict:
 
 
 def _minutes(value) -> str | None:
-    # PostgreSQL's median is a float: through its shortest decimal text, not its binary value.
-    return minutes_text(None if value is None else Decimal(str(value)))
+    return minutes_text(value)
 
 
 # --- targets and status ------------------------------------------------------------------
@@ -360,14 +364,14 @@ def _as_date(value) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _monthly_medians(window, zone) -> dict[dt.date, float]:
+def _monthly_medians(window, zone) -> dict[dt.date, Decimal]:
     answered = window.filter(first_contact_at__isnull=False)
     if connections[report_db()].vendor == "postgresql":
         return {
-            row["m"].date(): row["median"]
+            row["m"].date(): Decimal(repr(row["median"])) / 60
             for row in answered.annotate(m=TruncMonth("created_at", tzinfo=zone))
             .values("m")
-            .annotate(median=_Median(_minutes_expression()))
+            .annotate(median=_Median(_seconds_expression()))
             .order_by()
         }
     minutes: dict[dt.date, list[Decimal]] = {}

@@ -287,3 +287,15 @@ def _pct(num, den):
     from reports.base import percent
 
     return percent(num, den)
+
+
+def test_median_of_an_even_count_rounds_half_up_once(api, ceo):
+    """12 min 20 s and 12 min 22 s: the median is 12 min 21 s = 12.35 min → 12.4."""
+    from tests.factories import LeadFactory
+    from tests.reports.kpi_dataset import ARRIVAL
+
+    with time_machine.travel(TODAY, tick=False):
+        for seconds in (740, 742):
+            LeadFactory(created_at=ARRIVAL, first_contact_at=ARRIVAL + dt.timedelta(seconds=seconds))
+        tiles = by_code(tiles_for(api, ceo))
+    assert tiles["first_contact_median_min"]["value"] == "12.4"
