@@ -13,8 +13,9 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from leads.choices import Qualification, StageKind
-from leads.models import Campaign, Lead, Product, Segment, Source, Stage
+from leads.models import Campaign, Lead, Product, RejectionReason, Segment, Source, Stage
 from leads.quality import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, Problem, with_problem
+from leads.report_keys import rejected_from, with_arrival_hour, with_arrival_weekday
 from leads.steps import MODES, STEPS
 from revops.inputs import BoundedDateFilter, IdModelChoiceFilter, parse_id
 from revops.models import Team
@@ -133,6 +134,33 @@ class LeadFilter(django_filters.FilterSet):
         max_value=MAX_IDLE_DAYS,
         help_text=_("For problem=idle or any: working days without activity (default 3)."),
     )
+    # Drill-down from the SLA and Rejections reports: the groupings of leads/report_keys.py.
+    arrival_hour = django_filters.TypedChoiceFilter(
+        label=_("Hour of arrival"),
+        choices=[(hour, hour) for hour in range(24)],
+        coerce=int,
+        method="filter_arrival_hour",
+        help_text=_("0–23, in the company's time zone."),
+    )
+    arrival_weekday = django_filters.TypedChoiceFilter(
+        label=_("Weekday of arrival"),
+        choices=[(day, day) for day in range(1, 8)],
+        coerce=int,
+        method="filter_arrival_weekday",
+        help_text=_("1–7, Monday = 1, in the company's time zone."),
+    )
+    rejection_reason = CodeChoiceFilter(
+        label=_("Rejection reason"),
+        field_name="rejection_reason",
+        to_field_name="code",
+        queryset=RejectionReason.objects.all(),
+    )
+    rejected_from = django_filters.ChoiceFilter(
+        label=_("Rejected from stage"),
+        choices=lambda: [(stage.code, stage.code) for stage in Stage.cached()] + [("none", "none")],
+        method="filter_rejected_from",
+        help_text=_("The stage the lead left for lost (none: no such move recorded)."),
+    )
     sla_state = django_filters.ChoiceFilter(
         label=_("SLA"),
         choices=TimerState.choices,
@@ -158,6 +186,15 @@ class LeadFilter(django_filters.FilterSet):
             self.filters["owner"].field.widget = forms.Select(
                 choices=[("", "—"), ("none", _("unassigned")), *owner_choices]
             )
+
+    def filter_arrival_hour(self, qs, name, value):
+        return qs if value in (None, "") else with_arrival_hour(qs, value)
+
+    def filter_arrival_weekday(self, qs, name, value):
+        return qs if value in (None, "") else with_arrival_weekday(qs, value)
+
+    def filter_rejected_from(self, qs, name, value):
+        return rejected_from(qs, value) if value else qs
 
     def filter_noop(self, qs, name, value):
         return qs

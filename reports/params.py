@@ -52,6 +52,9 @@ class ReportParams:
     filters: dict = field(default_factory=dict)  # only those given; product as its id
     # The product's code for links (the lead list filters products by code).
     product_code: str | None = None
+    # A report's own parameters beside the common ones (Report.parse_extra), e.g.
+    # the data-quality report's idle_days; they go into query() and so into links.
+    extra: dict = field(default_factory=dict)
 
     @property
     def start(self) -> dt.datetime:
@@ -113,6 +116,7 @@ class ReportParams:
             "mode": self.mode,
             "by": self.by,
             **{name: str(value) for name, value in self.filters.items()},
+            **{name: str(value) for name, value in self.extra.items()},
         }
         params.update(extra)
         return {k: v for k, v in params.items() if v is not None}
@@ -206,6 +210,12 @@ def parse_params(query, user, report: Report) -> ReportParams:
             product_code = row.code
         filters[name] = value
 
+    extra: dict = {}
+    if hasattr(report, "parse_extra"):
+        try:
+            extra = report.parse_extra(query)
+        except ValidationError as exc:
+            errors.update(exc.detail)
     if errors:
         raise ValidationError(errors)
     return ReportParams(
@@ -216,4 +226,5 @@ def parse_params(query, user, report: Report) -> ReportParams:
         by=by,
         filters=filters,
         product_code=product_code,
+        extra=extra,
     )

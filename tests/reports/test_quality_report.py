@@ -348,3 +348,19 @@ def test_exports_of_the_report(dataset, client, ceo):
 def test_anonymous_is_sent_to_sign_in(db, client, api):
     assert client.get("/reports/quality/").status_code == 302
     assert api.get("/api/v1/reports/quality/").status_code in (401, 403)
+
+
+def test_idle_days_through_page_and_api(dataset, client, api, ceo):
+    client.force_login(ceo)
+    api.force_authenticate(ceo)
+    with time_machine.travel(NOW, tick=False):
+        answer = api.get("/api/v1/reports/quality/?idle_days=10")
+        assert answer.status_code == 200
+        assert answer.json()["idle_days"] == 10 and answer.json()["total"]["idle"] == 1
+        assert "idle_days=10" in answer.json()["total"]["links"]["idle"]
+        page = client.get("/reports/quality/?idle_days=10")
+        assert page.status_code == 200 and 'value="10"' in page.content.decode()
+        for bad in ("0", "abc", "251"):
+            assert api.get(f"/api/v1/reports/quality/?idle_days={bad}").status_code == 400
+            bad_page = client.get(f"/reports/quality/?idle_days={bad}")
+            assert bad_page.status_code == 400

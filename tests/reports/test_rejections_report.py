@@ -221,6 +221,19 @@ def test_reason_and_stage_links_select_exactly_the_counted_leads(april, ceo, by)
             assert with_rejection_reason(rejected, code).count() == count
 
 
+@pytest.mark.parametrize("by", ["source", "stage", "owner"])
+def test_reason_and_stage_links_give_those_counts_on_the_lead_api(april, ceo, api, by):
+    api.force_authenticate(ceo)
+    result = compute(ceo, f"by={by}")
+    for row in [*result["rows"], result["total"]]:
+        links = {"rejected": (row["links"]["rejected"], row["rejected"])}
+        links.update({code: (row["links"]["reasons"][code], n) for code, n in row["reasons"].items()})
+        for field, (link, count) in links.items():
+            answer = api.get("/api/v1/leads/?" + link.split("?", 1)[1])
+            assert answer.status_code == 200, answer.content
+            assert answer.json()["count"] == count, (row.get("key"), field, link)
+
+
 @pytest.mark.parametrize(
     "query", ["by=hour", "by=reason", "mode=events", "date_from=yesterday", "campaign=0", "segment=999999"]
 )

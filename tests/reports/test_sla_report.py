@@ -350,7 +350,7 @@ def test_median_and_nearest_rank():
     assert [b["leads"] for b in histogram([0, 4.9, 5, 1440, 10**6])] == [2, 1, 0, 0, 0, 0, 0, 0, 2]
 
 
-@pytest.mark.parametrize("by", ["owner", "team", "source"])
+@pytest.mark.parametrize("by", ["owner", "team", "source", "hour", "weekday"])
 @pytest.mark.parametrize("who", ["ceo", "head", "rep"])
 def test_lead_counts_drill_down_to_exactly_those_leads(week, people, api, by, who):
     """The lead list behind each row's `leads` (and the total's) has that many leads."""
