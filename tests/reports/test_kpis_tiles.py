@@ -228,6 +228,7 @@ def test_anonymous_is_refused(api, dataset):
     "query",
     [
         {"date_from": "2026-13-01", "date_to": "2026-03-05"},
+        {"date_from": "2026-13-01"},
         {"date_from": "2026-03-10", "date_to": "2026-03-01"},
         {"mode": "sideways"},
         {"source": "abc"},
