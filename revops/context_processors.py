@@ -24,8 +24,13 @@ def navigation(request):
         items.append((_("New lead"), reverse("leads:new")))
     if user.is_sales_head or user.sees_all_leads:
         items.append((_("SLA breaches"), reverse("breaches")))
+    if user.role != Role.REP and user.role != Role.EXECUTIVE:
+        # The executive's home is the dashboard already; heads and marketing open it here.
+        items.append((_("Dashboard"), reverse("dashboard")))
     # Every role reads reports, each over the leads it may see.
     items.append((_("Reports"), reverse("reports")))
+    if user.role in (Role.MARKETER, Role.MARKETING_HEAD, Role.EXECUTIVE, Role.ADMIN) or user.is_superuser:
+        items.append((_("Spend"), reverse("spend:list")))
     if user.role in (Role.SALES_HEAD, Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
         items.append((_("Import"), reverse("leads:import")))
     if user.is_staff:
