@@ -390,7 +390,13 @@ def answer_checklist(lead: Lead, actor, answers: dict, *, at=None) -> Lead:
         elif answer.answer != value:
             answer.answer, answer.answered_by, answer.answered_at = value, actor, at
             answer.save()
-    level = qualification_of(lead, criteria.values())
+    return requalify(lead, actor, at, criteria.values())
+
+
+def requalify(lead: Lead, actor, at, criteria=None) -> Lead:
+    """Set the lead's qualification from its checklist answers; a change is
+    written to the history (the events-mode funnel reads it from there)."""
+    level = qualification_of(lead, criteria_for(lead) if criteria is None else criteria)
     if level != lead.qualification:
         LeadEvent.objects.create(
             lead=lead,

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.actions import Conflict, _move, lock_lead
+from leads.actions import Conflict, _move, lock_lead, requalify
 from leads.choices import StageCode, StageKind
 from leads.models import (
     Assignment,
@@ -45,6 +45,12 @@ def merge(keep: Lead, duplicate: Lead, actor) -> Lead:
     ):
         keep.first_contact_at = max(duplicate.first_contact_at, keep.created_at)
         keep.save(update_fields=["first_contact_at", "updated_at"])
+    # The request got as far as the further of the two (DESIGN.md: a merge gives the
+    # kept lead the later furthest stage), and the answers it gained may qualify it.
+    if (duplicate.furthest_stage.position or 0) > (keep.furthest_stage.position or 0):
+        keep.furthest_stage = duplicate.furthest_stage
+        keep.save(update_fields=["furthest_stage", "updated_at"])
+    requalify(keep, actor, now)
     cancel_timers(duplicate, now)
     duplicate.rejection_reason = RejectionReason.objects.get(code="duplicate")
     duplicate.rejection_comment = _("merged into lead #%(id)s") % {"id": keep.pk}
