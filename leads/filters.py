@@ -57,6 +57,25 @@ class IdleDaysFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": 23})
+class HourFilter(django_filters.NumberFilter):
+    """An hour of the day, 0–23 (else a 400)."""
+
+    field_class = forms.IntegerField
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 7})
+class WeekdayFilter(django_filters.NumberFilter):
+    """An ISO weekday, 1–7 with Monday = 1 (else a 400)."""
+
+    field_class = forms.IntegerField
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class StageCodeFilter(django_filters.ChoiceFilter):
+    """A stage's code (or "none"), from the current stages."""
+
+
 class LeadFilter(django_filters.FilterSet):
     stage = CodeFilter(
         label=_("Stage"), field_name="stage__code", to_field_name="code", queryset=Stage.objects.all()
@@ -135,17 +154,17 @@ class LeadFilter(django_filters.FilterSet):
         help_text=_("For problem=idle or any: working days without activity (default 3)."),
     )
     # Drill-down from the SLA and Rejections reports: the groupings of leads/report_keys.py.
-    arrival_hour = django_filters.TypedChoiceFilter(
+    arrival_hour = HourFilter(
         label=_("Hour of arrival"),
-        choices=[(hour, hour) for hour in range(24)],
-        coerce=int,
+        min_value=0,
+        max_value=23,
         method="filter_arrival_hour",
         help_text=_("0–23, in the company's time zone."),
     )
-    arrival_weekday = django_filters.TypedChoiceFilter(
+    arrival_weekday = WeekdayFilter(
         label=_("Weekday of arrival"),
-        choices=[(day, day) for day in range(1, 8)],
-        coerce=int,
+        min_value=1,
+        max_value=7,
         method="filter_arrival_weekday",
         help_text=_("1–7, Monday = 1, in the company's time zone."),
     )
@@ -155,7 +174,7 @@ class LeadFilter(django_filters.FilterSet):
         to_field_name="code",
         queryset=RejectionReason.objects.all(),
     )
-    rejected_from = django_filters.ChoiceFilter(
+    rejected_from = StageCodeFilter(
         label=_("Rejected from stage"),
         choices=lambda: [(stage.code, stage.code) for stage in Stage.cached()] + [("none", "none")],
         method="filter_rejected_from",
