@@ -11,13 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import QueryDict
 from django.shortcuts import redirect, render
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from rest_framework.exceptions import ValidationError
 
 from reports import kpis
 from reports.base import get_report
+from reports.display import decimal_text, group_digits
 from reports.models import KpiCode, KpiTarget
 from reports.params import parse_params, today
 from reports.routers import reading_reports
@@ -82,30 +83,19 @@ def _period_query(query: QueryDict) -> tuple[str, QueryDict]:
 # --- display -----------------------------------------------------------------------------
 
 
-def _group_digits(number: int) -> str:
-    sep = "\u00a0" if (get_language() or "ru").startswith("ru") else ","
-    return f"{number:,}".replace(",", sep)
-
-
-def _decimal_text(value: Decimal) -> str:
-    point = "," if (get_language() or "ru").startswith("ru") else "."
-    whole, _dot, frac = str(abs(value)).partition(".")
-    return ("-" if value < 0 else "") + _group_digits(int(whole)) + (point + frac if frac else "")
-
-
 def display(tile: kpis.Tile, value) -> str:
     """A tile's figure as people read it: "4 336 000 ₽", "12,5 %", "14,5 мин", "1 234"."""
     if value is None:
         return "—"
     if tile.kind == "count":
         # A pro-rated target may have a fraction: shown rounded, judged unrounded.
-        return _group_digits(int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+        return group_digits(int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)))
     if tile.kind == "money":
         rubles = int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-        return f"{_group_digits(rubles)}\u00a0₽"
+        return f"{group_digits(rubles)}\u00a0₽"
     if tile.code == KpiCode.FIRST_CONTACT_MEDIAN_MIN:
-        return _("%(minutes)s min") % {"minutes": _decimal_text(Decimal(value))}
-    return f"{_decimal_text(Decimal(value))}\u00a0%"
+        return _("%(minutes)s min") % {"minutes": decimal_text(Decimal(value))}
+    return f"{decimal_text(Decimal(value))}\u00a0%"
 
 
 def _link(tile: kpis.Tile, params) -> str:

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import translation
+from django.utils.translation import gettext
 from rest_framework.test import APIClient
 
 from leads.models import Deal, Lead, LeadEvent, RejectionReason, Spend, Stage, StageChange
@@ -231,7 +232,7 @@ def test_cohort_by_campaign_pro_rates_spend(api, data, marketer):
         "-22.6",
     )
     assert (c1["revenue"], c1["margin"]) == ("80000.00", "24000.00")
-    assert none["label"] == "No campaign"
+    assert none["label"] == gettext("No campaign")
     assert counts(none) == [4, 1, 1, 1, 0, 0, 0, 1]
     assert (none["spend"], none["cpl"]) == ("7700.00", "1925.00")
     assert result["total"]["spend"] == "38700.00"
@@ -267,7 +268,7 @@ def test_cohort_by_product_segment_team(api, data, marketer, team_a, team_b):
     # L1, L2, L9: all three reached SQL (L9 by its meeting); L1 won.
     assert counts(rows[data["product"].pk]) == [3, 3, 3, 3, 2, 1, 0, 0]
     assert counts(rows[None]) == [7, 3, 2, 2, 1, 1, 2, 1]
-    assert rows[None]["label"] == "No product"
+    assert rows[None]["label"] == gettext("No product")
     assert rows[data["product"].pk]["spend"] is None
     rows = by_key(get(api, marketer, **PERIOD, by="segment"))
     assert counts(rows[data["segment"].pk]) == [2, 1, 1, 1, 1, 1, 0, 1]
