@@ -17,36 +17,12 @@ from django.urls import reverse
 
 from leads import import_jobs, import_views, importer, tasks
 from leads.models import ImportJob, Lead
-from tests.factories import SourceFactory
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)  # as in conftest.py: a working Wednesday
+
 State = ImportJob.State
-
-
-@pytest.fixture(autouse=True)
-def working_hours():
-    with time_machine.travel(NOW, tick=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def source(db):
-    return SourceFactory(code="exhibition", name="Выставка")
 
 
 def csv_of(n: int) -> bytes:

@@ -4,11 +4,9 @@ imports new leads without owners; an owner in a file must be an active sales
 rep within the importer's scope, else that row is an error. The management
 command runs with an administrator's scope."""
 
-import datetime as dt
 import io
 
 import pytest
-import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -16,35 +14,9 @@ from django.urls import reverse
 from leads.importer import ImportFileError, import_file, prepare
 from leads.models import ImportJob, Lead
 from revops.roles import Role
-from tests.factories import SourceFactory, UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def working_hours():
-    with time_machine.travel(NOW, tick=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def source(db):
-    return SourceFactory(code="exhibition", name="Выставка")
 
 
 def write(tmp_path, text, name="leads.csv"):

@@ -20,39 +20,14 @@ from tests.factories import LeadFactory, SourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)  # as in conftest.py: a working Wednesday
+
 
 GOOD_CSV = (
     "name,phone,email,company,product,comment,utm_source,utm_campaign\n"
     "Ирина Соколова,+7 (916) 123-45-67,Irina@Vector.ru,ООО «Вектор»,crm,Нужна CRM,yandex,crm_brand\n"
     "Пётр Иванов,8 916 765-43-21,,ООО «Ромашка»,,,,\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def working_hours():
-    # A Wednesday, 11:00 in Moscow: the default calendar is open, reps are on.
-    with time_machine.travel(NOW, tick=True):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _data_dir(settings, tmp_path):
-    settings.DATA_DIR = tmp_path / "data"
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    # The messages are asserted in English; the Russian ones are checked by test_i18n.
-    from django.utils import translation
-
-    with translation.override("en"):
-        yield
-
-
-@pytest.fixture
-def source(db):
-    return SourceFactory(code="exhibition", name="Выставка")
 
 
 def write(tmp_path, content, name="leads.csv", encoding="utf-8"):
