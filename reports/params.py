@@ -146,6 +146,18 @@ class ReportParams:
         return "/leads/?" + urlencode(items)
 
 
+# Groupings whose lead-list filter has another name (leads/filters.py, leads/report_keys.py).
+ROW_FILTERS = {"hour": "arrival_hour", "weekday": "arrival_weekday", "stage": "rejected_from"}
+
+
+def row_selection(by: str, key) -> dict:
+    """The lead-list parameters that select a report row's leads: the grouping's
+    filter with the row's key, or the "none" row (`without`; "none" for a stage)."""
+    if key is None:
+        return {"rejected_from": "none"} if by == "stage" else {"without": by}
+    return {ROW_FILTERS.get(by, by): key}
+
+
 def _parse_date(query, name, errors):
     raw = query.get(name, "")
     if raw == "":

@@ -26,6 +26,7 @@ from leads.quality import (
     problem_condition,
 )
 from reports.base import Report, percent, register
+from reports.params import row_selection
 from reports.routers import report_db
 from revops.inputs import parse_id
 
@@ -93,12 +94,6 @@ def _names(by: str, keys) -> dict:
     return {team.pk: str(team) for team in Team.objects.using(report_db()).filter(pk__in=ids)}
 
 
-def _selection(by: str, key) -> dict:
-    if key is None:
-        return {"owner": "none"} if by == "owner" else {"without": "team"}
-    return {by: key}
-
-
 @register
 class QualityReport(Report):
     name = "quality"
@@ -138,7 +133,7 @@ class QualityReport(Report):
                 label = names.get(key, str(key))
             row = {"key": key, "label": label, **{field: item[field] for field in COUNTS}}
             row["quality_pct"] = self._quality(row)
-            row["links"] = self._links(params, _selection(params.by, key), idle_days)
+            row["links"] = self._links(params, row_selection(params.by, key), idle_days)
             rows.append(row)
         rows.sort(key=lambda row: (row["key"] is None, row["label"].casefold()))
 

@@ -11,6 +11,7 @@ from leads.choices import StageKind
 from leads.models import Campaign, RejectionReason, Segment, Source, Stage
 from leads.report_keys import left_for_lost
 from reports.base import Report, percent, register
+from reports.params import row_selection
 from revops.models import User
 
 # The reasons that settle the "bad leads" argument: the lead was never a buyer.
@@ -41,15 +42,6 @@ def _label(by: str, key, names: dict) -> str:
     if key is None:
         return str(_("unassigned") if by == "owner" else _("none"))
     return names.get(key, str(key))
-
-
-def _selection(by: str, key) -> dict:
-    """Lead-list parameters selecting a row's leads."""
-    if by == "stage":
-        return {"rejected_from": key if key is not None else "none"}
-    if key is None:
-        return {"without": by}
-    return {by: key}
 
 
 @register
@@ -106,7 +98,7 @@ class RejectionsReport(Report):
                 sorted(item["reasons"].items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
             )
             item.update(self._shares(item))
-            item["links"] = self._links(params, _selection(by, item["key"]), item["reasons"])
+            item["links"] = self._links(params, row_selection(by, item["key"]), item["reasons"])
             result_rows.append(item)
 
         total = {

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.models import ContactAttempt, Source
 from leads.report_keys import arrival_hour, arrival_weekday
 from reports.base import Report, percent, register
+from reports.params import row_selection
 from revops.models import Team, User
 from sla.business_time import windows, working_time_between
 from sla.calendars import schedule_or_24x7, team_calendar
@@ -195,17 +196,6 @@ def _order(by: str, row: dict):
     return (key is None, 0, row["label"].casefold())
 
 
-def _drill_key(by: str, key) -> dict:
-    """The lead-list parameters selecting a row's leads."""
-    if by == "hour":
-        return {"arrival_hour": key}
-    if by == "weekday":
-        return {"arrival_weekday": key}
-    if key is None:
-        return {"without": by}
-    return {by: key}
-
-
 @register
 class SlaReport(Report):
     name = "sla"
@@ -291,7 +281,7 @@ class SlaReport(Report):
         for item in sorted(rows.values(), key=lambda r: _order(by, r)):
             clock, work = item.pop("_clock"), item.pop("_work")
             item.update(self._ratios(item, clock, work))
-            item["links"] = self._links(params, _drill_key(by, item["key"]))
+            item["links"] = self._links(params, row_selection(by, item["key"]))
             result_rows.append(item)
 
         total = {field: sum(item[field] for item in result_rows) for field in COUNT_FIELDS}

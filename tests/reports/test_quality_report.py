@@ -243,7 +243,7 @@ def test_links_drop_the_period_and_name_the_problem(dataset, ceo, rep):
     assert f"owner={rep.pk}" in links["no_product"] and "problem=no_product" in links["no_product"]
     assert "problem=idle" in links["idle"] and "idle_days=3" in links["idle"]
     assert "status=open" in links["open_leads"]
-    assert "owner=none" in by_key(result)[None]["links"]["no_owner"]
+    assert "without=owner" in by_key(result)[None]["links"]["no_owner"]
     LeadFactory(owner=None, team=None, created_at=NOW)
     no_team = by_key(compute(ceo, "by=team"))[None]
     assert all("without=team" in link for link in no_team["links"].values())
