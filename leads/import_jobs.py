@@ -82,6 +82,23 @@ def create(
     )
 
 
+def confirm(job: ImportJob, user) -> bool:
+    """The uploader's confirmation turns a clean checked job into an import, once:
+    a conditional update, so a second click (or a second tab) changes nothing and
+    answers False."""
+    return bool(
+        ImportJob.objects.filter(
+            pk=job.pk,
+            created_by=user,
+            state=State.READY,
+            dry_run=True,
+            invalid=0,
+            total__gt=0,
+            content__isnull=False,
+        ).update(state=State.PENDING, dry_run=False, updated_at=timezone.now())
+    )
+
+
 def forget_old_files() -> int:
     """Drop the files of checked jobs nobody confirmed within FILE_LIFETIME
     (they hold personal data); such a job can no longer be imported."""

@@ -20,7 +20,6 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -201,16 +200,7 @@ def preview(request, pk: int):
 @require_POST
 def confirm(request, pk: int):
     job = _job(request, pk)
-    # The claim: only one confirmation turns the checked job into an import.
-    confirmed = ImportJob.objects.filter(
-        pk=job.pk,
-        created_by=request.user,
-        state=State.READY,
-        dry_run=True,
-        invalid=0,
-        total__gt=0,
-        content__isnull=False,
-    ).update(state=State.PENDING, dry_run=False, updated_at=timezone.now())
+    confirmed = import_jobs.confirm(job, request.user)
     if not confirmed:
         job.refresh_from_db()
         if job.state in ImportJob.ACTIVE_STATES or job.state == State.DONE:

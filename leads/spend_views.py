@@ -319,15 +319,7 @@ def spend_import_job(request, pk: int):
 @require_POST
 def spend_import_confirm(request, pk: int):
     job = _job(request, pk)
-    confirmed = ImportJob.objects.filter(
-        pk=job.pk,
-        created_by=request.user,
-        state=State.READY,
-        dry_run=True,
-        invalid=0,
-        total__gt=0,
-        content__isnull=False,
-    ).update(state=State.PENDING, dry_run=False, updated_at=timezone.now())
+    confirmed = import_jobs.confirm(job, request.user)
     if not confirmed:
         messages.error(request, _("This upload was already imported or has expired."))
         return redirect("spend:import_job", pk=job.pk)
