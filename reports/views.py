@@ -126,7 +126,7 @@ def report_page(request, name):
             for field, msgs in exc.detail.items()
         }
         return render(request, "reports/base_report.html", context, status=400)
-    context.update(params=params, result=result)
+    context.update(params=params, result=result, by_label=BY_LABELS.get(params.by, params.by))
     context["export_query"] = {
         "csv": _urlencode(params.query(format="csv")),
         "xlsx": _urlencode(params.query(format="xlsx")),
