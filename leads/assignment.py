@@ -9,6 +9,7 @@ reader's language (see `describe`).
 """
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -19,7 +20,7 @@ from django.utils.translation import gettext as _
 from leads.actions import Conflict, Invalid, lock_lead
 from leads.choices import AssignmentKind, StageKind
 from leads.models import Assignment, Lead, RoutingRule, Stage
-from revops import bulk, refcache
+from revops import refcache
 from revops.availability import availability
 from revops.models import Absence, DistributionMode, Team, User
 from revops.roles import Role
@@ -27,6 +28,8 @@ from sla.calendars import schedule_or_24x7, team_calendar
 from sla.clock import first_contact_time_left, recompute_running
 from sla.models import NotificationKind, SlaTimer
 from sla.notify import notify
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,18 +87,14 @@ def smooth_cycle(weights: list[tuple[User, int]]) -> list[User]:
 
 
 def next_ticket(team: Team) -> int:
-    """Bump and read the team's distribution counter in one statement."""
+    """Bump and read the team's distribution counter in one statement. The
+    row stays locked until the caller's transaction ends, so two picks never
+    get the same ticket."""
     table = connection.ops.quote_name(Team._meta.db_table)
-    bump = f"UPDATE {table} SET rr_counter = rr_counter + 1 WHERE id = %s RETURNING rr_counter"
-    if bulk.multi_statement() and connection.get_autocommit():
-        # A ticket of its own (intake's plan): one query is one transaction, and
-        # its commit need not wait for the disk. A crash can lose the last
-        # increments, so the rotation repeats a place once; never a lead. In a
-        # caller's transaction (atomic or autocommit off) the setting would
-        # cover the caller's commit too, so it is not used there.
-        bump = "SET LOCAL synchronous_commit TO OFF; " + bump
     with connection.cursor() as cursor:
-        cursor.execute(bump, [team.pk])
+        cursor.execute(
+            f"UPDATE {table} SET rr_counter = rr_counter + 1 WHERE id = %s RETURNING rr_counter", [team.pk]
+        )
         return cursor.fetchone()[0]
 
 
@@ -239,10 +238,9 @@ def choose_rep(team: Team, at: dt.datetime, decision: Decision, *, exclude=()) -
 
 
 def decide(lead: Lead, at: dt.datetime) -> Decision:
-    """Where a new lead goes by the rules. For teams whose picks count earlier
-    ones (picks_in_turn) callers decide in the transaction that records the
-    decision: intake's planned path leaves those teams to assign_automatically,
-    which decides inside its transaction for them; assign_waiting always does."""
+    """Where a new lead goes by the rules. Callers decide in the transaction
+    that records the decision: for teams whose picks count earlier ones
+    (picks_in_turn) the turn taken here lasts until that transaction ends."""
     team, routed = (lead.team, None) if lead.team_id else route(lead)
     decision = Decision(team=team, owner=None)
     if routed:
@@ -264,8 +262,9 @@ def decide(lead: Lead, at: dt.datetime) -> Decision:
     return decision
 
 
-def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None):
-    """`timer`: the lead's first-contact timer if the caller has it fresh."""
+def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None) -> Assignment:
+    """Give `lead` to `owner` in `decision_team` and write why, in the caller's
+    transaction. `timer`: the lead's first-contact timer if the caller has it fresh."""
     previous = lead.owner
     team_changed = lead.team_id != (decision_team.pk if decision_team else None)
     lead.owner, lead.team = owner, decision_team
@@ -274,14 +273,9 @@ def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None):
         # Another team may work another calendar: the running clock follows it.
         recompute_running(SlaTimer.objects.filter(lead=lead))
         timer = None  # its deadline may just have moved
-    return write_assignment(lead, previous, kind, by, reasons, at, timer)
-
-
-def write_assignment(lead, previous, kind, by, reasons, at, timer=None) -> Assignment:
-    """The Assignment row of `lead`'s owner and team as they now are, and the
-    new owner's notification, in the caller's transaction."""
-    owner = lead.owner
-    assignment = Assignment(
+    # The Assignment row of the owner and team as they now are, and the new
+    # owner's notification.
+    assignment = Assignment.objects.create(
         lead=lead,
         team=lead.team,
         from_owner=previous,
@@ -292,7 +286,6 @@ def write_assignment(lead, previous, kind, by, reasons, at, timer=None) -> Assig
         sla_left_seconds=_sla_left_seconds(lead, at, timer),
         created_at=at,
     )
-    bulk.insert([assignment])
     if owner is None:
         return assignment
     if lead.team is not None and lead.team.distribution_mode in LEAST_MODES:
@@ -318,20 +311,37 @@ def _sla_left_seconds(lead, at, timer=None):
     return None if left is None else int(left.total_seconds())
 
 
-def assign_automatically(
-    lead: Lead, *, kind=AssignmentKind.AUTO, at=None, routed=None, timer=None
-) -> Assignment | None:
-    """Decide by the rules (reads, and one ticket on the team's counter), then
-    record it in a short transaction — unless someone assigned the lead or
-    closed it meanwhile. Returns the assignment, or None when nothing was done."""
+def assign_new_lead(lead: Lead, *, at: dt.datetime, routed=None, timer=None) -> Assignment | None:
+    """Give `lead`, just written in the caller's transaction, to a rep by the
+    rules, or record that it waits in its team's queue. `routed`: why the lead
+    got its team (see route); `timer`: its first-contact timer, just started.
+
+    Distribution must never cost a lead: if anything here fails (a lock
+    timeout, a bug in a rule), the work rolls back to a savepoint, the failure
+    is logged, and the lead stays unassigned in its team's queue, where
+    assign_waiting gives it out."""
+    team_before = lead.team
+    try:
+        with transaction.atomic():
+            decision = decide(lead, at)
+            if routed:
+                decision.reasons.insert(0, routed)
+            return _record(
+                lead, decision.team, decision.owner, AssignmentKind.AUTO, None, decision.reasons, at, timer
+            )
+    except Exception:
+        logger.exception("lead %s could not be given out now; it waits in its team's queue", lead.pk)
+        lead.owner, lead.team = None, team_before  # as the database has it after the rollback
+        return None
+
+
+def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None) -> Assignment | None:
+    """Decide by the rules and record it in one transaction — unless someone
+    assigned the lead or closed it meanwhile. Returns the assignment, or None
+    when nothing was done."""
     at = at or timezone.now()
-    # Most teams decide before any lock is taken; those whose picks count
-    # earlier ones decide inside the transaction that records the pick.
-    counted = picks_in_turn(lead.team if lead.team_id else route(lead)[0])
-    decision = None if counted else decide(lead, at)
     with transaction.atomic():
-        # Lock the row and re-read only what decides "still ours to assign":
-        # the caller's instance (fresh from intake) serves for the rest.
+        # Lock the row and re-read only what decides "still ours to assign".
         state = (
             Lead.objects.select_for_update()
             .filter(pk=lead.pk)
@@ -342,10 +352,8 @@ def assign_automatically(
         if state is None or state[0] is not None or state[1] not in Stage.ids_of(StageKind.OPEN):
             return None
         lead.owner_id, lead.team_id = None, state[2]
-        decision = decision or decide(lead, at)
-        if routed:
-            decision.reasons.insert(0, routed)
-        return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at, timer)
+        decision = decide(lead, at)
+        return _record(lead, decision.team, decision.owner, kind, None, decision.reasons, at)
 
 
 @transaction.atomic

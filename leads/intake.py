@@ -2,34 +2,31 @@
 manual entry), so de-duplication, consent, distribution and the SLA clock work
 the same whichever way a lead arrives.
 
+One transaction per request, in plain ORM: find or create the contact; write
+the request and its consent, and for a new lead the lead, its first stage
+change and its first-contact timer; choose the owner; commit. Callers answer
+after `take_lead` returns, so an answer always names a committed lead.
+
 Race safety: contacts are unique by phone and by email in the database. Two
 simultaneous requests from a new person both try to insert the contact; one
 waits on the unique index, fails, and `take_lead` retries, now finding the
 contact (and its fresh open lead, so the second becomes a repeat request).
 The contact row is locked while we look for its open lead, so two requests
-from a known person cannot both open a new lead.
+from a known person cannot both open a new lead. Idempotency records are
+unique per (source, key) in the same way.
 """
 
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.assignment import (
-    Decision,
-    assign_automatically,
-    assign_on_entry,
-    decide,
-    picks_in_turn,
-    route,
-    write_assignment,
-)
-from leads.choices import AssignmentKind, EntryChannel, StageCode
+from leads.assignment import assign_new_lead, assign_on_entry, route
+from leads.choices import EntryChannel, StageCode
 from leads.models import (
-    Assignment,
     Campaign,
     Consent,
     Contact,
@@ -41,9 +38,8 @@ from leads.models import (
     Stage,
     StageChange,
 )
-from revops import bulk
 from sla.clock import start_first_contact_timer
-from sla.models import NotificationKind, SlaTimer
+from sla.models import NotificationKind
 from sla.notify import notify
 
 logger = logging.getLogger(__name__)
@@ -81,11 +77,6 @@ class Outcome:
     request_id: int
     repeat: bool
     replayed: bool = False  # the answer was stored for this Idempotency-Key before
-    # A new lead that the distribution rules should give to someone, and why
-    # its team was chosen (done after the lead is committed: see take_lead).
-    to_assign: Lead | None = None
-    routed: dict | None = None
-    timer: object = None  # the first-contact timer just started (saves reading it back)
 
     @property
     def status_code(self) -> int:
@@ -109,68 +100,41 @@ def take_lead(
     notify_owner: bool = True,
     attempts: int = 3,
 ) -> Outcome:
-    """Record `sub` as a new lead or as a repeat request on the contact's open lead.
-    Commits before returning; raises only if the database keeps refusing.
+    """Record `sub` as a new lead or as a repeat request on the contact's open
+    lead, in one transaction. Commits before returning (inside a caller's
+    transaction, the importer's, it is a savepoint of it); raises only if the
+    database keeps refusing.
+
+    The importer's options: `start_clock=False` (history: no SLA timer),
+    `assign=False` (no distribution now: the lead gets no team either),
+    `notify_owner=False` (nobody is told of an old repeat request).
 
     With an `idempotency_key`, the first answer is stored in the same
     transaction and replayed for retries; two racing retries collide on the
     record's unique key (a new person's, on the contact's first) and the
     loser, rolled back and retrying, finds the winner's answer."""
-    planning = assign and sub.owner is None
     for attempt in range(attempts):
-        plan, ids = None, {}
         try:
-            if idempotency_key:
-                # A retry answered before needs no ticket or lock: look first.
-                stored = _stored_answer(sub, idempotency_key, request_hash)
-                if stored is not None:
-                    return stored
-            # A person we have never seen gets their new lead, its owner and the
-            # owner's notification in one transaction: the rep is chosen first
-            # (reads from the reference cache, at most one short UPDATE of the
-            # team's ticket), before any row is locked. If the same person
-            # arrives twice at once, the second INSERT of the contact fails and
-            # the retry takes the known-contact path (its ticket is lost: the
-            # rotation skips one place).
-            if planning:
-                rows = NEW_LEAD_ROWS + ((IdempotencyRecord,) if idempotency_key else ())
-                known, ids = _known(sub, reserve=rows)
-                if known:
-                    ids = {}  # gaps in the sequences, nothing more
-                else:
-                    plan = _plan_new_lead(sub)
-            # A new person's rows (their ids reserved by _known) go to the
-            # database in one round trip, before the COMMIT.
-            with transaction.atomic(), bulk.together(ids):
-                outcome = _take(sub, plan, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
+            with transaction.atomic():
                 if idempotency_key:
-                    record = IdempotencyRecord(
+                    stored = _stored_answer(sub, idempotency_key, request_hash)
+                    if stored is not None:
+                        return stored
+                outcome = _take(sub, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
+                if idempotency_key:
+                    IdempotencyRecord.objects.create(
                         source=sub.source,
                         key=idempotency_key,
                         request_hash=request_hash,
                         status_code=outcome.status_code,
                         response=outcome.body(),
                     )
-                    # A racing retry fails on the unique key (at the block's end,
-                    # when the rows are sent) and, retrying, finds this answer.
-                    bulk.insert([record])
-            _assign_after_commit(outcome)
             return outcome
         except IntegrityError:
             # Another request created the same contact (or used the same
-            # Idempotency-Key) a moment ago; the next try sees its work (and
-            # takes the old path for anything else that refused the plan).
+            # Idempotency-Key) a moment ago: the next try sees its work.
             if attempt == attempts - 1:
                 raise
-            planning = False
-        except DatabaseError:
-            if plan is None or attempt == attempts - 1:
-                raise
-            # Writing the planned owner failed (a lock timeout on the rep's row,
-            # say): the lead must not be lost for it. Take it again the old way,
-            # the owner chosen after the commit.
-            logger.exception("a new lead from %s could not be written with its owner; retrying", sub.source)
-            planning = False
     raise AssertionError("unreachable")
 
 
@@ -184,52 +148,56 @@ def _stored_answer(sub: Submission, key: str, request_hash: str) -> Outcome | No
     return Outcome(body["id"], body["request_id"], body["repeat"], replayed=True)
 
 
-@dataclass
-class Plan:
-    """A new person's lead, built before the transaction, with its distribution
-    decided (see take_lead)."""
-
-    lead: Lead
-    decision: Decision
-
-
-# The rows of a new person's lead, one each (see _take and revops.bulk.together);
-# the assignment only when it was planned.
-NEW_LEAD_ROWS = (Contact, Lead, StageChange, InboundRequest, Consent, SlaTimer, Assignment)
-
-
-def _plan_new_lead(sub: Submission) -> Plan | None:
+def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: bool) -> Outcome:
     now = sub.received_at or timezone.now()
-    lead = _new_lead(sub, contact=None, known=False, now=now)
-    try:
-        if picks_in_turn(route(lead)[0]):
-            return None  # a counted pick is made in its own transaction (leads.assignment.decide)
-        decision = decide(lead, now)
-    except Exception:
-        # Distribution must never cost a lead: without a plan it is written
-        # first and given out after its commit (or waits in the team's queue).
-        logger.exception("could not plan the distribution of a new lead from %s", sub.source)
-        return None
-    lead.team, lead.owner = decision.team, decision.owner
-    return Plan(lead, decision)
-
-
-def _known(sub: Submission, *, reserve=()) -> tuple[bool, dict]:
-    """Whether a contact with this phone or email exists (no lock: a hint that
-    the unique indexes make safe) and, in the same round trip, ids for the
-    rows of a new lead (`reserve`, see revops.bulk.together; a known person
-    leaves them as gaps). Plain SQL: it runs for every intake, and building
-    the OR query through the ORM costs more than running it."""
-    table = connection.ops.quote_name(Contact._meta.db_table)
-    nextvals, params = bulk.reserving(reserve)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE (phone = %s AND phone <> '') OR (email = %s AND email <> ''))"
-            + (f", {nextvals}" if nextvals else ""),
-            [sub.phone, sub.email, *params],
+    contact = _find_contact(sub)
+    known = contact is not None
+    if known:
+        _complete_contact(contact, sub)
+        # The contact's row lock (taken in _find_contact) serialises requests
+        # of this person; the open lead is read after it.
+        open_lead = contact.leads.open().select_related("owner", "team").order_by("-created_at").first()
+    else:
+        # A person arriving twice at once fails here on the unique phone or
+        # email, and take_lead retries.
+        contact = Contact.objects.create(
+            phone=sub.phone, email=sub.email, name=sub.name, company=sub.company, created_at=now
         )
-        row = cursor.fetchone()
-    return bool(row[0]), bulk.reserved(reserve, row[1:]) if nextvals else {}
+        open_lead = None
+
+    campaign = _campaign_for(sub)
+    if open_lead is not None:
+        request = _record_request(sub, contact, open_lead, campaign, now, repeat=True)
+        recipients = [open_lead.owner] if open_lead.owner else _team_heads(open_lead)
+        notify(
+            recipients if notify_owner else [],
+            NotificationKind.REPEAT_REQUEST,
+            lead=open_lead,
+            event=f"request:{request.pk}",
+            params={"lead": open_lead.pk, "source": sub.source.name},
+        )
+        return Outcome(open_lead.pk, request.pk, repeat=True)
+
+    lead = _new_lead(sub, contact, known, campaign, now)
+    distribute = assign and sub.owner is None
+    routed = None
+    if distribute:
+        # Routing reads only the lead's own fields: the team goes in with the
+        # row, and the clock runs on that team's calendar.
+        lead.team, routed = route(lead)
+    lead.save()
+    StageChange.objects.create(lead=lead, from_stage=None, to_stage=lead.stage, changed_at=now)
+    request = _record_request(sub, contact, lead, campaign, now, repeat=False)
+    if sub.owner is not None:
+        assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
+    timer = None
+    if start_clock:
+        # The clock runs from arrival, whoever gets the lead and whenever.
+        timer = start_first_contact_timer(lead, now)
+    if distribute:
+        # A failure here rolls back to a savepoint: the lead waits in its team's queue.
+        assign_new_lead(lead, at=now, routed=routed, timer=timer)
+    return Outcome(lead.pk, request.pk, repeat=False)
 
 
 def _find_contact(sub: Submission) -> Contact | None:
@@ -265,88 +233,14 @@ def _campaign_for(sub: Submission) -> Campaign | None:
     return Campaign.for_utm(sub.source.pk, sub.utm.get("utm_campaign", ""), sub.utm.get("utm_source", ""))
 
 
-def _take(
-    sub: Submission, plan: Plan | None, *, start_clock: bool, assign: bool, notify_owner: bool
-) -> Outcome:
-    now = plan.lead.created_at if plan else (sub.received_at or timezone.now())
-    contact = None if plan else _find_contact(sub)
-    known = contact is not None
-    if known:
-        _complete_contact(contact, sub)
-    else:
-        contact = Contact(
-            phone=sub.phone, email=sub.email, name=sub.name, company=sub.company, created_at=now
-        )
-        # A person arriving twice at once fails on the unique phone or email
-        # (when the rows are sent, see take_lead) and take_lead retries.
-        bulk.insert([contact])
-    # The contact's row lock (taken in _find_contact) serialises requests of
-    # this person; the open lead is read after it. A new contact has no leads.
-    open_lead = (
-        contact.leads.open().select_related("owner", "team").order_by("-created_at").first()
-        if known
-        else None
-    )
-    request = InboundRequest(
-        contact=contact,
-        source=sub.source,
-        campaign=plan.lead.campaign if plan else _campaign_for(sub),
-        channel=sub.channel,
-        comment=sub.comment,
-        product_text=sub.product,
-        utm={k: v for k, v in sub.utm.items() if v},
-        landing_page=sub.landing_page,
-        extra=sub.extra,
-        received_at=now,
-    )
-    if open_lead is not None:
-        request.lead, request.is_repeat = open_lead, True
-        request.save()
-        _record_consent(contact, request, sub, now)
-        recipients = [open_lead.owner] if open_lead.owner else _team_heads(open_lead)
-        notify(
-            recipients if notify_owner else [],
-            NotificationKind.REPEAT_REQUEST,
-            lead=open_lead,
-            event=f"request:{request.pk}",
-            params={"lead": open_lead.pk, "source": sub.source.name},
-        )
-        return Outcome(open_lead.pk, request.pk, repeat=True)
-
-    lead = plan.lead if plan else _new_lead(sub, contact, known, now)
-    lead.contact = contact
-    routed = None
-    if plan is None and sub.owner is None and assign:
-        # Routing reads only the lead's own fields: the team goes in with the row.
-        lead.team, routed = route(lead)
-    bulk.insert([lead])
-    bulk.insert([StageChange(lead=lead, from_stage=None, to_stage=lead.stage, changed_at=now)])
-    request.lead = lead
-    bulk.insert([request])
-    _record_consent(contact, request, sub, now)
-    if sub.owner is not None:
-        assign_on_entry(lead, sub.owner, sub.entered_by, at=now)
-    timer = None
-    if start_clock:
-        # The clock runs from arrival on the lead's team's calendar, whoever
-        # gets the lead and whenever.
-        timer = start_first_contact_timer(lead, now)
-    if plan is not None:
-        write_assignment(lead, None, AssignmentKind.AUTO, None, plan.decision.reasons, now, timer)
-    outcome = Outcome(lead.pk, request.pk, repeat=False, timer=timer)
-    if plan is None and assign and sub.owner is None:
-        outcome.to_assign, outcome.routed = lead, routed
-    return outcome
-
-
-def _new_lead(sub: Submission, contact, known: bool, now) -> Lead:
+def _new_lead(sub: Submission, contact: Contact, known: bool, campaign, now) -> Lead:
     """The unsaved lead of `sub` (no team or owner yet)."""
     stage = Stage.by_code(StageCode.LEAD)
     product = Product.active_by_code(sub.product) if sub.product else None
     return Lead(
         contact=contact,
         source=sub.source,
-        campaign=_campaign_for(sub),
+        campaign=campaign,
         channel=sub.channel,
         product=product,
         product_text="" if product else sub.product,
@@ -361,33 +255,30 @@ def _new_lead(sub: Submission, contact, known: bool, now) -> Lead:
     )
 
 
-def _assign_after_commit(outcome: Outcome) -> None:
-    """Choose the rep in a short transaction of its own, after the lead is
-    safely committed: intakes never queue behind each other's distribution,
-    and if this fails the lead waits in the team queue for the periodic
-    assign_waiting instead of being lost."""
-    if outcome.to_assign is None:
-        return
-    try:
-        assign_automatically(
-            outcome.to_assign, at=outcome.to_assign.created_at, routed=outcome.routed, timer=outcome.timer
-        )
-    except Exception:
-        logger.exception("lead %s could not be assigned now; it waits in the queue", outcome.lead_id)
-
-
-def _record_consent(contact, request, sub: Submission, now):
-    bulk.insert(
-        [
-            Consent(
-                contact=contact,
-                request=request,
-                text_version=sub.consent_text,
-                given_at=now,
-                ip=sub.client_ip or None,
-            )
-        ]
+def _record_request(sub: Submission, contact, lead, campaign, now, *, repeat: bool) -> InboundRequest:
+    """The inbound request itself (every request is kept) and the consent it carried."""
+    request = InboundRequest.objects.create(
+        lead=lead,
+        is_repeat=repeat,
+        contact=contact,
+        source=sub.source,
+        campaign=campaign,
+        channel=sub.channel,
+        comment=sub.comment,
+        product_text=sub.product,
+        utm={k: v for k, v in sub.utm.items() if v},
+        landing_page=sub.landing_page,
+        extra=sub.extra,
+        received_at=now,
     )
+    Consent.objects.create(
+        contact=contact,
+        request=request,
+        text_version=sub.consent_text,
+        given_at=now,
+        ip=sub.client_ip or None,
+    )
+    return request
 
 
 def _team_heads(lead: Lead) -> list:

@@ -1,4 +1,3 @@
-import copy
 import json
 
 from django.utils.translation import gettext_lazy as _
@@ -177,17 +176,6 @@ class IntakeSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.strict = strict
 
-    def get_fields(self):
-        # DRF deep-copies the declared fields for every instance, which re-runs
-        # each field's __init__: a third of an intake's validation time. Flat
-        # fields keep no state but their binding (bind() sets it on the copy),
-        # so a shallow copy is as safe and much cheaper. Anything else (a
-        # nested serializer, a child that reads the context) is deep-copied.
-        return {
-            name: copy.copy(field) if _flat(field) else copy.deepcopy(field)
-            for name, field in self._declared_fields.items()
-        }
-
     def validate_phone(self, value):
         return _django_to_drf(normalize_phone, value)
 
@@ -216,14 +204,6 @@ class IntakeSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
-
-
-def _flat(field) -> bool:
-    if isinstance(field, serializers.DictField):
-        return not isinstance(
-            field.child, serializers.BaseSerializer | serializers.DictField | serializers.ListField
-        )
-    return isinstance(field, serializers.CharField | serializers.ChoiceField | serializers.BooleanField)
 
 
 class IntakeResponseSerializer(serializers.Serializer):

@@ -12,9 +12,10 @@ Cached objects are shared between threads, so treat them as read-only.
 
 Transactions: a thread that changed reference rows in a transaction not yet
 over reads them uncached — it may see its own uncommitted rows, which must
-never be stored (the transaction may still roll back). The change queues a
-clear for its commit; while that is queued (Django drops it on rollback) the
-thread does not store what it reads. A load that overlaps a clear is not stored
+never be stored (the transaction may still roll back). The change marks the
+thread and asks for a clear at commit (`transaction.on_commit`); the mark goes
+with that clear, or, after a rollback (which runs no hook), the first time the
+thread reads outside a transaction. A load that overlaps a clear is not stored
 either, so a change never hides behind a value read just before it.
 """
 
@@ -22,11 +23,12 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 _entries: dict[str, tuple[float, object]] = {}
 _lock = threading.Lock()
 _generation = 0  # bumped by every clear
+_local = threading.local()  # .changing: this thread changed cached rows in its open transaction
 
 
 def get(name: str, load):
@@ -53,22 +55,28 @@ def clear(**_signal_kwargs) -> None:
 
 
 def _clear_at_commit() -> None:
+    _local.changing = False
     clear()
 
 
 def changed(**_signal_kwargs) -> None:
     """Something cached was edited here: clear now and again at commit."""
     clear()
-    if not _changed_in_open_transaction():  # one queued clear per transaction is enough
-        transaction.on_commit(_clear_at_commit)  # outside a transaction: runs at once
+    if transaction.get_autocommit():
+        return  # committed already
+    _local.changing = True
+    # One hook per change, not per transaction: a hook queued inside a
+    # savepoint that rolls back is dropped with it.
+    transaction.on_commit(_clear_at_commit)
 
 
 def _changed_in_open_transaction() -> bool:
-    # Our commit hook still queued on this thread's connection means this
-    # transaction (or a savepoint of it still alive) changed reference rows.
-    return connection.in_atomic_block and any(
-        entry[1] is _clear_at_commit for entry in connection.run_on_commit
-    )
+    if not getattr(_local, "changing", False):
+        return False
+    if transaction.get_autocommit():
+        _local.changing = False  # that transaction rolled back: nothing to clear
+        return False
+    return True
 
 
 def connect(*models, ignore_updates_of: frozenset = frozenset()) -> None:

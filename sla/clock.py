@@ -10,7 +10,7 @@ import datetime as dt
 from django.db.models import Q
 from django.utils import timezone
 
-from revops import bulk, refcache
+from revops import refcache
 from sla.business_time import add_working_time, working_time_between
 from sla.calendars import schedule_or_24x7, team_calendar
 from sla.models import SlaPolicy, SlaTimer, TimerKind, TimerState
@@ -53,7 +53,7 @@ def start_first_contact_timer(lead, at: dt.datetime) -> SlaTimer:
     policy = policy_for(lead)
     calendar = calendar_for(lead)
     due, remind = _deadlines(_schedule(calendar), at, policy.first_contact_seconds, policy.reminder_percent)
-    timer = SlaTimer(
+    return SlaTimer.objects.create(
         lead=lead,
         kind=TimerKind.FIRST_CONTACT,
         policy=policy,
@@ -63,8 +63,6 @@ def start_first_contact_timer(lead, at: dt.datetime) -> SlaTimer:
         due_at=due,
         remind_at=remind,
     )
-    bulk.insert([timer])  # one per new lead: the lean INSERT (revops/bulk.py)
-    return timer
 
 
 def start_callback_timer(lead, attempt, callback_at: dt.datetime) -> SlaTimer:

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
-from revops import bulk
 from sla.models import DeliveryState, Notification, NotificationChannel
 
 DEFAULT_CHANNELS = (NotificationChannel.IN_APP, NotificationChannel.EMAIL)
@@ -55,7 +54,7 @@ def build(
 
 def save(rows: list[Notification]) -> None:
     # A row whose dedupe key exists is the same notification again: skipped.
-    bulk.insert(rows, ignore_conflicts=True)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def notify(recipients: Iterable, kind: str, **kwargs) -> None:

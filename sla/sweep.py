@@ -25,7 +25,6 @@ from django.utils import timezone
 
 from leads.assignment import reassign_after_breach
 from leads.models import Assignment, Lead
-from revops import bulk
 from revops.models import User
 from revops.roles import Role
 from sla import notify, webhooks
@@ -190,7 +189,7 @@ def _record_breaches(ids: list[int], now: dt.datetime) -> None:
             )
         )
     # unique (timer, kind): a second breach of a timer fails the whole batch
-    created = bulk.insert(breaches)
+    created = Breach.objects.bulk_create(breaches)
     if any(b.pk is None for b in created):  # a backend that cannot return ids
         created = list(Breach.objects.filter(timer_id__in=ids))
     by_timer = {b.timer_id: b for b in created}

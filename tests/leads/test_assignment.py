@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
 from django.utils import timezone, translation
 
 from leads.actions import Conflict, Invalid
@@ -818,42 +817,3 @@ def test_the_cached_roster_follows_edits_to_reps_shifts_and_absences(clock, team
     # shift on Sundays only takes first off today.
     Shift.objects.create(user=first, weekday=6, starts=dt.time(9), ends=dt.time(10))
     assert pick() == ["second"]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_ticket_of_its_own_does_not_wait_for_the_disk_but_a_callers_commit_does():
-    """Intake takes its ticket outside any transaction: that commit skips the
-    WAL flush (a crash may repeat a rotation place, never lose a lead). Inside
-    a caller's transaction the caller's commit must stay durable."""
-    from django.db import transaction
-    from django.test.utils import CaptureQueriesContext
-
-    from leads.assignment import next_ticket
-
-    if connection.vendor != "postgresql":
-        pytest.skip("synchronous_commit is PostgreSQL's")
-    team = TeamFactory()
-
-    def setting():
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW synchronous_commit")
-            return cursor.fetchone()[0]
-
-    with CaptureQueriesContext(connection) as ctx:
-        assert [next_ticket(team), next_ticket(team)] == [1, 2]
-    assert all("synchronous_commit TO OFF" in q["sql"] for q in ctx.captured_queries)
-    assert setting() == "on"  # SET LOCAL ended with the ticket's own transaction
-    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
-        assert next_ticket(team) == 3
-        assert setting() == "on"
-    assert not any("TO OFF" in q["sql"] for q in ctx.captured_queries)
-    # Autocommit turned off by hand is a caller's transaction too.
-    transaction.set_autocommit(False)
-    try:
-        assert next_ticket(team) == 4
-        assert setting() == "on"
-        transaction.commit()
-    finally:
-        transaction.set_autocommit(True)
-    team.refresh_from_db()
-    assert team.rr_counter == 4

@@ -12,8 +12,9 @@ from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from leads.assignment import assign_waiting
 from leads.intake_keys import create_key
-from leads.models import Consent, Contact, IdempotencyRecord, InboundRequest, Lead, StageChange
+from leads.models import Assignment, Consent, Contact, IdempotencyRecord, InboundRequest, Lead, StageChange
 from sla.models import Notification, SlaTimer
 from tests.conftest import skip_or_fail
 from tests.factories import CampaignFactory, ProductFactory, SourceFactory, stage
@@ -106,7 +107,13 @@ def test_a_new_persons_lead_is_written_with_its_owner_in_one_transaction(api, ke
     assert lead.owner == rep
     # One transaction (a savepoint inside the test's): the lead never exists
     # without its owner, assignment and notification.
-    assert sum(q["sql"].startswith("SAVEPOINT") for q in ctx.captured_queries) == 1
+    statements = [q["sql"] for q in ctx.captured_queries]
+    savepoint = next(sql for sql in statements if sql.startswith("SAVEPOINT "))
+    inside = statements[statements.index(savepoint) : statements.index(f"RELEASE {savepoint}")]
+    for table in (Lead, Assignment, Notification):
+        assert any(sql.startswith("INSERT") and f'INTO "{table._meta.db_table}"' in sql for sql in inside), (
+            table
+        )
     assignment = lead.assignments.get()
     assert (assignment.to_owner, assignment.kind) == (rep, "auto")
     assert Notification.objects.filter(recipient=rep, kind="new_lead", lead=lead).exists()
@@ -116,32 +123,29 @@ def test_distribution_failing_at_intake_never_costs_the_lead(api, key, rep, monk
     def broken(*args, **kwargs):
         raise RuntimeError("distribution is down")
 
-    # Before the transaction: the lead is written and given out after its commit.
-    monkeypatch.setattr("leads.intake.decide", broken)
-    first = post(api, key, GOOD)
-    assert first.status_code == 201
-    assert Lead.objects.get(pk=first.json()["id"]).owner == rep
-    # After the commit too: the lead waits in the team's queue, unassigned.
     monkeypatch.setattr("leads.assignment.decide", broken)
-    second = post(api, key, {**GOOD, "phone": "+79160000099", "email": ""})
-    assert second.status_code == 201
-    waiting = Lead.objects.get(pk=second.json()["id"])
-    assert waiting.owner is None and waiting.team == rep.team
+    response = post(api, key, GOOD)
+    assert response.status_code == 201
+    waiting = Lead.objects.get(pk=response.json()["id"])
+    assert waiting.owner is None and waiting.team == rep.team  # in the team's queue
     assert SlaTimer.objects.filter(lead=waiting, state="running").exists()
 
 
-def test_a_failure_writing_the_planned_owner_falls_back_to_assigning_after_the_commit(
-    api, key, rep, monkeypatch
-):
+def test_a_database_error_recording_the_owner_rolls_back_to_the_savepoint(api, key, rep, monkeypatch):
     def timeout(*args, **kwargs):
         raise OperationalError("canceling statement due to lock timeout")
 
-    monkeypatch.setattr("leads.intake.write_assignment", timeout)
+    # After the lead's row got its owner (an UPDATE), before the assignment row.
+    monkeypatch.setattr("leads.assignment._sla_left_seconds", timeout)
     response = post(api, key, GOOD)
     assert response.status_code == 201
     lead = Lead.objects.get(pk=response.json()["id"])
-    assert lead.owner == rep and lead.assignments.count() == 1
-    assert Contact.objects.count() == 1 and SlaTimer.objects.filter(lead=lead).count() == 1
+    assert lead.owner is None and lead.team == rep.team and not lead.assignments.exists()
+    assert Contact.objects.count() == 1 and SlaTimer.objects.filter(lead=lead, state="running").count() == 1
+    monkeypatch.undo()
+    assert assign_waiting() == 1  # the queue gives it out later
+    lead.refresh_from_db()
+    assert lead.owner == rep
 
 
 def test_unknown_product_codes_are_kept_as_sent(api, key):
@@ -355,20 +359,3 @@ class TestRateLimits:
         raw = create_key(source, rate_limit_per_minute=1)[1]
         for i in range(3):
             assert post(api, raw, {**GOOD, "phone": f"+7916000002{i}", "email": ""}).status_code == 201
-
-
-def test_each_intake_serializer_has_its_own_field_copies():
-    """Fields are copied shallowly per serializer (DRF's deep copy was a third
-    of validation): each instance binds its own copies, the declared ones stay
-    unbound, and a field that could hold per-request state is deep-copied."""
-    from rest_framework import serializers
-
-    from leads.serializers import IntakeSerializer, _flat
-
-    first, second = IntakeSerializer(data={}), IntakeSerializer(data={})
-    assert first.fields["phone"] is not second.fields["phone"]
-    assert first.fields["phone"].parent is first and second.fields["phone"].parent is second
-    assert IntakeSerializer._declared_fields["phone"].parent is None
-    assert all(_flat(field) for field in IntakeSerializer._declared_fields.values())
-    assert not _flat(serializers.DictField(child=IntakeSerializer()))
-    assert not _flat(serializers.ListField())
