@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.lead_list, name="list"),
     path("new/", views.lead_new, name="new"),
     path("<int:pk>/", views.lead_detail, name="detail"),
+    path("updates/", views.updates, name="updates"),
     path("<int:pk>/merge/", views.lead_merge, name="merge"),
     path("<int:pk>/do/<slug:name>/", card_views.act, name="act"),
     *import_views.urlpatterns,

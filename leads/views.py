@@ -4,12 +4,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import condition, require_GET, require_POST
 
 from leads.actions import Conflict
 from leads.assignment import redistribute_open_leads
@@ -22,9 +23,11 @@ from leads.merge import merge
 from leads.models import Lead, Stage
 from leads.queue import ORDERS, next_in_work_mode, ordered, queue_queryset, rows, work_summary
 from leads.timeline import lead_context
+from leads.updates import newest_unread, version_for
 from revops.inputs import parse_id
 from revops.models import Absence, Team, User
 from revops.roles import Role
+from sla.messages import link, title
 
 PAGE_SIZE = 50
 
@@ -248,3 +251,27 @@ def team_presence(request, user_id: int):
         raise Http404
     messages.success(request, _("Saved."))
     return redirect("team")
+
+
+def _screen_version(request) -> str:
+    request.screen_version = version_for(request.user)
+    return request.screen_version
+
+
+@never_cache
+@login_required
+@require_GET
+@condition(etag_func=_screen_version)
+def updates(request):
+    """Has anything on this person's screen changed? Pages ask every couple of
+    seconds with the last version as If-None-Match and get 304 until it changes
+    (leads/updates.py says why a poll); the answer names the newest unread
+    notification for the opt-in desktop notification."""
+    newest = newest_unread(request.user)
+    return JsonResponse(
+        {
+            "version": request.screen_version,
+            "newest": newest
+            and {"id": newest.pk, "kind": newest.kind, "title": title(newest), "url": link(newest)},
+        }
+    )

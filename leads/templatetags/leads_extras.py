@@ -35,3 +35,11 @@ def fast_field(field) -> str:
     return format_html(
         '<select name="{}" id="{}"{}>{}</select>', field.html_name, field.id_for_label, multiple, options
     )
+
+
+@register.simple_tag
+def clock_texts() -> dict[str, str]:
+    """The SLA badge's words in the reader's language, for the live countdown in the browser."""
+    from sla.display import clock_texts as texts
+
+    return texts()

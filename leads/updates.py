@@ -1,0 +1,37 @@
+"""What a signed-in person's screen shows, summed up as one short version
+string, so every open page can ask "anything new?" every couple of seconds for
+almost nothing (issue: a new lead on the rep's screen within 3 s).
+
+Why a short poll and not a push: revops is served by a WSGI server (gunicorn,
+sync workers), where a held connection per open page (server-sent events, long
+polling) would take a worker each; a poll answered 304 costs one short request
+of two indexed aggregates, which a few hundred signed-in people at one every
+2 s (≈150 requests/s at the very most, fewer with hidden tabs polling slower)
+cost a fraction of one core (bench/speed_to_lead.py measures it).
+
+The version changes when:
+- a notification arrives or is read (new lead, assignment, repeat request, SLA
+  reminder/breach/escalation): the newest unread id and the unread count;
+- for a rep, anything about their open leads: a lead assigned or taken away
+  (the count), a lead changed (the latest `updated_at`).
+"""
+
+from django.db.models import Count, Max
+
+from leads.queue import queue_queryset
+from revops.roles import Role
+from sla.models import Notification
+
+
+def version_for(user) -> str:
+    unread = Notification.objects.unread_for(user).aggregate(newest=Max("id"), count=Count("id"))
+    parts = [unread["newest"] or 0, unread["count"]]
+    if user.role == Role.REP:
+        mine = queue_queryset(user).order_by().aggregate(count=Count("id"), changed=Max("updated_at"))
+        changed = mine["changed"]
+        parts += [mine["count"], int(changed.timestamp() * 1000) if changed else 0]
+    return "-".join(str(p) for p in parts)
+
+
+def newest_unread(user) -> Notification | None:
+    return Notification.objects.unread_for(user).order_by("-id").first()
