@@ -5,7 +5,9 @@ clock running as in production (a team on a 24/7 calendar with one rep).
 Baseline, in the same run and through the same gunicorn: POST /bench/baseline/,
 a plain Django view that parses the same JSON and does one INSERT
 (bench/baseline_urls.py). Printed: requests/s, p50/p95/p99 latency, errors,
-the database check (leads == 201 answers) and the ratio intake/baseline.
+the database check (leads == 201 answers), the ratio intake/baseline and the
+SQL statements one intake request runs. Targets (issue #13): ≥ 40 leads/s with
+8 clients and p99 ≤ 300 ms.
 
     .venv/bin/python -m bench.intake [--concurrency 8] [--duration 20] [--workers 3]
 """
@@ -416,8 +418,12 @@ def main(argv=None):
                 for line in sampler.report():
                     print(f"{name} PostgreSQL: {line}")
         print(f"during the run: {common.load()} (other work on the machine counts too)")
-        print(f"target ≥ 200 leads/s: {common.verdict(intake.rate >= 200)} ({intake.rate:.0f}/s)")
-        print(f"target ratio ≥ 0.25 (aim 0.5): {common.verdict(ratio >= 0.25)} ({ratio:.2f})")
+        # Issue #13: a 50-rep company's campaign peak is under 2 leads/s; the
+        # target leaves a wide margin on this 2-core machine with the plain
+        # ORM path. The ratio is reported, not targeted.
+        p99 = common.percentile(intake.latencies, 99) * 1000 if intake.latencies else float("inf")
+        print(f"target ≥ 40 leads/s: {common.verdict(intake.rate >= 40)} ({intake.rate:.0f}/s)")
+        print(f"target p99 ≤ 300 ms: {common.verdict(p99 <= 300)} ({p99:.0f} ms)")
         print(f"target zero errors: {common.verdict(intake.errors == 0 and baseline.errors == 0)}")
         print(
             f"database rows == 201 answers: {common.verdict(not problems)}"

@@ -1,4 +1,4 @@
-"""revops.bulk.insert: bulk_create's contract, faster on PostgreSQL."""
+"""revops.bulk.insert: bulk_create's contract, faster on PostgreSQL (the SLA sweep's rows)."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -130,7 +130,7 @@ def test_a_nullable_column_that_is_null_in_every_row(rep):
     ]
 
 
-def test_a_single_row_goes_as_values_and_comes_back_as_written(rep):
+def test_a_single_row_comes_back_as_written(rep):
     import datetime as dt
     from zoneinfo import ZoneInfo
 
@@ -141,10 +141,7 @@ def test_a_single_row_goes_as_values_and_comes_back_as_written(rep):
     (obj,) = rows_for(rep, "s")[:1]
     obj.created_at = moscow
     obj.params = {"nested": [1, 2.5, None, "ё"], "quote": "it's"}
-    with CaptureQueriesContext(connection) as ctx:
-        bulk.insert([obj])
-    if connection.vendor == "postgresql":
-        assert len(ctx.captured_queries) == 1 and " VALUES (" in ctx.captured_queries[0]["sql"]
+    bulk.insert([obj])
     row = Notification.objects.get(pk=obj.pk)
     assert row.created_at == moscow and row.params == obj.params and row.state == obj.state
     # An address column and a JSON column holding a plain string, one row each.
@@ -160,146 +157,3 @@ def test_a_single_row_goes_as_values_and_comes_back_as_written(rep):
         assert Consent.objects.get(pk=consent.pk).ip == ip
         consent.delete()
     assert InboundRequest.objects.get(pk=request.pk).extra == "just text"
-
-
-# --- together(): one round trip for a block's inserts ------------------------------------------
-
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="rows are queued only on PostgreSQL"
-)
-
-
-def new_contact(phone):
-    from leads.models import Contact
-
-    return Contact(name="Ирина", phone=phone)
-
-
-@postgres_only
-def test_together_sends_the_blocks_inserts_in_one_query_with_ids_known_at_once(rep):
-    from leads.models import Contact
-
-    with transaction.atomic():
-        ids = bulk.reserve(Contact, Contact)
-        with CaptureQueriesContext(connection) as ctx, bulk.together(ids):
-            first, second = new_contact("+79160000001"), new_contact("+79160000002")
-            bulk.insert([first])
-            bulk.insert([second])
-            outbox = rows_for(rep, "t")
-            outbox[0].params = {"contact": first.pk}  # an id used before the write, as intake does
-            bulk.insert(outbox, ignore_conflicts=True)
-            assert [first.pk, second.pk] == ids[Contact] and not ctx.captured_queries
-        assert len(ctx.captured_queries) == 1
-        assert ctx.captured_queries[0]["sql"].count("INSERT INTO") == 3
-    assert set(Contact.objects.values_list("pk", "phone")) == {
-        (first.pk, "+79160000001"),
-        (second.pk, "+79160000002"),
-    }
-    assert Notification.objects.get(dedupe_key__contains=":t:", channel="in_app").params == {
-        "contact": first.pk
-    }
-    assert not first._state.adding
-
-
-@postgres_only
-def test_together_keeps_the_order_of_reads_and_writes():
-    """A read inside the block sees the rows queued before it; a model without
-    a reserved id is written at once, after the queue."""
-    from leads.models import Contact
-    from tests.factories import LeadFactory
-
-    lead = LeadFactory()
-    with transaction.atomic(), bulk.together(bulk.reserve(Contact)):
-        contact = new_contact("+79160000003")
-        bulk.insert([contact])
-        assert Contact.objects.filter(pk=contact.pk).exists()
-        from leads.models import StageChange
-
-        change = StageChange(lead=lead, from_stage=None, to_stage=lead.stage)
-        bulk.insert([change])  # no reserved id: sent now, with its id returned
-        assert change.pk and StageChange.objects.filter(pk=change.pk).exists()
-
-
-@postgres_only
-def test_together_fails_with_its_transaction_and_writes_nothing():
-    from leads.models import Contact
-
-    Contact.objects.create(name="Уже есть", phone="+79160000004")
-    with pytest.raises(IntegrityError), transaction.atomic(), bulk.together(bulk.reserve(Contact, Contact)):
-        bulk.insert([new_contact("+79160000005")])
-        bulk.insert([new_contact("+79160000004")])  # the unique phone refuses it at the block's end
-    assert not Contact.objects.filter(phone="+79160000005").exists()
-
-    with pytest.raises(RuntimeError), transaction.atomic(), bulk.together(bulk.reserve(Contact)):
-        bulk.insert([new_contact("+79160000006")])
-        raise RuntimeError("the caller gives up")
-    assert not Contact.objects.filter(phone="+79160000006").exists()
-
-    # A caller that swallows the exception cannot commit half of the block.
-    with transaction.atomic():
-        Contact.objects.create(name="До блока", phone="+79160000008")
-        try:
-            with bulk.together(bulk.reserve(Contact)):
-                bulk.insert([new_contact("+79160000009")])
-                raise RuntimeError("lost in the middle")
-        except RuntimeError:
-            pass
-        assert transaction.get_rollback()
-    assert not Contact.objects.filter(phone__in=["+79160000008", "+79160000009"]).exists()
-
-
-@postgres_only
-@pytest.mark.django_db(transaction=True)
-def test_together_needs_a_transaction():
-    from django.db.transaction import TransactionManagementError
-
-    from leads.models import Contact
-
-    with pytest.raises(TransactionManagementError), bulk.together(bulk.reserve(Contact)):
-        pass
-
-
-def test_together_without_reserved_ids_writes_at_once(django_assert_num_queries):
-    """Off PostgreSQL (reserve gives {}) or without ids, inserts run as they come."""
-    from leads.models import Contact
-
-    with transaction.atomic(), bulk.together({}):
-        contact = new_contact("+79160000007")
-        bulk.insert([contact])
-        assert Contact.objects.filter(pk=contact.pk).exists()
-
-
-@postgres_only
-def test_a_failed_send_inside_the_block_fails_the_block_even_if_its_error_was_caught():
-    """Rows queued before a savepoint are sent when it opens; if they fail there
-    and the caller catches that error, the block must not end as if written."""
-    from django.db.transaction import TransactionManagementError
-
-    from leads.models import Contact
-
-    Contact.objects.create(name="Уже есть", phone="+79160000010")
-    with (
-        pytest.raises(TransactionManagementError),
-        transaction.atomic(),
-        bulk.together(bulk.reserve(Contact)),
-    ):
-        bulk.insert([new_contact("+79160000010")])  # queued; refused when sent
-        try:
-            with transaction.atomic():  # its SAVEPOINT sends the queue first
-                pass
-        except IntegrityError:
-            pass
-    assert Contact.objects.filter(phone="+79160000010").count() == 1
-
-
-@postgres_only
-def test_together_blocks_do_not_nest():
-    from django.db.transaction import TransactionManagementError
-
-    from leads.models import Contact
-
-    with transaction.atomic(), bulk.together(bulk.reserve(Contact)):
-        with pytest.raises(TransactionManagementError), bulk.together(bulk.reserve(Contact)):
-            pass
-        with bulk.together({}):  # nothing reserved: nothing to mix up
-            pass
