@@ -18,7 +18,7 @@ The version changes when:
 
 from django.db.models import Count, Max
 
-from leads.queue import queue_queryset
+from leads.models import Lead
 from revops.roles import Role
 from sla.models import Notification
 
@@ -27,7 +27,8 @@ def version_for(user) -> str:
     unread = Notification.objects.unread_for(user).aggregate(newest=Max("id"), count=Count("id"))
     parts = [unread["newest"] or 0, unread["count"]]
     if user.role == Role.REP:
-        mine = queue_queryset(user).order_by().aggregate(count=Count("id"), changed=Max("updated_at"))
+        # The queue's leads (leads.queue.queue_queryset), without its annotations.
+        mine = Lead.objects.open().filter(owner=user).aggregate(count=Count("id"), changed=Max("updated_at"))
         changed = mine["changed"]
         parts += [mine["count"], int(changed.timestamp() * 1000) if changed else 0]
     return "-".join(str(p) for p in parts)
