@@ -21,6 +21,7 @@ from leads.forms import ManualLeadForm, MergeForm
 from leads.intake import Submission, take_lead
 from leads.merge import merge
 from leads.models import Lead, Stage
+from leads.moved import moved_away
 from leads.queue import ORDERS, next_in_work_mode, ordered, queue_queryset, rows, work_summary
 from leads.timeline import lead_context
 from leads.updates import newest_unread, version_for
@@ -49,8 +50,15 @@ def lead_list(request):
 
 @login_required
 def lead_detail(request, pk: int):
-    # A lead the user may not see answers 404, the same as one that does not exist.
-    lead = get_object_or_404(Lead.objects.visible_to(request.user).with_related(), pk=pk)
+    # A lead the user may not see answers 404, the same as one that does not exist —
+    # but someone who held it or was told about it learns where it went (a rep following
+    # an old notification should not meet a bare "not found").
+    lead = Lead.objects.visible_to(request.user).with_related().filter(pk=pk).first()
+    if lead is None:
+        gone = moved_away(request.user, pk)
+        if gone is None:
+            raise Http404
+        return render(request, "leads/lead_moved.html", {"lead": gone}, status=404)
     context = lead_context(lead, request.user)
     context["work_mode"] = request.GET.get("work") == "1" and request.user.role == Role.REP
     return render(request, "leads/lead_detail.html", context)
