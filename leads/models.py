@@ -516,8 +516,9 @@ class Lead(models.Model):
 
     # Indexes: the foreign keys that the composite indexes below start with
     # (owner, team, source, campaign, stage) have no index of their own, and the
-    # furthest stage and rejection reason (small tables, grouped in reports, never
-    # looked up) have none either: every index costs each insert at intake.
+    # furthest stage (a small table, grouped in reports, never looked up) has none
+    # either: every index costs each insert at intake. The rejection reason's index
+    # is partial, over rejected leads only, so intake never writes it.
     class Meta:
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
@@ -529,6 +530,14 @@ class Lead(models.Model):
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created_idx"),
             models.Index(fields=["stage", "owner"], name="lead_stage_owner_idx"),
+            # Rejected leads only (a new lead has no reason, so intake never writes it):
+            # reports exclude the few duplicates from deals and timers without reading
+            # every lead (LeadQuerySet.duplicates, ReportParams.lead_rows).
+            models.Index(
+                fields=["rejection_reason"],
+                name="lead_rejection_reason_idx",
+                condition=Q(rejection_reason__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(channel__in=_values(EntryChannel)), name="lead_channel_valid"),

@@ -126,15 +126,23 @@ def first_at(step: str):
     return Subquery(first[:1])
 
 
+def _duplicate_reason():
+    from leads.models import RejectionReason
+
+    return RejectionReason.objects.filter(code=DUPLICATE_REASON).values("pk")
+
+
 class FunnelStepsQuerySet:
     """Mixed into LeadQuerySet (leads/models.py)."""
 
     def counted(self):
         """Leads that count in reports: not rejected as a duplicate."""
-        from leads.models import RejectionReason
+        return self.exclude(rejection_reason_id__in=_duplicate_reason())
 
-        duplicate = RejectionReason.objects.filter(code=DUPLICATE_REASON).values("pk")
-        return self.exclude(rejection_reason_id__in=duplicate)
+    def duplicates(self):
+        """The leads counted() leaves out (lead_rejection_reason_idx finds them): rows of
+        other tables are "of counted leads" when their lead is not one of these."""
+        return self.filter(rejection_reason_id__in=_duplicate_reason())
 
     def arrived(self, start=None, end=None):
         """Leads whose created_at is in [start, end) (either end may be open)."""

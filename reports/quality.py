@@ -78,7 +78,16 @@ def data_quality_pct(params, now=None) -> str | None:
     without any data-quality problem now, in % with 1 decimal; None when there
     is no open lead. The dashboard's `data_quality_pct` tile."""
     cutoff = idle_cutoff(_idle_days(params), now)
-    totals = _counts(params.leads(), cutoff)
+    # Open leads only (the open stages' index): _counts() also reads every rejected
+    # lead for vague_other, which the tile does not show — a scan of all leads.
+    totals = (
+        params.leads()
+        .using(report_db())
+        .filter(open_condition())
+        .aggregate(
+            open_leads=Count("pk"), with_problems=Count("pk", filter=problem_condition(Problem.ANY, cutoff))
+        )
+    )
     return percent(totals["open_leads"] - totals["with_problems"], totals["open_leads"])
 
 

@@ -54,10 +54,15 @@ RUNNING = Q(state=TimerState.RUNNING, has_breach=False)
 def timers_of(cohort, kind: str | None = None):
     """SLA timers of the cohort's leads (of ``kind``, else both kinds), annotated
     with ``has_breach`` and ``delay`` (the breach's delay owner), for MET/BREACHED/RUNNING."""
-    breach = Breach.objects.filter(timer=OuterRef("pk"))
     timers = SlaTimer.objects.filter(lead__in=cohort.values("pk"))
     if kind is not None:
         timers = timers.filter(kind=kind)
+    return with_breach(timers)
+
+
+def with_breach(timers):
+    """`timers` annotated with ``has_breach`` and ``delay``, as timers_of() reads them."""
+    breach = Breach.objects.filter(timer=OuterRef("pk"))
     return timers.annotate(
         has_breach=Exists(breach), delay=Subquery(breach.order_by("id").values("delay_owner")[:1])
     )
