@@ -56,3 +56,52 @@ def test_a_long_company_name_does_not_widen_the_card(page, live_server, floor):
     login(page, live_server, "rep")
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
     assert page_scroll_width(page) <= WIDTH + 1, f"the card scrolls sideways: {page_scroll_width(page)}px"
+
+
+def _overflowing(page) -> list[str]:
+    """Elements that reach past the right edge of a phone screen (what makes it scroll sideways)."""
+    return page.evaluate(
+        """(width) => [...document.querySelectorAll("body *")]
+             .filter((el) => el.getBoundingClientRect().right > width + 1 && !el.closest(".table-wrap"))
+             .slice(0, 8).map((el) => el.tagName.toLowerCase() + "." + el.className + " " + Math.round(el.getBoundingClientRect().right))""",
+        WIDTH,
+    )
+
+
+def test_every_working_page_fits_a_phone(page, live_server, floor):
+    """No sideways scrolling at 390 px on the rep's and the head's pages."""
+    from sla.models import Breach, SlaTimer
+
+    leads = [
+        new_lead(floor["source"], name=f"Клиент Номер {k}", company="ООО «Длинное название компании»",
+                 phone=f"+7916123100{k}")
+        for k in range(3)
+    ]  # fmt: skip
+    timer = SlaTimer.objects.filter(lead=leads[0]).first()
+    Breach.objects.create(
+        kind="first_contact", delay_owner="rep", due_at=timer.due_at, lead=leads[0], owner=floor["rep"],
+        source=floor["source"], team=floor["team"], timer=timer,
+    )  # fmt: skip
+    login(page, live_server, "rep")
+    for path in ["/queue/", f"/leads/{leads[0].pk}/", "/leads/"]:
+        page.goto(f"{live_server.url}{path}")
+        assert page_scroll_width(page) <= WIDTH + 1, (path, page_scroll_width(page), _overflowing(page))
+    login(page, live_server, "head")
+    for path in ["/team/", "/sla/breaches/", "/leads/", f"/leads/{leads[1].pk}/"]:
+        page.goto(f"{live_server.url}{path}")
+        assert page_scroll_width(page) <= WIDTH + 1, (path, page_scroll_width(page), _overflowing(page))
+        shot(page, "phone_" + path.strip("/").replace("/", "_"))
+
+
+def test_the_card_keeps_the_phone_number_and_the_outcomes_at_hand(page, live_server, floor):
+    lead = new_lead(floor["source"], name="Анна Белова", company="ООО «Бриз»", phone="+79161239999")
+    login(page, live_server, "rep")
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
+    bar = page.locator(".call-bar")
+    expect(bar).to_be_visible()
+    expect(bar.locator("a[href^='tel:']")).to_have_attribute("href", "tel:+79161239999")
+    page.mouse.wheel(0, 3000)  # read down the card: the bar stays at the bottom of the screen
+    page.wait_for_timeout(300)
+    box = bar.bounding_box()
+    assert box["y"] + box["height"] <= 844 + 1 and box["y"] > 844 - 200, box
+    expect(bar.locator("button[value=no_answer]")).to_be_in_viewport()
