@@ -134,16 +134,10 @@ def _move(lead: Lead, stage: Stage, actor, at, note=""):
     )
 
 
-@transaction.atomic
-def move_stage(
-    lead: Lead, actor, stage_code: str, *, meeting_at=None, amount=None, margin=None, at=None
-) -> Lead:
-    """Move along the funnel. Each stage asks for what it needs: a meeting its
-    date, a proposal its amount, a deal its amount and margin (and creates the
-    deal record). Rejection and nurture have their own actions."""
-    at = at or timezone.now()
-    lead = lock_lead(lead)
-    stage = Stage.objects.filter(code=stage_code, is_active=True).first()
+def check_move(lead: Lead, stage: Stage | None, *, meeting_at=None, amount=None, margin=None) -> None:
+    """Whether `lead` may move to `stage` with these details (the rules of
+    move_stage, also followed by the demo's history): raises Invalid or
+    Conflict, else returns."""
     if stage is None:
         raise Invalid({"stage": [_("Unknown stage.")]})
     if stage.kind == StageKind.LOST:
@@ -164,13 +158,31 @@ def move_stage(
         errors["margin"] = [_("The margin cannot exceed the amount.")]
     if errors:
         raise Invalid(errors)
-    note = ""
+
+
+def stage_note(*, meeting_at=None, amount=None) -> str:
+    """The history note of a move: the meeting's time or the amount."""
     if meeting_at is not None:
-        note = _("meeting at %(when)s") % {"when": timezone.localtime(meeting_at).strftime("%Y-%m-%d %H:%M")}
-    elif amount is not None:
-        note = _("amount %(amount)s") % {
+        return _("meeting at %(when)s") % {"when": timezone.localtime(meeting_at).strftime("%Y-%m-%d %H:%M")}
+    if amount is not None:
+        return _("amount %(amount)s") % {
             "amount": f"{amount:,.0f} {settings.DEFAULT_CURRENCY}".replace(",", "\u00a0")
         }
+    return ""
+
+
+@transaction.atomic
+def move_stage(
+    lead: Lead, actor, stage_code: str, *, meeting_at=None, amount=None, margin=None, at=None
+) -> Lead:
+    """Move along the funnel. Each stage asks for what it needs: a meeting its
+    date, a proposal its amount, a deal its amount and margin (and creates the
+    deal record). Rejection and nurture have their own actions."""
+    at = at or timezone.now()
+    lead = lock_lead(lead)
+    stage = Stage.objects.filter(code=stage_code, is_active=True).first()
+    check_move(lead, stage, meeting_at=meeting_at, amount=amount, margin=margin)
+    note = stage_note(meeting_at=meeting_at, amount=amount)
     _move(lead, stage, actor, at, note=note)
     if stage.kind == StageKind.WON:
         Deal.objects.create(
@@ -188,17 +200,24 @@ def move_stage(
     return lead
 
 
-@transaction.atomic
-def reject(lead: Lead, actor, reason_code: str, comment: str = "", *, at=None) -> Lead:
-    at = at or timezone.now()
-    lead = lock_lead(lead)
-    reason = RejectionReason.objects.filter(code=reason_code, is_active=True).first()
+def check_reject(lead: Lead, reason: RejectionReason | None, comment: str) -> str:
+    """Whether `lead` may be rejected for `reason` with `comment` (raises Invalid
+    or Conflict); returns the comment as it is stored."""
     if reason is None:
         raise Invalid({"reason": [_("Choose a reason from the list.")]})
     comment = (comment or "").strip()
     if reason.requires_comment and not comment:
         raise Invalid({"comment": [_("Explain the reason in a comment.")]})
     _require_open(lead)
+    return comment
+
+
+@transaction.atomic
+def reject(lead: Lead, actor, reason_code: str, comment: str = "", *, at=None) -> Lead:
+    at = at or timezone.now()
+    lead = lock_lead(lead)
+    reason = RejectionReason.objects.filter(code=reason_code, is_active=True).first()
+    comment = check_reject(lead, reason, comment)
     lead.rejection_reason, lead.rejection_comment = reason, comment
     _move(lead, Stage.objects.get(code=StageCode.LOST), actor, at, note=reason.code)
     return lead
@@ -313,10 +332,15 @@ def log_attempt(
         failed = lead.attempts.filter(counted=True, made_at__gte=_cycle_start(lead)).count()
         info["failed_calls"] = failed
         if failed >= policy.failed_attempts_to_nurture:
-            reason = _("%(n)s unanswered calls") % {"n": failed}
+            reason = silence_reason(failed)
             _to_nurture(lead, actor, reason, None, at, attempts=failed)
             info["nurtured"] = True
     return attempt, info
+
+
+def silence_reason(failed: int) -> str:
+    """Why the attempts rule sent a lead to nurture."""
+    return _("%(n)s unanswered calls") % {"n": failed}
 
 
 def _cycle_start(lead: Lead) -> dt.datetime:
@@ -413,6 +437,11 @@ def requalify(lead: Lead, actor, at, criteria=None) -> Lead:
 
 def qualification_of(lead: Lead, criteria) -> str:
     yes = set(lead.answers.filter(answer=Answer.YES).values_list("criterion_id", flat=True))
+    return level_of(yes, criteria)
+
+
+def level_of(yes: set, criteria) -> str:
+    """The qualification that "yes" answers to the criteria ids in `yes` give."""
     mql = [c.pk for c in criteria if c.level == CriterionLevel.MQL]
     sql = [c.pk for c in criteria if c.level == CriterionLevel.SQL]
     if not mql or not set(mql) <= yes:

@@ -1,6 +1,12 @@
 """`manage.py demo_data`: a believable Russian B2B company to click around in.
 
-The generator lives in leads.demo; this command only parses arguments and reports.
+The generator lives in leads.demo (it takes every lead in through the product's
+intake and tells its story through the product's actions); this command only
+parses arguments and reports.
+
+It refuses to run on a database that holds real leads — any lead none of whose
+requests carries the demo's mark (see leads.demo.company.DEMO_MARK) — unless
+given --force; even then it never touches them.
 """
 
 from datetime import date
@@ -17,7 +23,8 @@ class Command(BaseCommand):
         "Create the demo company: teams with their calendars and routing, users (password «demo») with "
         "shifts, sources, campaigns, spend and a year of leads through the funnel and the SLA clock. "
         "Idempotent: reference data and users are upserted, leads are only "
-        "generated when there are none (or with --reset)."
+        "generated when there are no demo leads (or with --reset, which replaces them). "
+        "Refuses on a database with real leads unless --force."
     )
 
     def add_arguments(self, parser):
@@ -40,11 +47,18 @@ class Command(BaseCommand):
             help="Do nothing if the demo users already exist (for make run).",
         )
         parser.add_argument(
-            "--reset", action="store_true", help="Delete all leads and contacts first, then generate anew."
+            "--reset",
+            action="store_true",
+            help="Delete the demo leads (and their contacts) first, then generate anew.",
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even though the database holds real (non-demo) leads; they are left as they are.",
         )
         parser.add_argument("--allow-production", action="store_true", help="Run even when PRODUCTION is on.")
 
-    def handle(self, *args, leads, seed, today, if_empty, reset, allow_production, **options):
+    def handle(self, *args, leads, seed, today, if_empty, reset, force, allow_production, **options):
         if settings.PRODUCTION and not allow_production:
             raise CommandError(
                 "Refusing to write demo data in production (pass --allow-production to insist)."
@@ -55,12 +69,25 @@ class Command(BaseCommand):
             self.stdout.write("Demo users already exist; demo data left as it is.")
             return
 
-        result = demo.run(leads=leads, seed=seed, today=today or timezone.localdate(), reset=reset)
+        try:
+            result = demo.run(
+                leads=leads, seed=seed, today=today or timezone.localdate(), reset=reset, force=force
+            )
+        except demo.RealLeadsPresent as error:
+            raise CommandError(
+                f"The database holds {error.count} leads that are not demo leads (none of their requests "
+                "carries the demo's mark); refusing to add demo data to real data. Pass --force to add it "
+                "anyway: real leads are never changed or deleted."
+            ) from None
         self.stdout.write(result.message)
         s = result.summary
         statuses = ", ".join(f"{kind} {n}" for kind, n in s["by_status"].items())
         self.stdout.write(f"Leads: {s['leads']} ({statuses}); contacts: {s['contacts']}")
-        self.stdout.write(f"Deals: won {s['deals_won']}, lost {s['deals_lost']}; demo users: {s['users']}")
+        funnel = ", ".join(f"{step} {n}" for step, n in s["funnel"].items())
+        self.stdout.write(f"Funnel: leads {s['leads']}, {funnel}")
+        self.stdout.write(
+            f"Deals: won {s['deals_won']}, lost at the proposal {s['deals_lost']}; demo users: {s['users']}"
+        )
         timers = ", ".join(f"{state} {n}" for state, n in s["timers"].items())
         self.stdout.write(f"First-contact timers: {timers}; breaches: {s['breaches']}")
         self.stdout.write(
