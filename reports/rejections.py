@@ -136,8 +136,11 @@ class RejectionsReport(Report):
 
     @staticmethod
     def _links(params, selection: dict, reasons: dict) -> dict:
+        # By stage a row has only lost leads, so its `leads` are the rejected ones:
+        # the list of every arrival (or of leads reopened since) would list more.
+        leads_step = "rejected" if params.by == "stage" else "leads"
         links = {
-            "leads": params.drilldown(step="leads", **selection),
+            "leads": params.drilldown(step=leads_step, **selection),
             "rejected": params.drilldown(step="rejected", **selection),
         }
         links["reasons"] = {

@@ -234,6 +234,22 @@ def test_reason_and_stage_links_give_those_counts_on_the_lead_api(april, ceo, ap
             assert answer.json()["count"] == count, (row.get("key"), field, link)
 
 
+def test_by_stage_the_leads_links_list_the_rejected_leads(april, ceo, rep, team_a, api):
+    """By stage, a row and the total count only lost leads: their `leads` links list
+    those, not every arrival, nor a lead rejected from that stage and reopened since."""
+    reopened = _lead(april["ads"], rep, team_a, 21)
+    _reject(reopened, "not_target", 21)
+    reopened.rejection_reason = None
+    _move(reopened, "qualification", 22)
+    api.force_authenticate(ceo)
+    result = compute(ceo, "by=stage")
+    assert result["total"]["leads"] == 5
+    for row in [*result["rows"], result["total"]]:
+        answer = api.get("/api/v1/leads/?" + row["links"]["leads"].split("?", 1)[1])
+        assert answer.status_code == 200, answer.content
+        assert answer.json()["count"] == row["leads"], (row.get("key"), row["links"]["leads"])
+
+
 @pytest.mark.parametrize(
     "query", ["by=hour", "by=reason", "mode=events", "date_from=yesterday", "campaign=0", "segment=999999"]
 )
