@@ -733,6 +733,10 @@ def test_refuses_a_database_with_real_leads_unless_forced():
         run_demo()
     assert Lead.objects.count() == 1 and not User.objects.filter(username="rep1").exists()
 
+    # make run's --if-empty starts the app on such a database and adds nothing.
+    assert "holds real leads" in run_demo("--if-empty")
+    assert Lead.objects.count() == 1
+
     out = run_demo("--force")
     assert "Generated 200 leads" in out
     assert demo.demo_leads().count() == 200 and list(demo.real_leads()) == [real]

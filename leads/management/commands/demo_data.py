@@ -44,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help="Do nothing if the demo users already exist (for make run).",
+            help="Do nothing if the demo users already exist or the database holds real leads (for make run).",
         )
         parser.add_argument(
             "--reset",
@@ -67,6 +67,10 @@ class Command(BaseCommand):
             raise CommandError("--leads must not be negative.")
         if if_empty and demo.demo_users_exist():
             self.stdout.write("Demo users already exist; demo data left as it is.")
+            return
+        if if_empty and demo.real_leads().exists():
+            # `make run` on a database that already holds real work: start, add nothing.
+            self.stdout.write("The database holds real leads; no demo data added.")
             return
 
         try:
