@@ -534,7 +534,7 @@ class Lead(models.Model):
             # reports exclude the few duplicates from deals and timers without reading
             # every lead (LeadQuerySet.duplicates, ReportParams.lead_rows).
             models.Index(
-                fields=["rejection_reason"],
+                fields=["rejection_reason", "id"],  # the ids straight from the index
                 name="lead_rejection_reason_idx",
                 condition=Q(rejection_reason__isnull=False),
             ),

@@ -132,12 +132,18 @@ def _duplicate_reason():
     return RejectionReason.objects.filter(code=DUPLICATE_REASON).values("pk")
 
 
+def counted_condition(prefix: str = "") -> Q:
+    """Q: the lead (reached through ``prefix``, e.g. "lead__" from a deal) counts in
+    reports: it is not rejected as a duplicate."""
+    return ~Q(**{f"{prefix}rejection_reason_id__in": _duplicate_reason()})
+
+
 class FunnelStepsQuerySet:
     """Mixed into LeadQuerySet (leads/models.py)."""
 
     def counted(self):
         """Leads that count in reports: not rejected as a duplicate."""
-        return self.exclude(rejection_reason_id__in=_duplicate_reason())
+        return self.filter(counted_condition())
 
     def duplicates(self):
         """The leads counted() leaves out (lead_rejection_reason_idx finds them): rows of

@@ -174,9 +174,7 @@ class FunnelReport(Report):
         # The cohort through the deal's own join to its lead (which the grouping key
         # reads too), not `lead__in=<cohort>`: one pass over the leads, not two.
         if params.mode == "cohort":
-            deals = params.lead_rows(
-                deals.filter(lead__created_at__gte=params.start, lead__created_at__lt=params.end)
-            )
+            deals = params.lead_rows(deals, arrived=True)
             key = F(f"lead__{LEAD_KEYS[by]}") if by in LEAD_KEYS else _trunc(by, "lead__created_at")
         else:
             deals = params.lead_rows(

@@ -9,7 +9,7 @@ the same whatever the data size.
 
 import datetime as dt
 from calendar import monthrange
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -160,15 +160,13 @@ def sla_counts(cohort) -> dict:
     )
 
 
-def arrived_timers(params, start, end):
-    """First-contact timers (with has_breach) of params' leads that arrived in
-    [start, end): the same timers as _first_contact_timers(<that cohort>), selected
-    through the timer's own join to its lead, which also gives a grouping by arrival
-    month its key (no second pass over the leads)."""
-    timers = SlaTimer.objects.filter(
-        kind=TimerKind.FIRST_CONTACT, lead__created_at__gte=start, lead__created_at__lt=end
-    )
-    return with_breach(params.lead_rows(timers))
+def arrived_timers(params):
+    """First-contact timers (with has_breach) of params' cohort: the same timers as
+    _first_contact_timers(params.cohort()), selected through the timer's own join to
+    its lead, which also gives a grouping by arrival month its key (no second pass
+    over the leads)."""
+    timers = SlaTimer.objects.filter(kind=TimerKind.FIRST_CONTACT)
+    return with_breach(params.lead_rows(timers, arrived=True))
 
 
 def won_deals(params):
@@ -225,9 +223,7 @@ def figures(params) -> dict:
         values[KpiCode.CPL] = None
     median = _median_minutes(c["median_s"]) if "median_s" in c else first_contact_median(cohort)
     values[KpiCode.FIRST_CONTACT_MEDIAN_MIN] = _minutes(median)
-    sla = arrived_timers(params, params.start, params.end).aggregate(
-        met=Count("id", filter=MET), breached=Count("id", filter=BREACHED)
-    )
+    sla = arrived_timers(params).aggregate(met=Count("id", filter=MET), breached=Count("id", filter=BREACHED))
     values[KpiCode.SLA_MET_PCT] = percent(sla["met"], sla["met"] + sla["breached"])
     return values
 
@@ -350,7 +346,7 @@ def trend(params, until: dt.date) -> dict:
     }
     timers = {
         _as_date(row["m"]): row
-        for row in arrived_timers(params, start, end)
+        for row in arrived_timers(_whole_months(params, months[0], months[-1]))
         .annotate(m=TruncMonth("lead__created_at", tzinfo=zone))
         .values("m")
         .annotate(met=Count("id", filter=MET), breached=Count("id", filter=BREACHED))
@@ -388,6 +384,13 @@ def trend(params, until: dt.date) -> dict:
         for code in TREND_CODES:
             series[code].append(row[code])
     return {"months": [f"{m:%Y-%m}" for m in months], "series": series}
+
+
+def _whole_months(params, first: dt.date, last: dt.date):
+    """params over the whole months first … last (the trend's window)."""
+    return replace(
+        params, date_from=first, date_to=(last + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    )
 
 
 def _as_date(value) -> dt.date:

@@ -89,17 +89,27 @@ class ReportParams:
     def cohort(self):
         return self.leads().arrived(self.start, self.end)
 
-    def lead_rows(self, rows, field: str = "lead"):
-        """Rows of another table (deals, timers) whose lead is one of leads().
+    def lead_rows(self, rows, field: str = "lead", *, arrived: bool = False):
+        """Rows of another table (deals, timers) whose lead is one of leads(), or with
+        ``arrived`` one of cohort() — then through the row's own join to its lead,
+        which a grouping by a lead field (``lead__created_at``…) shares.
 
         For a caller who sees every lead and sets no filter, leads() is every lead
-        but the duplicates: excluding those few (an index finds them) spares the
-        database the pass over all leads that `lead__in=leads()` costs. Conditions
-        on the row's lead (``lead__created_at``…) then share the row's own join."""
+        but the duplicates: checking that on the joined lead, or excluding the few
+        duplicates (an index finds them), spares the database the pass over all leads
+        that `lead__in=leads()` costs."""
         from leads.models import Lead
+        from leads.steps import counted_condition
 
         user = self.user
-        if not self.filters and user.is_authenticated and user.is_active and user.sees_all_leads:
+        sees_all = not self.filters and user.is_authenticated and user.is_active and user.sees_all_leads
+        if arrived:
+            rows = rows.filter(
+                **{f"{field}__created_at__gte": self.start, f"{field}__created_at__lt": self.end}
+            )
+            if sees_all:
+                return rows.filter(counted_condition(f"{field}__"))
+        elif sees_all:
             return rows.exclude(**{f"{field}__in": Lead.objects.duplicates().values("pk")})
         return rows.filter(**{f"{field}__in": self.leads().values("pk")})
 

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             model_name="lead",
             index=models.Index(
                 condition=models.Q(("rejection_reason__isnull", False)),
-                fields=["rejection_reason"],
+                fields=["rejection_reason", "id"],
                 name="lead_rejection_reason_idx",
             ),
         ),
