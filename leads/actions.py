@@ -328,7 +328,7 @@ def log_attempt(
     clock.meet_timers(lead, [TimerKind.CALLBACK], at)  # any attempt honours an agreed callback
     if callback_at is not None:
         clock.start_callback_timer(lead, attempt, callback_at)
-    if counted and not lead.attempts.filter(outcome=AttemptOutcome.REACHED).exists():
+    if counted and silence_rule_applies(lead):
         failed = lead.attempts.filter(counted=True, made_at__gte=_cycle_start(lead)).count()
         info["failed_calls"] = failed
         if failed >= policy.failed_attempts_to_nurture:
@@ -336,6 +336,17 @@ def log_attempt(
             _to_nurture(lead, actor, reason, None, at, attempts=failed)
             info["nurtured"] = True
     return attempt, info
+
+
+def silence_rule_applies(lead: Lead) -> bool:
+    """Whether failed calls still count towards nurture: only while the person has
+    never been reached and the lead is still at its first stage. A lead someone
+    qualified, or one with a meeting booked, is past "we cannot get through"."""
+    return (
+        lead.stage.code == StageCode.LEAD
+        and lead.first_contact_at is None
+        and not lead.attempts.filter(outcome=AttemptOutcome.REACHED).exists()
+    )
 
 
 def silence_reason(failed: int) -> str:

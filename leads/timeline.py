@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leads.actions import criteria_for, failed_calls_so_far, missing_for_next_level
+from leads.actions import criteria_for, failed_calls_so_far, missing_for_next_level, silence_rule_applies
 from leads.assignment import describe
 from leads.choices import AttemptOutcome, Qualification, StageKind
 from leads.models import Lead, LeadEvent, RejectionReason, Stage
@@ -75,7 +75,8 @@ def lead_context(lead: Lead, user) -> dict:
             item.qualification_from = labels.get(item.data.get("from"), "")
             item.qualification_to = labels.get(item.data.get("to"), "")
 
-    failed = failed_calls_so_far(lead)
+    counts = lead.stage.kind == StageKind.OPEN and silence_rule_applies(lead)
+    failed = failed_calls_so_far(lead) if counts else 0
     limit = policy_limit or 3
     return {
         "lead": lead,
@@ -96,7 +97,7 @@ def lead_context(lead: Lead, user) -> dict:
         "assignees": _assignees(user) if can_change else [],
         "failed_calls": failed,
         "limit": limit,
-        "outcomes": _outcome_buttons(failed, limit),
+        "outcomes": _outcome_buttons(failed, limit, counts),
         "feedback_topics": FEEDBACK_TOPICS,
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
@@ -110,13 +111,16 @@ def human_duration_or_none(seconds):
     return text if seconds >= 0 else "-" + text
 
 
-def _outcome_buttons(failed: int, limit: int) -> list[dict]:
-    """The outcome buttons with their consequence written on them."""
-    next_failed = failed + 1
-    if next_failed >= limit:
-        consequence = _("%(n)s of %(limit)s → nurture") % {"n": next_failed, "limit": limit}
+def _outcome_buttons(failed: int, limit: int, counts: bool) -> list[dict]:
+    """The outcome buttons with their consequence written on them: what the next
+    failed call does under the attempts rule (leads.actions.log_attempt), and
+    nothing it does not do — past the first stage a failed call only goes on record."""
+    if not counts:
+        consequence = _("logged, the lead stays")
+    elif failed + 1 >= limit:
+        consequence = _("%(n)s of %(limit)s → nurture") % {"n": limit, "limit": limit}
     else:
-        consequence = _("%(n)s of %(limit)s") % {"n": next_failed, "limit": limit}
+        consequence = _("%(n)s of %(limit)s") % {"n": failed + 1, "limit": limit}
     return [
         {
             "outcome": AttemptOutcome.REACHED,
