@@ -23,6 +23,7 @@ from leads.choices import (
     AttemptOutcome,
     CriterionLevel,
     DealStatus,
+    NextStep,
     Qualification,
     StageCode,
     StageKind,
@@ -127,7 +128,14 @@ def _move(lead: Lead, stage: Stage, actor, at, note=""):
         lead.closed_at = None
     else:
         lead.closed_at = max(at, lead.created_at)
+        # The next step stays on record (only open leads show one), so an undo restores it.
         clock.cancel_timers(lead, at)
+    if (
+        lead.next_step == NextStep.MEETING
+        and stage.code != StageCode.MEETING
+        and stage.kind == StageKind.OPEN
+    ):
+        lead.next_step, lead.next_step_at = "", None  # moved on from the meeting
     lead.save()
     StageChange.objects.create(
         lead=lead, from_stage=previous, to_stage=stage, changed_by=actor, changed_at=at, note=note
@@ -183,6 +191,8 @@ def move_stage(
     stage = Stage.objects.filter(code=stage_code, is_active=True).first()
     check_move(lead, stage, meeting_at=meeting_at, amount=amount, margin=margin)
     note = stage_note(meeting_at=meeting_at, amount=amount)
+    if meeting_at is not None and stage.code == StageCode.MEETING:
+        lead.next_step, lead.next_step_at = NextStep.MEETING, meeting_at
     _move(lead, stage, actor, at, note=note)
     if stage.kind == StageKind.WON:
         Deal.objects.create(
@@ -248,6 +258,64 @@ def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None):
         event=f"nurture:{lead.pk}:{at.isoformat()}",
         params={"lead": lead.pk, "attempts": attempts or "", "reason": reason[:300]},
     )
+
+
+# The card offers "Undo" for 10 s; the server allows a little more for a slow click
+# or a slow network, and no more: after that a reopen is a decision, not an undo.
+UNDO_WINDOW = dt.timedelta(seconds=20)
+
+
+def undoable_close(lead: Lead, actor, *, at=None) -> StageChange | None:
+    """The rejection or nurture of `lead` that `actor` may still take back: the
+    lead's latest stage change, made by them into a closed stage of type lost or
+    nurture less than UNDO_WINDOW ago, and not undone yet."""
+    at = at or timezone.now()
+    last = lead.stage_changes.select_related("to_stage", "from_stage").order_by("-changed_at", "-id").first()
+    if (
+        last is None
+        or last.changed_by_id != actor.pk
+        or last.to_stage_id != lead.stage_id
+        or last.to_stage.kind not in (StageKind.LOST, StageKind.NURTURE)
+        or last.from_stage is None
+        or last.from_stage.kind != StageKind.OPEN
+        or at - last.changed_at > UNDO_WINDOW
+    ):
+        return None
+    return last
+
+
+@transaction.atomic
+def undo_close(lead: Lead, actor, change_id: int, *, at=None) -> Lead:
+    """Take back a rejection or nurture a moment after it (the card's "Undo"): the
+    lead returns to the stage it left, with the clocks the close stopped running
+    again (a deadline that passed meanwhile is then breached by the sweep, as if
+    nothing had stopped it), its failed-call count as it was, and both changes in
+    its history."""
+    at = at or timezone.now()
+    lead = lock_lead(lead)
+    close = undoable_close(lead, actor, at=at)
+    if close is None or close.pk != change_id:
+        raise Conflict(_("Lead #%(id)s can no longer be taken back.") % {"id": lead.pk})
+    if close.to_stage.kind == StageKind.LOST:
+        lead.rejection_reason, lead.rejection_comment = None, ""
+    else:
+        lead.nurture_reason, lead.nurture_until = "", None
+    previous = lead.stage
+    lead.stage = close.from_stage
+    lead.stage_changed_at = at
+    lead.closed_at = None
+    lead.save()
+    StageChange.objects.create(
+        lead=lead,
+        from_stage=previous,
+        to_stage=close.from_stage,
+        changed_by=actor,
+        changed_at=at,
+        note=_("undone"),
+        undoes=close,
+    )
+    clock.resume_timers(lead, close.changed_at)
+    return lead
 
 
 # --- contact attempts -----------------------------------------------------------------------------
@@ -328,6 +396,9 @@ def log_attempt(
     clock.meet_timers(lead, [TimerKind.CALLBACK], at)  # any attempt honours an agreed callback
     if callback_at is not None:
         clock.start_callback_timer(lead, attempt, callback_at)
+        _plan(lead, NextStep.CALL, callback_at)
+    elif lead.next_step == NextStep.CALL:
+        _plan(lead, "", None)  # the call-back was made, as the callback clock counts it
     if counted and silence_rule_applies(lead):
         failed = lead.attempts.filter(counted=True, made_at__gte=_cycle_start(lead)).count()
         info["failed_calls"] = failed
@@ -336,6 +407,30 @@ def log_attempt(
             _to_nurture(lead, actor, reason, None, at, attempts=failed)
             info["nurtured"] = True
     return attempt, info
+
+
+def _plan(lead: Lead, step: str, when):
+    if (lead.next_step, lead.next_step_at) != (step, when):
+        lead.next_step, lead.next_step_at = step, when
+        lead.save(update_fields=["next_step", "next_step_at", "updated_at"])
+
+
+@transaction.atomic
+def plan_next_step(lead: Lead, actor, step: str, when: dt.datetime, *, at=None) -> Lead:
+    """Set the dated next step of an open lead without logging an attempt (the
+    rep agreed a call-back by mail, say). Only an agreed call-back logged with an
+    attempt starts a callback clock; this is the rep's plan."""
+    at = at or timezone.now()
+    lead = lock_lead(lead)
+    if step not in NextStep.values:
+        raise Invalid({"next_step": [_("Choose a call-back or a meeting.")]})
+    if when is None or when <= at:
+        raise Invalid({"next_step_at": [_("The next step must be in the future.")]})
+    if when > at + dt.timedelta(days=MAX_CALLBACK_DAYS):
+        raise Invalid({"next_step_at": [_("A next step can be at most a year ahead.")]})
+    _require_open(lead)
+    _plan(lead, step, when)
+    return lead
 
 
 def silence_rule_applies(lead: Lead) -> bool:
@@ -349,6 +444,14 @@ def silence_rule_applies(lead: Lead) -> bool:
     )
 
 
+def call_would_nurture(lead: Lead) -> bool:
+    """Whether one more counted failed call sends `lead` to nurture."""
+    return (
+        silence_rule_applies(lead)
+        and failed_calls_so_far(lead) + 1 >= _policy_of(lead).failed_attempts_to_nurture
+    )
+
+
 def silence_reason(failed: int) -> str:
     """Why the attempts rule sent a lead to nurture."""
     return _("%(n)s unanswered calls") % {"n": failed}
@@ -357,7 +460,7 @@ def silence_reason(failed: int) -> str:
 def _cycle_start(lead: Lead) -> dt.datetime:
     """Failed calls count from the lead's arrival or its last return to the queue."""
     last_return = (
-        lead.stage_changes.filter(from_stage__kind=StageKind.NURTURE)
+        lead.stage_changes.filter(from_stage__kind=StageKind.NURTURE, undoes=None)
         .order_by("-changed_at")
         .values_list("changed_at", flat=True)
         .first()

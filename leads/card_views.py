@@ -2,17 +2,23 @@
 serializer as the API, calls the same action, and comes back to the card (or,
 in work mode, to the next lead) with a message."""
 
+import time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ValidationError
 
 from leads import actions
 from leads.assignment import assign_manually
+from leads.choices import FAILED_CALL_OUTCOMES, AttemptChannel, AttemptOutcome, NextStep, Priority
 from leads.models import Lead, LeadEvent
 from leads.serializers import (
     AssignSerializer,
@@ -22,8 +28,36 @@ from leads.serializers import (
     StageSerializer,
 )
 from leads.timeline import FEEDBACK_TOPICS
+from revops.inputs import parse_id
 from revops.redirects import safe_next
 from revops.roles import Role
+
+# How long the card shows "Undo" after a rejection or nurture (the server allows a
+# little more: leads.actions.UNDO_WINDOW).
+UNDO_SHOWN_SECONDS = 10
+
+# Errors name the field as the form does, never by its code ("meeting_at: …").
+FIELD_LABELS = {
+    "channel": gettext_lazy("Channel"),
+    "outcome": gettext_lazy("Outcome"),
+    "duration_seconds": gettext_lazy("Duration"),
+    "callback_at": gettext_lazy("Call back at"),
+    "note": gettext_lazy("Note"),
+    "recording_url": gettext_lazy("Recording"),
+    "stage": gettext_lazy("Stage"),
+    "meeting_at": gettext_lazy("Meeting at"),
+    "amount": gettext_lazy("Amount"),
+    "margin": gettext_lazy("Margin"),
+    "reason": gettext_lazy("Reason"),
+    "comment": gettext_lazy("Comment"),
+    "return_on": gettext_lazy("Return on"),
+    "owner": gettext_lazy("Owner"),
+    "text": gettext_lazy("Text"),
+    "topic": gettext_lazy("Kind"),
+    "answers": gettext_lazy("Qualification checklist"),
+    "next_step_at": gettext_lazy("Next step"),
+    "change": gettext_lazy("Undo"),
+}
 
 
 def _fields(request, serializer_class) -> dict:
@@ -39,21 +73,79 @@ def _parse(request, serializer_class):
     return serializer.validated_data
 
 
+def _one(request, serializer_class, name):
+    """One field of the form, parsed as `serializer_class` parses it."""
+    try:
+        return serializer_class().fields[name].run_validation(request.POST[name])
+    except ValidationError as exc:
+        raise actions.Invalid({name: exc.detail}) from exc
+
+
+def _named(lead, text) -> str:
+    return _("Lead #%(id)s: %(what)s") % {"id": lead.pk, "what": text}
+
+
+def _offer_undo(request, lead, text):
+    """Show `text` with an "Undo" button on the next page, for UNDO_SHOWN_SECONDS
+    (base.html, {% undo_offer %}); the server still checks the window itself."""
+    change = actions.undoable_close(Lead.objects.get(pk=lead.pk), request.user)
+    if change is None:
+        messages.success(request, text)
+        return
+    request.session["undo"] = {
+        "lead": lead.pk,
+        "change": change.pk,
+        "text": text,
+        "until": time.time() + UNDO_SHOWN_SECONDS,
+    }
+
+
+def _attempt_said(request, lead, info) -> str:
+    if info.get("nurtured"):
+        text = _("Lead #%(id)s went to nurture: %(n)s unanswered calls.") % {
+            "id": lead.pk,
+            "n": info["failed_calls"],
+        }
+        _offer_undo(request, lead, text)
+        return ""
+    if info.get("too_soon"):
+        return _named(lead, _("attempt logged, but it does not count: too soon after the previous call."))
+    return _named(lead, _("attempt logged."))
+
+
+def _confirm_risky_call(request, lead, data):
+    """A failed call that would send a high- or urgent-priority lead to nurture goes
+    through only when the rep confirmed it (the card asks; see card.js)."""
+    risky = (
+        data["channel"] == AttemptChannel.CALL
+        and data["outcome"] in FAILED_CALL_OUTCOMES
+        and lead.priority in (Priority.HIGH, Priority.URGENT)
+        and actions.call_would_nurture(lead)
+    )
+    if risky and request.POST.get("confirmed") != "1":
+        raise actions.Invalid(
+            {
+                "outcome": [
+                    _(
+                        "Lead #%(id)s has %(priority)s priority, and this call would send it to nurture: "
+                        "confirm it to go on."
+                    )
+                    % {"id": lead.pk, "priority": lead.get_priority_display().lower()}
+                ]
+            }
+        )
+
+
 def _attempt(request, lead):
     data = _parse(request, AttemptSerializer)
-    attempt, info = actions.log_attempt(lead, request.user, **data)
-    if info.get("nurtured"):
-        return _("Attempt logged. %(n)s unanswered calls: the lead went to nurture.") % {
-            "n": info["failed_calls"]
-        }
-    if info.get("too_soon"):
-        return _("Attempt logged, but it does not count: too soon after the previous call.")
-    return _("Attempt logged.")
+    _confirm_risky_call(request, lead, data)
+    _attempt, info = actions.log_attempt(lead, request.user, **data)
+    return _attempt_said(request, lead, info)
 
 
 def _stage(request, lead):
     data = _parse(request, StageSerializer)
-    actions.move_stage(
+    lead = actions.move_stage(
         lead,
         request.user,
         data["stage"],
@@ -61,29 +153,83 @@ def _stage(request, lead):
         amount=data.get("amount"),
         margin=data.get("margin"),
     )
-    return _("Stage changed.")
+    return _named(lead, _("now at %(stage)s.") % {"stage": lead.stage.name})
 
 
 def _reject(request, lead):
     data = _parse(request, RejectSerializer)
-    actions.reject(lead, request.user, data["reason"], data.get("comment", ""))
-    return _("The lead is closed as rejected.")
+    lead = actions.reject(lead, request.user, data["reason"], data.get("comment", ""))
+    text = _("Lead #%(id)s rejected: %(reason)s.") % {"id": lead.pk, "reason": lead.rejection_reason.name}
+    _offer_undo(request, lead, text)
+    return ""
 
 
 def _nurture(request, lead):
     data = _parse(request, NurtureSerializer)
-    actions.send_to_nurture(lead, request.user, data["reason"], data.get("return_on"))
-    return _("The lead went to nurture.")
+    lead = actions.send_to_nurture(lead, request.user, data["reason"], data.get("return_on"))
+    _offer_undo(request, lead, _("Lead #%(id)s went to nurture.") % {"id": lead.pk})
+    return ""
 
 
-def _checklist(request, lead):
-    answers = {
+def _undo(request, lead):
+    change = parse_id(request.POST.get("change", ""))
+    if change is None:
+        raise actions.Invalid({"change": [_("Nothing to undo.")]})
+    lead = actions.undo_close(lead, request.user, change)
+    request.session.pop("undo", None)
+    return _named(lead, _("undone, back at %(stage)s.") % {"stage": lead.stage.name})
+
+
+def _checklist_answers(request) -> dict:
+    return {
         key.removeprefix("criterion_"): value
         for key, value in request.POST.items()
         if key.startswith("criterion_") and value
     }
-    lead = actions.answer_checklist(lead, request.user, answers)
-    return _("Checklist saved: %(level)s.") % {"level": lead.get_qualification_display()}
+
+
+def _checklist(request, lead):
+    lead = actions.answer_checklist(lead, request.user, _checklist_answers(request))
+    return _named(lead, _("checklist saved, %(level)s.") % {"level": lead.get_qualification_display()})
+
+
+def _save(request, lead):
+    """The card's one form: an outcome (when a button of one was pressed), the
+    checklist's changed answers, a stage or a booked meeting, a planned call-back
+    and a note typed without an outcome — all saved together or, on any error,
+    nothing (the caller's transaction) with everything typed shown again."""
+    post = request.POST
+    said = []
+    if post.get("outcome"):
+        data = _parse(request, AttemptSerializer)
+        _confirm_risky_call(request, lead, data)
+        _attempt, info = actions.log_attempt(lead, request.user, **data)
+        said.append(_attempt_said(request, lead, info))
+        lead = Lead.objects.get(pk=lead.pk)
+    elif post.get("note", "").strip():
+        text = post["note"].strip()
+        if len(text) > 5000:
+            raise actions.Invalid({"note": [_("At most 5000 characters.")]})
+        LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.NOTE, actor=request.user, data={"text": text})
+        said.append(_named(lead, _("note saved.")))
+    stored = {str(a.criterion_id): a.answer for a in lead.answers.all()}
+    changed = {k: v for k, v in _checklist_answers(request).items() if stored.get(k) != v}
+    if changed:
+        lead = actions.answer_checklist(lead, request.user, changed)
+        said.append(
+            _named(lead, _("checklist saved, %(level)s.") % {"level": lead.get_qualification_display()})
+        )
+    if post.get("stage"):
+        said.append(_stage(request, lead))
+    elif post.get("meeting_at"):
+        when = _one(request, StageSerializer, "meeting_at")
+        lead = actions.plan_next_step(lead, request.user, NextStep.MEETING, when)
+        said.append(_named(lead, _("meeting booked.")))
+    if post.get("callback_at") and not post.get("outcome"):
+        when = _one(request, AttemptSerializer, "callback_at")
+        lead = actions.plan_next_step(lead, request.user, NextStep.CALL, when)
+        said.append(_named(lead, _("call-back planned.")))
+    return " ".join(text for text in said if text) or _named(lead, _("nothing to save."))
 
 
 def _assign(request, lead):
@@ -91,7 +237,7 @@ def _assign(request, lead):
         raise PermissionDenied
     data = _parse(request, AssignSerializer)
     assign_manually(lead, data["owner"], request.user)
-    return _("The lead is now %(owner)s's.") % {"owner": data["owner"]}
+    return _named(lead, _("now %(owner)s's.") % {"owner": data["owner"]})
 
 
 def _note(request, lead):
@@ -105,14 +251,16 @@ def _note(request, lead):
         raise actions.Invalid({"topic": [_("Unknown topic.")]})
     kind = LeadEvent.Kind.FEEDBACK if topic else LeadEvent.Kind.NOTE
     LeadEvent.objects.create(lead=lead, kind=kind, actor=request.user, data={"text": text, "topic": topic})
-    return _("Saved.")
+    return _named(lead, _("note saved."))
 
 
 HANDLERS = {
+    "save": _save,
     "attempt": _attempt,
     "stage": _stage,
     "reject": _reject,
     "nurture": _nurture,
+    "undo": _undo,
     "checklist": _checklist,
     "assign": _assign,
     "note": _note,
@@ -131,19 +279,44 @@ def act(request, pk: int, name: str):
     work_mode = request.POST.get("work") == "1"
     back = safe_next(request, _back(pk, work_mode))
     try:
-        message = handler(request, lead)
-    except actions.Invalid as exc:
-        for field, errors in exc.errors.items():
-            for error in errors if isinstance(errors, list) else [errors]:
-                messages.error(request, f"{field}: {error}" if field != "non_field_errors" else str(error))
+        with transaction.atomic():
+            message = handler(request, lead)
+    except (actions.Invalid, actions.Conflict) as exc:
+        errors = exc.errors if isinstance(exc, actions.Invalid) else {"": [str(exc)]}
+        for field, texts in errors.items():
+            for text in texts if isinstance(texts, list) else [texts]:
+                messages.error(request, _error_text(field, text))
+        if name == "save":
+            # Nothing was saved; the card comes back with everything typed still in it.
+            from leads.views import render_card
+
+            return render_card(request, pk, posted=request.POST, work_mode=work_mode, status=400)
         return redirect(back)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return redirect(back)
-    messages.success(request, message)
-    if work_mode and name in ("attempt", "reject", "nurture", "stage"):
-        return redirect(f"{reverse('work')}?after={pk}")
-    return redirect(back)
+    if message:
+        messages.success(request, message)
+    return redirect(_after(request, name, pk, work_mode, back))
+
+
+def _error_text(field, text) -> str:
+    label = FIELD_LABELS.get(field)
+    return f"{label}: {text}" if label else str(text)
+
+
+def _after(request, name, pk, work_mode, back) -> str:
+    """Where the rep goes next. In work mode a reached client keeps the rep on the
+    lead, with the checklist, stage and next step at hand ("Done → next" moves on);
+    a failed call, a close or "Done" opens the next lead."""
+    if not work_mode:
+        return back
+    outcome = request.POST.get("outcome", "")
+    still_open = Lead.objects.open().filter(pk=pk).exists()
+    logged = name in ("save", "attempt")
+    if logged and outcome == AttemptOutcome.REACHED and not request.POST.get("done") and still_open:
+        return f"{reverse('leads:detail', args=[pk])}?work=1&reached=1#after-contact"
+    moves_on = name in ("reject", "nurture") or (logged and (outcome or not still_open))
+    if moves_on or request.POST.get("done") or name == "stage":
+        return f"{reverse('work')}?after={pk}"
+    return back
 
 
 def _back(pk, work_mode):

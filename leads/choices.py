@@ -51,6 +51,13 @@ class Priority(models.TextChoices):
 PRIORITY_RANK = {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3}
 
 
+class NextStep(models.TextChoices):
+    """What the rep will do next about an open lead, and when (issue #14)."""
+
+    CALL = "call", _("Call back")
+    MEETING = "meeting", _("Meeting")
+
+
 class EntryChannel(models.TextChoices):
     """How a lead entered revops."""
 

@@ -19,6 +19,7 @@ from leads.choices import (
     DealStatus,
     EntryChannel,
     Fit,
+    NextStep,
     Priority,
     Qualification,
     ReasonSide,
@@ -511,6 +512,10 @@ class Lead(models.Model):
     qualified_at = models.DateTimeField(_("qualified"), null=True, blank=True)
     stage_changed_at = models.DateTimeField(_("stage changed"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    # The dated next step of an open lead: an agreed call-back or a booked meeting
+    # (leads.actions keeps it: set by a callback or a meeting, cleared when done or closed).
+    next_step = models.CharField(_("next step"), max_length=20, choices=NextStep.choices, blank=True)
+    next_step_at = models.DateTimeField(_("next step at"), null=True, blank=True)
 
     objects = LeadQuerySet.as_manager()
 
@@ -553,6 +558,11 @@ class Lead(models.Model):
             models.CheckConstraint(
                 condition=Q(closed_at__isnull=True) | Q(closed_at__gte=models.F("created_at")),
                 name="lead_closed_after_arrival",
+            ),
+            models.CheckConstraint(
+                condition=Q(next_step="", next_step_at__isnull=True)
+                | Q(next_step__in=_values(NextStep), next_step_at__isnull=False),
+                name="lead_next_step_dated",
             ),
             # A rejection comment without a reason would be a note in the wrong place.
             models.CheckConstraint(
@@ -645,6 +655,16 @@ class StageChange(models.Model):
     )
     changed_at = models.DateTimeField(_("when"), default=timezone.now)
     note = models.CharField(_("note"), max_length=500, blank=True)
+    # The rejection or nurture this change took back (leads.actions.undo_close). One-to-one:
+    # a close is undone at most once, whatever two clicks race.
+    undoes = models.OneToOneField(
+        "self",
+        verbose_name=_("undoes"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="undone_by",
+    )
 
     class Meta:
         verbose_name = _("stage change")

@@ -8,7 +8,7 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Q, S
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from leads.choices import PRIORITY_RANK, StageKind
+from leads.choices import PRIORITY_RANK, NextStep, StageKind
 from leads.models import Assignment, ContactAttempt, InboundRequest, Lead, Stage
 from sla.clock import LIVE
 from sla.display import badge_for
@@ -16,8 +16,10 @@ from sla.models import SlaTimer, TimerKind
 
 LEADS_URL = "/leads/"  # leads.urls is mounted here (revops/urls.py); a test checks it
 
+# Urgency: SLA clocks first (the first call, agreed call-backs), then the dated next
+# step (leads without one first: each needs one), then priority.
 ORDERS = {
-    "urgency": ["next_due_null", "next_due", "priority_rank", "created_at"],
+    "urgency": ["next_due_null", "next_due", "next_step_null", "next_step_at", "priority_rank", "created_at"],
     "newest": ["-created_at", "-id"],
     "priority": ["priority_rank", "next_due_null", "next_due", "created_at"],
 }
@@ -50,6 +52,8 @@ ROW_FIELDS = (
     "priority",
     "first_contact_at",
     "created_at",
+    "next_step",
+    "next_step_at",
 )
 TIMER_FIELDS = ("lead_id", "kind", "state", "due_at", "met_at", "budget_seconds", "calendar")
 
@@ -66,6 +70,7 @@ def queue_queryset(user, base=None):
         .annotate(
             next_due=Subquery(live.values("due_at")[:1]),
             next_due_null=Case(When(next_due__isnull=True, then=Value(1)), default=Value(0)),
+            next_step_null=Case(When(next_step_at__isnull=True, then=Value(0)), default=Value(1)),
             priority_rank=Case(
                 *[When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
                 default=Value(9),
@@ -119,14 +124,12 @@ def rows(leads, now: dt.datetime, since: dt.datetime | None) -> list[Row]:
     result = []
     for lead in leads:
         badge = badge_for(lead.queue_timers, now)
-        callbacks = [t for t in lead.queue_timers if t.kind == TimerKind.CALLBACK and t.state == "running"]
-        if callbacks:
-            when = timezone.localtime(min(t.due_at for t in callbacks))
-            next_step = _("call back at %(t)s") % {"t": when.strftime("%d.%m %H:%M")}
+        if lead.next_step_at is not None:
+            next_step = next_step_text(lead)
         elif lead.first_contact_at is None:
             next_step = _("call now") if lead.attempt_count == 0 else _("try again")
         else:
-            next_step = _("qualify and move on")
+            next_step = ""  # the row says "no next step" and asks for one
         fresh = bool(
             since
             and (
@@ -138,11 +141,25 @@ def rows(leads, now: dt.datetime, since: dt.datetime | None) -> list[Row]:
     return result
 
 
+def next_step_text(lead: Lead) -> str:
+    """ "Call back · 7 Dec 10:30", "Meeting · 8 Dec 11:00" in the active language."""
+    from django.utils.formats import date_format
+    from django.utils.translation import gettext as _
+
+    when = date_format(timezone.localtime(lead.next_step_at), "SHORT_DATETIME_FORMAT")
+    if lead.next_step == NextStep.MEETING:
+        return _("meeting %(t)s") % {"t": when}
+    return _("call back %(t)s") % {"t": when}
+
+
 def work_summary(user, now: dt.datetime) -> dict:
     """Count work, not records: calls due now, callbacks today, breaches soon."""
     timers = SlaTimer.objects.filter(LIVE, lead__owner=user, lead__stage_id__in=Stage.ids_of(StageKind.OPEN))
     end_of_day = timezone.localtime(now).replace(hour=23, minute=59, second=59)
-    return timers.aggregate(
+    meetings = Lead.objects.open().filter(
+        owner=user, next_step=NextStep.MEETING, next_step_at__gte=now, next_step_at__lte=end_of_day
+    )
+    return {"meetings_today": meetings.count()} | timers.aggregate(
         first_calls=Count("id", filter=Q(kind=TimerKind.FIRST_CONTACT)),
         late=Count("id", filter=Q(due_at__lte=now)),
         callbacks_today=Count("id", filter=Q(kind=TimerKind.CALLBACK, due_at__lte=end_of_day)),

@@ -9,8 +9,9 @@ from django.utils.translation import gettext_lazy
 
 from leads.actions import criteria_for, failed_calls_so_far, missing_for_next_level, silence_rule_applies
 from leads.assignment import describe
-from leads.choices import AttemptOutcome, Qualification, StageKind
+from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
 from leads.models import Lead, LeadEvent, RejectionReason, Stage
+from leads.queue import next_step_text
 from revops.models import User
 from revops.roles import Role
 from sla.display import badge_for, human_duration
@@ -26,7 +27,9 @@ FEEDBACK_TOPICS = [
 ]
 
 
-def lead_context(lead: Lead, user) -> dict:
+def lead_context(lead: Lead, user, posted=None) -> dict:
+    """What the card shows; `posted` (a form that failed to save) overrides the
+    checklist's stored answers so the rep's choices come back."""
     now = timezone.now()
     contact = lead.contact
     requests = list(lead.requests.select_related("source", "campaign").order_by("-received_at")[:100])
@@ -50,6 +53,8 @@ def lead_context(lead: Lead, user) -> dict:
     )
     criteria = list(criteria_for(lead).order_by("level", "position", "id"))
     answers = {a.criterion_id: a.answer for a in lead.answers.all()}
+    if posted:
+        answers |= {c.pk: posted[f"criterion_{c.pk}"] for c in criteria if posted.get(f"criterion_{c.pk}")}
     stages = list(Stage.objects.filter(is_active=True))
     can_change = Lead.objects.changeable_by(user).filter(pk=lead.pk).exists()
     policy_limit = None
@@ -66,8 +71,14 @@ def lead_context(lead: Lead, user) -> dict:
         + [("sla", b.created_at, b) for b in breaches]
     )
     timeline.sort(key=lambda item: item[1], reverse=True)
+    reason_names = {reason.code: reason.name for reason in RejectionReason.objects.all()}
     for kind, _at, item in timeline:
-        if kind == "assignment":
+        if kind == "stage":
+            # A rejection's history row keeps the reason's code; people read its name.
+            item.shown_note = (
+                reason_names.get(item.note, item.note) if item.to_stage.kind == StageKind.LOST else item.note
+            )
+        elif kind == "assignment":
             item.why = describe(item.reasons)
             item.inherited = human_duration_or_none(item.sla_left_seconds)
         elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
@@ -78,6 +89,8 @@ def lead_context(lead: Lead, user) -> dict:
     counts = lead.stage.kind == StageKind.OPEN and silence_rule_applies(lead)
     failed = failed_calls_so_far(lead) if counts else 0
     limit = policy_limit or 3
+    # A failed call that would send a high- or urgent-priority lead to nurture asks first.
+    confirm_nurture = counts and failed + 1 >= limit and lead.priority in (Priority.HIGH, Priority.URGENT)
     return {
         "lead": lead,
         "contact": contact,
@@ -98,6 +111,10 @@ def lead_context(lead: Lead, user) -> dict:
         "failed_calls": failed,
         "limit": limit,
         "outcomes": _outcome_buttons(failed, limit, counts),
+        "confirm_nurture": confirm_nurture,
+        "channels": AttemptChannel.choices,
+        "next_step": next_step_text(lead) if lead.next_step_at else "",
+        "next_step_overdue": bool(lead.next_step_at and lead.next_step_at < now),
         "feedback_topics": FEEDBACK_TOPICS,
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
@@ -128,9 +145,21 @@ def _outcome_buttons(failed: int, limit: int, counts: bool) -> list[dict]:
             "hint": _("first contact made"),
             "key": "1",
         },
-        {"outcome": AttemptOutcome.NO_ANSWER, "label": _("No answer"), "hint": consequence, "key": "2"},
-        {"outcome": AttemptOutcome.BUSY, "label": _("Busy"), "hint": consequence, "key": "3"},
-        {"outcome": AttemptOutcome.VOICEMAIL, "label": _("Voicemail"), "hint": consequence, "key": "4"},
+        {
+            "outcome": AttemptOutcome.NO_ANSWER,
+            "label": _("No answer"),
+            "hint": consequence,
+            "key": "2",
+            "risky": True,
+        },
+        {"outcome": AttemptOutcome.BUSY, "label": _("Busy"), "hint": consequence, "key": "3", "risky": True},
+        {
+            "outcome": AttemptOutcome.VOICEMAIL,
+            "label": _("Voicemail"),
+            "hint": consequence,
+            "key": "4",
+            "risky": True,
+        },
         {
             "outcome": AttemptOutcome.WRONG_NUMBER,
             "label": _("Wrong number"),

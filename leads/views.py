@@ -53,15 +53,26 @@ def lead_detail(request, pk: int):
     # A lead the user may not see answers 404, the same as one that does not exist —
     # but someone who held it or was told about it learns where it went (a rep following
     # an old notification should not meet a bare "not found").
+    work_mode = request.GET.get("work") == "1"
+    return render_card(request, pk, work_mode=work_mode, after_contact=request.GET.get("reached") == "1")
+
+
+def render_card(request, pk: int, *, posted=None, work_mode=False, after_contact=False, status=200):
+    """The card; `posted` (a form that failed) fills its fields again, so nothing
+    typed is lost."""
     lead = Lead.objects.visible_to(request.user).with_related().filter(pk=pk).first()
     if lead is None:
         gone = moved_away(request.user, pk)
         if gone is None:
             raise Http404
         return render(request, "leads/lead_moved.html", {"lead": gone}, status=404)
-    context = lead_context(lead, request.user)
-    context["work_mode"] = request.GET.get("work") == "1" and request.user.role == Role.REP
-    return render(request, "leads/lead_detail.html", context)
+    context = lead_context(lead, request.user, posted=posted)
+    context["work_mode"] = work_mode and request.user.role == Role.REP
+    context["after_contact"] = context["work_mode"] and (
+        after_contact or bool(posted and posted.get("outcome") == "reached")
+    )
+    context["posted"] = posted or {}
+    return render(request, "leads/lead_detail.html", context, status=status)
 
 
 def _owner_choices(user) -> list[tuple[str, str]]:

@@ -127,6 +127,14 @@ def cancel_timers(lead, at: dt.datetime | None = None) -> int:
     )
 
 
+def resume_timers(lead, cancelled_at: dt.datetime) -> int:
+    """A close was taken back: the clocks it stopped (those cancelled at that very
+    moment) run again with the deadlines they had."""
+    return SlaTimer.objects.filter(lead=lead, state=TimerState.CANCELLED, cancelled_at=cancelled_at).update(
+        state=TimerState.RUNNING, cancelled_at=None
+    )
+
+
 def recompute_running(timers) -> int:
     """Recompute the deadlines of running first-contact timers whose inputs
     (team calendar, policy) changed. Met, breached and cancelled timers are

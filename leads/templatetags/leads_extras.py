@@ -1,3 +1,5 @@
+import time
+
 from django import template
 
 from leads.contacts import format_phone
@@ -43,3 +45,19 @@ def clock_texts() -> dict[str, str]:
     from sla.display import clock_texts as texts
 
     return texts()
+
+
+@register.inclusion_tag("leads/_undo_offer.html", takes_context=True)
+def undo_offer(context) -> dict:
+    """The "Undo" of a rejection or nurture just made (leads.card_views._offer_undo),
+    shown once, while its few seconds last."""
+    request = context.get("request")
+    offer = request.session.pop("undo", None) if request is not None and hasattr(request, "session") else None
+    if not offer or offer.get("until", 0) <= time.time():
+        return {"offer": None}
+    return {
+        "offer": offer,
+        "left_ms": int((offer["until"] - time.time()) * 1000),
+        "work_mode": context.get("work_mode", False),
+        "csrf_token": context.get("csrf_token"),
+    }

@@ -10,6 +10,7 @@
 //   <body data-updates-url>  asks every 2 s whether anything on this person's screen
 //       changed (leads/updates.py) and fires "revops:changed" on the body when it did
 //   <span class="sla-badge" data-left data-runs-for>  counts down live between updates
+//   <div data-undo-for="ms">  an "Undo" offer, removed when its time is up
 //   <button data-desktop-alerts>  turns desktop notifications (with a chime) on or off
 (function () {
   "use strict";
@@ -25,6 +26,11 @@
       event.preventDefault();
       event.stopImmediatePropagation();
     }
+  });
+
+  // An "Undo" offer (leads/_undo_offer.html) goes away when its seconds are up.
+  document.querySelectorAll("[data-undo-for]").forEach(function (offer) {
+    setTimeout(function () { offer.remove(); }, Number(offer.dataset.undoFor) || 0);
   });
 
   // --- refreshes that wait for the person -------------------------------------------

@@ -22,6 +22,16 @@
     if (button) { event.preventDefault(); button.click(); }
   });
 
+  // A call that would send a high- or urgent-priority lead to nurture asks first
+  // (app.js's data-confirm; keyboard shortcuts click, so they ask too). The server
+  // refuses it unconfirmed, so an answered "OK" travels with the form.
+  const work = document.getElementById("attempt-form");
+  if (work) {
+    work.addEventListener("submit", function (event) {
+      work.elements.confirmed.value = event.submitter && event.submitter.dataset.confirm ? "1" : "";
+    });
+  }
+
   document.querySelectorAll(".timeline-filter button").forEach(function (button) {
     button.addEventListener("click", function () {
       const wanted = button.dataset.filter;

@@ -42,7 +42,7 @@ def test_queue_and_card_fit_a_phone(page, live_server, floor):
     shot(page, "phone_lead_card")
 
     page.locator("#attempt-form button[value=reached]").tap()
-    expect(page.locator(".messages")).to_contain_text("Attempt logged.")
+    expect(page.locator(".messages")).to_contain_text(f"Lead #{lead.pk}: attempt logged.")
     assert ContactAttempt.objects.filter(lead=lead, outcome="reached").exists()
 
 

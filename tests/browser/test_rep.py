@@ -54,7 +54,7 @@ def test_three_unanswered_calls_send_a_new_lead_to_nurture(page, live_server, fl
     # Call 1, in work mode: nothing else is urgent, so the rep is back in the queue.
     no_answer.click()
     expect(page).to_have_url(re.compile(r"/queue/"))
-    expect(page.locator(".messages")).to_contain_text("Attempt logged.")
+    expect(page.locator(".messages")).to_contain_text(f"Lead #{lead.pk}: attempt logged.")
     row = page.locator("table.queue tbody tr").filter(has_text="Анна Петрова")
     expect(row.locator("td.num")).to_have_text("1")
     expect(row).to_contain_text("try again")
@@ -66,14 +66,17 @@ def test_three_unanswered_calls_send_a_new_lead_to_nurture(page, live_server, fl
     blur(page)
     with page.expect_navigation():
         page.keyboard.press("2")
-    expect(page.locator(".messages")).to_contain_text("Attempt logged.")
+    expect(page.locator(".messages")).to_contain_text(f"Lead #{lead.pk}: attempt logged.")
     expect(no_answer).to_contain_text("3 of 3 → nurture")
     expect(page.locator("#attempt-form button[value=busy]")).to_contain_text("3 of 3 → nurture")
     expect(page.locator("#attempt-form button[value=reached]")).to_contain_text("first contact made")
 
     # Call 3: the lead goes to nurture, with the reason on the card.
     page.locator("#attempt-form button[value=busy]").click()
-    expect(page.locator(".messages")).to_contain_text("3 unanswered calls: the lead went to nurture.")
+    expect(page.locator(".undo-offer")).to_contain_text(
+        f"Lead #{lead.pk} went to nurture: 3 unanswered calls."
+    )
+    expect(page.locator(".undo-offer").get_by_role("button", name="Undo")).to_be_visible()
     expect(page.locator(".banner-nurture")).to_contain_text("In nurture: 3 unanswered calls")
     expect(page.locator(".tags .status")).to_have_text("Nurture")
     expect(page.locator(".tags .status")).to_have_class(re.compile(r"status-nurture"))
@@ -101,20 +104,20 @@ def test_a_reached_lead_is_qualified_and_walked_to_a_deal(page, live_server, flo
 
     # The client answers.
     page.locator("#attempt-form button[value=reached]").click()
-    expect(page.locator(".messages")).to_contain_text("Attempt logged.")
+    expect(page.locator(".messages")).to_contain_text(f"Lead #{lead.pk}: attempt logged.")
     expect(page.locator("#sla-badge")).to_have_text("contacted")
 
     # The checklist: every criterion "yes" makes the lead an SQL.
     checklist = page.locator("section").filter(
         has=page.get_by_role("heading", name="Qualification checklist")
     )
-    expect(checklist.locator(".hint")).to_contain_text("Missing for the next level")
+    expect(checklist.locator(".hint").first).to_contain_text("Missing for the next level")
     yes = checklist.locator("input[type=radio][value=yes]")
     expect(yes).to_have_count(8)
     for radio in yes.all():
         radio.check()
-    checklist.get_by_role("button", name="Save the checklist").click()
-    expect(page.locator(".messages")).to_contain_text("Checklist saved: SQL.")
+    checklist.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messages")).to_contain_text(f"Lead #{lead.pk}: checklist saved, SQL.")
     expect(page.locator(".tags .tag").first).to_have_text("SQL")
     expect(page.locator("#check-h .tag")).to_have_text("SQL")
     expect(page.locator("#timeline")).to_contain_text("Qualification changed")
@@ -125,13 +128,13 @@ def test_a_reached_lead_is_qualified_and_walked_to_a_deal(page, live_server, flo
         stage_form.get_by_label("Stage").select_option(label=stage)
         for label, value in fields.items():
             stage_form.get_by_label(label).fill(value)
-        stage_form.get_by_role("button", name="Move").click()
-        expect(page.locator(".messages")).to_contain_text("Stage changed.")
+        stage_form.get_by_role("button", name="Save", exact=True).click()
+        expect(page.locator(".messages")).to_contain_text(f"Lead #{lead.pk}: now at {stage}.")
         expect(page.locator(".path li.current")).to_have_text(stage)
 
     # A meeting without its date is refused, with the reason.
     stage_form.get_by_label("Stage").select_option(label="Meeting / demo")
-    stage_form.get_by_role("button", name="Move").click()
+    stage_form.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messages .msg-error")).to_contain_text("meeting")
     # Reaching the client already moved the lead to qualification.
     expect(page.locator(".path li.current")).to_have_text("Qualification")

@@ -10,8 +10,9 @@ import time_machine
 from django.utils import timezone, translation
 
 from leads import actions
-from leads.models import ContactAttempt, Lead
+from leads.models import ContactAttempt, CriterionAnswer, Lead, LeadEvent, QualificationCriterion, StageChange
 from sla.clock import start_first_contact_timer
+from sla.models import SlaTimer
 from tests.factories import LeadFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,12 @@ def new_lead(rep, **kwargs):
     lead = LeadFactory(owner=rep, **kwargs)
     start_first_contact_timer(lead, lead.created_at)
     return lead
+
+
+def reached_lead(rep):
+    lead = new_lead(rep, stage=stage("qualification"))
+    Lead.objects.filter(pk=lead.pk).update(first_contact_at=lead.created_at)
+    return Lead.objects.get(pk=lead.pk)
 
 
 def card(client, lead) -> str:
@@ -94,6 +101,304 @@ class TestAttemptsHint:
         assert info.get("nurtured") and Lead.objects.get(pk=lead.pk).stage.code == "nurture"
 
 
-def english(text):
-    with translation.override("en"):
-        return str(text)
+def sql_criteria() -> list[int]:
+    return list(
+        QualificationCriterion.objects.filter(segment__isnull=True, is_active=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+# --- undo ------------------------------------------------------------------------------------------
+
+
+class TestUndo:
+    def close(self, client, lead, name, data):
+        with translation.override("en"):
+            return client.post(f"/leads/{lead.pk}/do/{name}/", data, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+
+    @pytest.mark.parametrize(
+        ("name", "data", "said"),
+        [
+            ("reject", {"reason": "no_budget"}, "rejected"),
+            ("nurture", {"reason": "budget next quarter"}, "went to nurture"),
+        ],
+    )
+    def test_a_close_is_offered_back_and_undone_exactly(self, client, rep, name, data, said):
+        lead = new_lead(rep, stage=stage("qualification"))
+        actions.log_attempt(
+            lead, rep, channel="call", outcome="busy", callback_at=WED_11 + dt.timedelta(days=1)
+        )
+        before = Lead.objects.get(pk=lead.pk)
+        timers_before = set(SlaTimer.objects.filter(lead=lead, state="running").values_list("pk", "due_at"))
+        assert timers_before
+        client.force_login(rep)
+
+        page = self.close(client, lead, name, data).content.decode()
+        assert f"Lead #{lead.pk} {said}" in page and 'name="change"' in page and "Undo" in page
+        assert not SlaTimer.objects.filter(lead=lead, state="running").exists()
+        change = StageChange.objects.filter(lead=lead).latest("changed_at", "id")
+
+        back = self.close(client, lead, "undo", {"change": change.pk})
+        assert back.status_code == 200
+        assert f"Lead #{lead.pk}: undone" in page or f"Lead #{lead.pk}: undone" in back.content.decode()
+        after = Lead.objects.get(pk=lead.pk)
+        assert after.stage_id == before.stage_id and after.closed_at is None
+        assert (
+            after.rejection_reason_id is None and after.nurture_reason == "" and after.nurture_until is None
+        )
+        assert (after.next_step, after.next_step_at) == (before.next_step, before.next_step_at) != ("", None)
+        assert (
+            set(SlaTimer.objects.filter(lead=lead, state="running").values_list("pk", "due_at"))
+            == timers_before
+        )
+        history = list(StageChange.objects.filter(lead=lead).order_by("changed_at", "id"))
+        assert history[-1].undoes_id == change.pk and history[-2].pk == change.pk  # both on record
+
+        again = self.close(client, lead, "undo", {"change": change.pk})  # once only
+        assert "can no longer be taken back" in again.content.decode()
+        assert StageChange.objects.filter(lead=lead).count() == len(history)
+
+    def test_failed_calls_count_on_after_an_undone_nurture(self, rep):
+        lead = new_lead(rep)
+        for _ in range(3):
+            actions.log_attempt(Lead.objects.get(pk=lead.pk), rep, channel="call", outcome="no_answer")
+        lead.refresh_from_db()
+        assert lead.stage.code == "nurture"
+        close = StageChange.objects.filter(lead=lead).latest("changed_at", "id")
+        actions.undo_close(lead, rep, close.pk)
+        assert actions.failed_calls_so_far(Lead.objects.get(pk=lead.pk)) == 3  # the counter as it was
+        assert actions.call_would_nurture(Lead.objects.get(pk=lead.pk))
+
+    def test_only_the_person_who_closed_it_and_only_for_a_moment(self, client, rep, teammate, head):
+        lead = new_lead(rep)
+        actions.reject(lead, rep, "no_budget")
+        close = StageChange.objects.filter(lead=lead).latest("changed_at", "id")
+        for other in (teammate, head):
+            client.force_login(other)
+            client.post(f"/leads/{lead.pk}/do/undo/", {"change": close.pk})
+            assert Lead.objects.get(pk=lead.pk).stage.code == "lost"
+        with pytest.raises(actions.Conflict):
+            actions.undo_close(
+                lead, rep, close.pk, at=close.changed_at + actions.UNDO_WINDOW + dt.timedelta(seconds=1)
+            )
+        assert Lead.objects.get(pk=lead.pk).stage.code == "lost"
+
+    @pytest.mark.parametrize("change", ["", "abc", "-1", "99999999999999999999999", "0"])
+    def test_bad_input_changes_nothing(self, client, rep, change):
+        lead = new_lead(rep)
+        actions.reject(lead, rep, "no_budget")
+        client.force_login(rep)
+        response = client.post(f"/leads/{lead.pk}/do/undo/", {"change": change})
+        assert response.status_code == 302
+        assert Lead.objects.get(pk=lead.pk).stage.code == "lost"
+
+    def test_the_offer_shows_once(self, client, rep):
+        lead = new_lead(rep)
+        client.force_login(rep)
+        assert "Undo" in self.close(client, lead, "reject", {"reason": "no_budget"}).content.decode()
+        assert 'name="change"' not in client.get(f"/leads/{lead.pk}/").content.decode()
+
+
+# --- a risky call asks first ---------------------------------------------------------------------------
+
+
+class TestRiskyCall:
+    def test_a_call_that_would_nurture_a_hot_lead_needs_a_confirmation(self, client, rep):
+        lead = new_lead(rep, priority="urgent")
+        for _ in range(2):
+            actions.log_attempt(Lead.objects.get(pk=lead.pk), rep, channel="call", outcome="no_answer")
+        client.force_login(rep)
+        html = card(client, lead)
+        assert f'data-confirm="Lead #{lead.pk} has urgent priority' in html
+
+        refused = client.post(
+            f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": "no_answer", "note": "third try"}
+        )
+        assert refused.status_code == 400
+        assert Lead.objects.get(pk=lead.pk).stage.code == "lead"
+        assert ContactAttempt.objects.filter(lead=lead).count() == 2  # nothing written
+        assert "third try" in refused.content.decode()  # and nothing typed lost
+
+        client.post(
+            f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": "no_answer", "confirmed": "1"}
+        )
+        assert Lead.objects.get(pk=lead.pk).stage.code == "nurture"
+
+    def test_a_normal_lead_is_not_asked(self, client, rep):
+        lead = new_lead(rep, priority="normal")
+        for _ in range(2):
+            actions.log_attempt(Lead.objects.get(pk=lead.pk), rep, channel="call", outcome="no_answer")
+        client.force_login(rep)
+        assert "data-confirm" not in card(client, lead).split('id="attempt-form"')[1].split("</form>")[0]
+        client.post(f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": "no_answer"})
+        assert Lead.objects.get(pk=lead.pk).stage.code == "nurture"
+
+
+# --- one save, nothing lost ------------------------------------------------------------------------------
+
+
+class TestOneSave:
+    def test_attempt_checklist_and_stage_in_one_save(self, client, rep):
+        lead = new_lead(rep)
+        meeting = (WED_11 + dt.timedelta(days=2)).astimezone(dt.timezone(dt.timedelta(hours=3)))
+        client.force_login(rep)
+        data = {
+            "channel": "call",
+            "outcome": "reached",
+            "note": "wants a demo",
+            "stage": "meeting",
+            "meeting_at": meeting.strftime("%Y-%m-%dT%H:%M"),
+        } | {f"criterion_{pk}": "yes" for pk in sql_criteria()}
+        response = client.post(f"/leads/{lead.pk}/do/save/", data)
+        assert response.status_code == 302
+        lead.refresh_from_db()
+        assert lead.first_contact_at is not None and lead.stage.code == "meeting"
+        assert lead.qualification == "sql"
+        assert (lead.next_step, lead.next_step_at) == ("meeting", meeting.replace(second=0, microsecond=0))
+        assert ContactAttempt.objects.get(lead=lead).note == "wants a demo"
+
+    def test_an_error_saves_nothing_and_keeps_what_was_typed(self, client, rep):
+        lead = new_lead(rep)
+        first = sql_criteria()[0]
+        client.force_login(rep)
+        data = {
+            "channel": "call",
+            "outcome": "reached",
+            "note": "a long note the rep typed",
+            "stage": "meeting",  # no meeting time: invalid
+            f"criterion_{first}": "no",
+        }
+        with translation.override("en"):
+            response = client.post(f"/leads/{lead.pk}/do/save/", data, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 400
+        html = response.content.decode()
+        assert "a long note the rep typed" in html
+        assert f'name="criterion_{first}" value="no" aria-label="No:' in html and "checked" in html
+        assert "Meeting at: Give the date and time of the meeting." in messages_of(response)
+        assert "meeting_at" not in " ".join(messages_of(response))  # plain words, no field codes
+        lead.refresh_from_db()
+        assert lead.first_contact_at is None and lead.stage.code == "lead"
+        assert not ContactAttempt.objects.filter(lead=lead).exists()
+        assert not CriterionAnswer.objects.filter(lead=lead).exists()
+
+    def test_saving_the_checklist_keeps_the_note_and_work_mode(self, client, rep):
+        lead = new_lead(rep, stage=stage("qualification"))
+        first = sql_criteria()[0]
+        client.force_login(rep)
+        response = client.post(
+            f"/leads/{lead.pk}/do/save/",
+            {
+                "channel": "call",
+                "note": "typed while talking",
+                f"criterion_{first}": "yes",
+                "work": "1",
+                "save": "1",
+            },
+        )
+        assert response.status_code == 302 and response["Location"].endswith(f"/leads/{lead.pk}/?work=1")
+        assert CriterionAnswer.objects.get(lead=lead).answer == "yes"
+        assert LeadEvent.objects.get(lead=lead, kind="note").data["text"] == "typed while talking"
+
+    def test_enter_in_a_field_saves_and_logs_no_outcome(self, client, rep):
+        lead = new_lead(rep)
+        client.force_login(rep)
+        html = card(client, lead)
+        form = html.split('id="attempt-form"')[1]
+        first_button = form[form.index("<button") : form.index(">", form.index("<button"))]
+        assert 'name="save"' in first_button  # the default button of the form
+        client.post(f"/leads/{lead.pk}/do/save/", {"channel": "call", "save": "1"})
+        assert not ContactAttempt.objects.filter(lead=lead).exists()
+
+
+# --- reached means stay --------------------------------------------------------------------------------------
+
+
+class TestReachedMeansStay:
+    def test_reached_keeps_the_rep_on_the_lead_in_work_mode(self, client, rep):
+        lead = new_lead(rep)
+        new_lead(rep)  # another one waiting
+        client.force_login(rep)
+        response = client.post(
+            f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": "reached", "work": "1"}
+        )
+        assert response["Location"] == f"/leads/{lead.pk}/?work=1&reached=1#after-contact"
+        html = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "after-contact" in html and "Done → next" in html
+
+    def test_done_moves_on(self, client, rep):
+        lead = new_lead(rep, stage=stage("qualification"))
+        client.force_login(rep)
+        response = client.post(f"/leads/{lead.pk}/do/save/", {"channel": "call", "work": "1", "done": "1"})
+        assert response["Location"] == f"/queue/work/?after={lead.pk}"
+
+    @pytest.mark.parametrize("outcome", ["no_answer", "busy", "voicemail"])
+    def test_a_failed_call_still_moves_on(self, client, rep, outcome):
+        lead = new_lead(rep)
+        client.force_login(rep)
+        response = client.post(
+            f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": outcome, "work": "1"}
+        )
+        assert response["Location"] == f"/queue/work/?after={lead.pk}"
+
+
+# --- the next step ------------------------------------------------------------------------------------------
+
+
+class TestNextStep:
+    def test_an_agreed_callback_is_the_next_step_until_the_call_is_made(self, rep):
+        lead = new_lead(rep)
+        when = WED_11 + dt.timedelta(days=1)
+        actions.log_attempt(lead, rep, channel="call", outcome="reached", callback_at=when)
+        assert (Lead.objects.get(pk=lead.pk).next_step, Lead.objects.get(pk=lead.pk).next_step_at) == (
+            "call",
+            when,
+        )
+        actions.log_attempt(Lead.objects.get(pk=lead.pk), rep, channel="call", outcome="reached")
+        assert Lead.objects.get(pk=lead.pk).next_step == ""
+
+    def test_a_planned_step_shows_in_the_card_and_the_queue(self, client, rep):
+        lead = reached_lead(rep)
+        client.force_login(rep)
+        assert "no next step — set one" in card(client, lead)
+        when = (WED_11 + dt.timedelta(days=1)).astimezone(dt.timezone(dt.timedelta(hours=3)))
+        client.post(
+            f"/leads/{lead.pk}/do/save/", {"channel": "call", "callback_at": when.strftime("%Y-%m-%dT%H:%M")}
+        )
+        lead.refresh_from_db()
+        assert lead.next_step == "call" and not SlaTimer.objects.filter(lead=lead, kind="callback").exists()
+        html = card(client, lead)
+        assert "Next step: call back" in html and "no next step" not in html
+        queue = client.get("/queue/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "call back" in queue
+
+    def test_the_queue_orders_by_the_next_step_after_sla_urgency(self, client, rep):
+        late = reached_lead(rep)
+        soon = reached_lead(rep)
+        none = reached_lead(rep)
+        SlaTimer.objects.filter(lead__in=[late, soon, none]).update(state="met", met_at=WED_11)
+        actions.plan_next_step(late, rep, "call", WED_11 + dt.timedelta(days=3))
+        actions.plan_next_step(soon, rep, "meeting", WED_11 + dt.timedelta(days=1))
+        waiting = new_lead(rep)  # first call due: SLA first
+        client.force_login(rep)
+        html = client.get("/queue/").content.decode()
+        positions = [html.index(f"/leads/{lead.pk}/") for lead in (waiting, none, soon, late)]
+        assert positions == sorted(positions)
+
+    def test_a_booked_meeting_counts_in_the_reps_day(self, client, rep):
+        lead = reached_lead(rep)
+        actions.plan_next_step(lead, rep, "meeting", WED_11 + dt.timedelta(hours=3))
+        client.force_login(rep)
+        assert "1 meeting today" in client.get("/queue/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    @pytest.mark.parametrize("when", ["yesterday", "2020-01-01T10:00", "9999-01-01T10:00"])
+    def test_a_next_step_in_the_past_or_far_away_is_refused(self, client, rep, when):
+        lead = new_lead(rep, stage=stage("qualification"))
+        client.force_login(rep)
+        response = client.post(f"/leads/{lead.pk}/do/save/", {"channel": "call", "callback_at": when})
+        assert response.status_code == 400
+        assert Lead.objects.get(pk=lead.pk).next_step == ""
