@@ -117,7 +117,7 @@ def update_lead(lead: Lead, actor, changes: dict) -> Lead:
 # --- stages ---------------------------------------------------------------------------------------
 
 
-def _move(lead: Lead, stage: Stage, actor, at, note=""):
+def _move(lead: Lead, stage: Stage, actor, at, note="", meeting_at=None):
     """Set the stage, keep the furthest one, write history, stop clocks on close."""
     previous = lead.stage
     lead.stage = stage
@@ -130,12 +130,7 @@ def _move(lead: Lead, stage: Stage, actor, at, note=""):
         lead.closed_at = max(at, lead.created_at)
         # The next step stays on record (only open leads show one), so an undo restores it.
         clock.cancel_timers(lead, at)
-    if (
-        lead.next_step == NextStep.MEETING
-        and stage.code != StageCode.MEETING
-        and stage.kind == StageKind.OPEN
-    ):
-        lead.next_step, lead.next_step_at = "", None  # moved on from the meeting
+    plan_after_move(lead, stage, meeting_at)
     lead.save()
     StageChange.objects.create(
         lead=lead, from_stage=previous, to_stage=stage, changed_by=actor, changed_at=at, note=note
@@ -191,9 +186,7 @@ def move_stage(
     stage = Stage.objects.filter(code=stage_code, is_active=True).first()
     check_move(lead, stage, meeting_at=meeting_at, amount=amount, margin=margin)
     note = stage_note(meeting_at=meeting_at, amount=amount)
-    if meeting_at is not None and stage.code == StageCode.MEETING:
-        lead.next_step, lead.next_step_at = NextStep.MEETING, meeting_at
-    _move(lead, stage, actor, at, note=note)
+    _move(lead, stage, actor, at, note=note, meeting_at=meeting_at)
     if stage.kind == StageKind.WON:
         Deal.objects.create(
             lead=lead,
@@ -396,9 +389,8 @@ def log_attempt(
     clock.meet_timers(lead, [TimerKind.CALLBACK], at)  # any attempt honours an agreed callback
     if callback_at is not None:
         clock.start_callback_timer(lead, attempt, callback_at)
-        _plan(lead, NextStep.CALL, callback_at)
-    elif lead.next_step == NextStep.CALL:
-        _plan(lead, "", None)  # the call-back was made, as the callback clock counts it
+    if plan_after_attempt(lead, callback_at):
+        lead.save(update_fields=["next_step", "next_step_at", "updated_at"])
     if counted and silence_rule_applies(lead):
         failed = lead.attempts.filter(counted=True, made_at__gte=_cycle_start(lead)).count()
         info["failed_calls"] = failed
@@ -407,6 +399,35 @@ def log_attempt(
             _to_nurture(lead, actor, reason, None, at, attempts=failed)
             info["nurtured"] = True
     return attempt, info
+
+
+def plan_after_move(lead: Lead, stage: Stage, meeting_at=None) -> None:
+    """The next step after a stage move (not saved): a booked meeting is the next
+    step; moving on from the meeting stage takes it off. A close keeps it on record
+    (only open leads show one), so an undo gives it back."""
+    if meeting_at is not None and stage.code == StageCode.MEETING:
+        lead.next_step, lead.next_step_at = NextStep.MEETING, meeting_at
+    elif (
+        lead.next_step == NextStep.MEETING
+        and stage.kind == StageKind.OPEN
+        and stage.code != StageCode.MEETING
+    ):
+        lead.next_step, lead.next_step_at = "", None
+
+
+def plan_after_attempt(lead: Lead, callback_at=None) -> bool:
+    """The next step after an attempt (not saved; True when it changed): an agreed
+    call-back is the next step; any other attempt takes a planned call off, as any
+    attempt meets the callback clock."""
+    if callback_at is not None:
+        step = (NextStep.CALL, callback_at)
+    elif lead.next_step == NextStep.CALL:
+        step = ("", None)
+    else:
+        return False
+    changed = (lead.next_step, lead.next_step_at) != step
+    lead.next_step, lead.next_step_at = step
+    return changed
 
 
 def _plan(lead: Lead, step: str, when):

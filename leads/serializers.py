@@ -84,6 +84,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "updated_at",
             "first_contact_at",
             "closed_at",
+            "next_step",
+            "next_step_at",
             "sla",
         ]
         read_only_fields = fields

@@ -28,7 +28,15 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.actions import check_move, check_reject, level_of, silence_reason, stage_note
+from leads.actions import (
+    check_move,
+    check_reject,
+    level_of,
+    plan_after_attempt,
+    plan_after_move,
+    silence_reason,
+    stage_note,
+)
 from leads.choices import (
     FAILED_CALL_OUTCOMES,
     Answer,
@@ -38,6 +46,7 @@ from leads.choices import (
     DealStatus,
     EntryChannel,
     Fit,
+    NextStep,
     Priority,
     Qualification,
     SourceKind,
@@ -73,6 +82,8 @@ LEAD_FIELDS = [
     "rejection_comment",
     "nurture_reason",
     "nurture_until",
+    "next_step",
+    "next_step_at",
     "updated_at",
 ]
 TIMER_FIELDS = ["state", "met_at", "breached_at", "cancelled_at", "reminded_at"]
@@ -133,6 +144,7 @@ class Story:
         self.contacted: datetime | None = None  # when the first-contact clock was met
         self.counted: list[datetime] = []  # failed calls that count towards nurture
         self.reached = False
+        self.next_at: datetime | None = None
         self.yes: set[int] = set()
         self.won = False
         self.factor = (
@@ -147,6 +159,7 @@ class Story:
 
     def at(self, moment: datetime) -> datetime:
         if moment >= self.end:
+            self.next_at = moment  # what the rep would do next: the lead's next step
             raise Stop
         return moment
 
@@ -191,6 +204,7 @@ class Story:
     def move(self, at: datetime, code: str, *, meeting_at=None, amount=None, margin=None) -> None:
         stage = self.gen.stages[code]
         check_move(self.lead, stage, meeting_at=meeting_at, amount=amount, margin=margin)
+        plan_after_move(self.lead, stage, meeting_at)
         self._enter(stage, at, stage_note(meeting_at=meeting_at, amount=amount))
 
     def call(self, at: datetime, outcome: str, channel=AttemptChannel.CALL, callback_at=None) -> None:
@@ -220,6 +234,7 @@ class Story:
                 made_at=at,
             )
         )
+        plan_after_attempt(lead, callback_at)
         reached = outcome == AttemptOutcome.REACHED
         if reached and lead.first_contact_at is None:
             lead.first_contact_at = max(at, lead.created_at)
@@ -295,7 +310,9 @@ class Story:
             if worked:
                 self.first_call(start)
         except Stop:
-            pass
+            lead = self.lead
+            if self.is_open and lead.first_contact_at and not lead.next_step and self.next_at:
+                lead.next_step, lead.next_step_at = NextStep.CALL, self.next_at  # the call the rep planned
         self.clock()
         self.lead.updated_at = self.lead.stage_changed_at or self.lead.created_at
         self.rows.leads.append(self.lead)

@@ -402,3 +402,57 @@ class TestNextStep:
         response = client.post(f"/leads/{lead.pk}/do/save/", {"channel": "call", "callback_at": when})
         assert response.status_code == 400
         assert Lead.objects.get(pk=lead.pk).next_step == ""
+
+
+# --- who may ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "code"),
+    [("teammate", 404), ("marketer", 403), ("ceo", 403), ("other_head", 404), ("head", 302), ("rep", 302)],
+)
+@pytest.mark.parametrize("name", ["save", "undo"])
+def test_the_work_form_and_undo_per_role(client, people, who, code, name):
+    lead = new_lead(people["rep"])
+    actions.reject(lead, people["rep"], "no_budget") if name == "undo" else None
+    change = StageChange.objects.filter(lead=lead).order_by("-id").first()
+    before = Lead.objects.values().get(pk=lead.pk)
+    client.force_login(people[who])
+    data = {"channel": "call", "outcome": "reached"} if name == "save" else {"change": change.pk}
+    response = client.post(f"/leads/{lead.pk}/do/{name}/", data)
+    assert response.status_code == code
+    after = Lead.objects.values().get(pk=lead.pk)
+    if who == "rep":
+        assert after != before  # the owner may
+    elif who != "head" or name == "undo":  # a head works the team's leads, but undoes only their own closes
+        assert after == before
+        assert not ContactAttempt.objects.filter(lead=lead).exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"channel": "fax", "outcome": "reached"},
+        {"channel": "call", "outcome": "teleport"},
+        {"channel": "call", "outcome": "reached", "duration_seconds": "-1"},
+        {"channel": "call", "outcome": "reached", "stage": "nowhere"},
+        {"channel": "call", "outcome": "reached", "stage": "deal", "amount": "1e400", "margin": "x"},
+        {"channel": "call", "meeting_at": "²"},
+        {"channel": "call", "callback_at": "2026-13-45T99:99"},
+        {"channel": "call", "criterion_abc": "yes"},
+        {"channel": "call", "criterion_1": "maybe"},
+        {"channel": "call", "note": "x" * 5001},
+        {"channel": "call", "outcome": "reached", "note": "x" * 5001},
+    ],
+)
+def test_bad_input_to_the_work_form_changes_nothing(client, rep, data):
+    lead = new_lead(rep)
+    before = Lead.objects.values().get(pk=lead.pk)
+    client.force_login(rep)
+    response = client.post(f"/leads/{lead.pk}/do/save/", data)
+    assert response.status_code == 400
+    assert any(m.level_tag == "error" for m in response.context["messages"])
+    assert Lead.objects.values().get(pk=lead.pk) == before
+    assert not ContactAttempt.objects.filter(lead=lead).exists()
+    assert not LeadEvent.objects.filter(lead=lead).exists()
+    assert not CriterionAnswer.objects.filter(lead=lead).exists()

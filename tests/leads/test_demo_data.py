@@ -382,6 +382,20 @@ def test_every_lead_is_consistent(demo_company):
         assert lead.updated_at == (lead.stage_changed_at or lead.created_at)
 
 
+def test_open_leads_past_the_first_call_have_a_next_step(demo_company):
+    """What the rep would do next is the lead's dated next step: a booked meeting, an
+    agreed call-back or the follow-up call. The forgotten ones (the story's `stalls`) have
+    none; they stay open all year, so they are a good share of what is open at the end."""
+    end = end_of_demo_year()
+    reached = Lead.objects.open().exclude(first_contact_at=None)
+    planned = reached.exclude(next_step="")
+    assert planned.count() >= 0.5 * reached.count() > 0
+    assert planned.filter(next_step="meeting").exists()
+    for lead in Lead.objects.open().filter(stage__code="meeting").exclude(next_step=""):
+        assert lead.next_step == "meeting"
+    assert planned.filter(next_step_at__gte=end).count() >= 0.5 * planned.count()
+
+
 def test_histories_follow_the_clock(demo_company):
     end = end_of_demo_year()
     for change in StageChange.objects.select_related("lead"):

@@ -380,6 +380,8 @@ def test_presence_and_breach_actions_with_bad_values_never_fail(world, head, val
         ("get", "/leads/{}/"),
         ("post", "/leads/{}/merge/"),
         ("post", "/leads/{}/do/attempt/"),
+        ("post", "/leads/{}/do/save/"),
+        ("post", "/leads/{}/do/undo/"),
         ("post", "/team/presence/{}/"),
         ("post", "/sla/breaches/{}/acknowledge/"),
         ("get", "/leads/import/{}/"),
