@@ -6,30 +6,15 @@ shows a dated next step."""
 import datetime as dt
 
 import pytest
-import time_machine
 from django.utils import timezone, translation
 
 from leads import actions
 from leads.models import ContactAttempt, CriterionAnswer, Lead, LeadEvent, QualificationCriterion, StageChange
-from sla.clock import start_first_contact_timer
 from sla.models import SlaTimer
-from tests.factories import LeadFactory, stage
+from tests.factories import stage
+from tests.workspace import WED_11, new_lead, working_hours  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db
-
-WED_11 = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)  # Wednesday 11:00 Moscow
-
-
-@pytest.fixture(autouse=True)
-def working_hours():
-    with time_machine.travel(WED_11, tick=True):
-        yield
-
-
-def new_lead(rep, **kwargs):
-    lead = LeadFactory(owner=rep, **kwargs)
-    start_first_contact_timer(lead, lead.created_at)
-    return lead
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("working_hours")]
 
 
 def reached_lead(rep):

@@ -11,25 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from leads.intake import Submission, take_lead
 from leads.models import Assignment, ContactAttempt, Lead, LeadEvent
 from revops.models import Absence
-from sla.clock import start_first_contact_timer
 from sla.sweep import sweep
 from tests.factories import ContactFactory, LeadFactory, SourceFactory, stage
+from tests.workspace import WED_11, new_lead, working_hours  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.django_db
-
-WED_11 = dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)  # Wednesday 11:00 Moscow
-
-
-@pytest.fixture(autouse=True)
-def working_hours():
-    with time_machine.travel(WED_11, tick=True):
-        yield
-
-
-def new_lead(rep, **kwargs):
-    lead = LeadFactory(owner=rep, **kwargs)
-    start_first_contact_timer(lead, lead.created_at)
-    return lead
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("working_hours")]
 
 
 def make_late(lead, minutes):
