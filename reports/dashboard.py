@@ -3,6 +3,7 @@
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -113,8 +114,10 @@ def _chart_number(value):
 
 
 def dashboard_context(params) -> dict:
+    """The tiles (this period, the previous one, the targets), grouped as the page
+    shows them. The six-month trend is not here: it comes in a second request
+    (trend_context), so the figures people read first do not wait for it."""
     tiles = kpis.tiles(params)
-    trend = kpis.trend(params, params.date_to)
     groups = []
     for group, title in GROUPS:
         cards = []
@@ -123,7 +126,6 @@ def dashboard_context(params) -> dict:
             if tile.group != group:
                 continue
             icon, status_text = STATUS_TEXT[tile_data["status"]]
-            points = trend["series"].get(tile.code)
             cards.append(
                 {
                     **tile_data,
@@ -134,26 +136,47 @@ def dashboard_context(params) -> dict:
                     "status_text": status_text,
                     "better_text": _("higher is better") if tile.better == "higher" else _("lower is better"),
                     "link": _link(tile, params),
-                    "trend_text": (
-                        "; ".join(
-                            f"{m}: {display(tile, v)}" for m, v in zip(trend["months"], points, strict=True)
-                        )
-                        if points is not None
-                        else ""
-                    ),
-                    "has_trend": points is not None and any(v is not None for v in points),
+                    "trended": tile.code in kpis.TREND_CODES,
                 }
             )
         groups.append({"code": group, "title": title, "tiles": cards})
+    return {"groups": groups, "tiles": tiles}
+
+
+def trend_context(params) -> dict:
+    """The six-month trend of each tile that has one: the chart data (json_script)
+    and, per tile, the months in words for the chart's accessible name."""
+    trend = kpis.trend(params, params.date_to)
+    charts = []
+    for tile in kpis.TILES:
+        points = trend["series"].get(tile.code)
+        if points is None:
+            continue
+        charts.append(
+            {
+                "code": tile.code.value,
+                "label": str(tile.code.label),
+                "has_trend": any(v is not None for v in points),
+                "trend_text": "; ".join(
+                    f"{m}: {display(tile, v)}" for m, v in zip(trend["months"], points, strict=True)
+                ),
+            }
+        )
     chart = {
         "months": trend["months"],
         "series": {code: [_chart_number(v) for v in values] for code, values in trend["series"].items()},
         "labels": {tile.code.value: str(tile.code.label) for tile in kpis.TILES},
     }
-    return {"groups": groups, "chart": chart, "tiles": tiles}
+    return {"charts": charts, "chart": chart, "trend": trend}
 
 
 # --- views -------------------------------------------------------------------------------
+
+
+def _params(request):
+    """The preset and the parsed period of a dashboard request (ValidationError on bad input)."""
+    preset, query = _period_query(request.GET)
+    return preset, parse_params(query, request.user, get_report("kpis"))
 
 
 @login_required
@@ -162,11 +185,9 @@ def dashboard(request):
         return redirect("queue")
     if not can_view(request.user):
         raise PermissionDenied
-    report = get_report("kpis")
     context = {"presets": presets(), "can_set_targets": can_set_targets(request.user)}
     try:
-        preset, query = _period_query(request.GET)
-        params = parse_params(query, request.user, report)
+        preset, params = _params(request)
     except ValidationError as exc:
         context.update(preset=request.GET.get("period", "custom"), errors=_messages(exc.detail))
         context.update(date_from=request.GET.get("date_from", ""), date_to=request.GET.get("date_to", ""))
@@ -176,10 +197,36 @@ def dashboard(request):
         params=params,
         date_from=params.date_from.isoformat(),
         date_to=params.date_to.isoformat(),
+        # The trend's request names the dates this page shows, not a preset that
+        # could mean another day by the time it is answered.
+        trend_query=urlencode(
+            {
+                "period": "custom",
+                "date_from": params.date_from.isoformat(),
+                "date_to": params.date_to.isoformat(),
+            }
+        ),
     )
     with reading_reports():
         context.update(dashboard_context(params))
     return render(request, "reports/dashboard.html", context)
+
+
+@login_required
+def trend(request):
+    """The dashboard's six-month trend, loaded by the page after its tiles (htmx,
+    hx-trigger="load"): the chart data in json_script and each tile's chart,
+    swapped into its tile out of band. Who may see the dashboard may see this;
+    reps (whose home is the queue) may not."""
+    if not can_view(request.user):
+        raise PermissionDenied
+    try:
+        _preset, params = _params(request)
+    except ValidationError as exc:
+        return render(request, "reports/dashboard_trend.html", {"errors": _messages(exc.detail)}, status=400)
+    with reading_reports():
+        context = trend_context(params)
+    return render(request, "reports/dashboard_trend.html", context)
 
 
 def _messages(detail) -> list[str]:

@@ -4,5 +4,6 @@ from reports import dashboard
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
+    path("trend/", dashboard.trend, name="dashboard-trend"),
     path("targets/", dashboard.targets, name="kpi-targets"),
 ]

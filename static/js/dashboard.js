@@ -1,5 +1,8 @@
-// The dashboard's trend charts: one small line chart per tile, the data from
-// the json_script element "kpi-trend" (no inline script: the page runs under a CSP).
+// The dashboard's trend charts: one small line chart per tile. The trend comes
+// after the tiles, in its own request (htmx, hx-trigger="load" on #dash-trend):
+// its answer carries the data in the json_script element "kpi-trend" and each
+// tile's canvas out of band; this draws every canvas not drawn yet (no inline
+// script: the page runs under a CSP).
 (function () {
   "use strict";
 
@@ -12,7 +15,7 @@
     document.querySelectorAll("canvas[data-kpi]").forEach(function (canvas) {
       var code = canvas.getAttribute("data-kpi");
       var points = data.series[code];
-      if (!points) {
+      if (!points || window.Chart.getChart(canvas)) {
         return;
       }
       new window.Chart(canvas, {
@@ -42,6 +45,21 @@
     });
   }
 
+  // The trend did not come (an error answer or no connection): say so in place
+  // of "Loading…", in the page's language (the text is on the element).
+  function failed(event) {
+    var status = event.detail && event.detail.elt;
+    if (!status || status.id !== "dash-trend") {
+      return;
+    }
+    status.textContent = status.getAttribute("data-error-text");
+    status.classList.add("error");
+    status.setAttribute("role", "alert");
+  }
+
+  document.addEventListener("htmx:afterSettle", draw);
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", draw);
   } else {

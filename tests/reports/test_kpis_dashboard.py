@@ -62,13 +62,21 @@ def test_ceo_sees_every_tile_with_target_previous_status_and_links(client, ceo, 
     assert "/reports/rejections/?date_from=2026-03-01&amp;date_to=2026-03-20" in links
 
 
-def test_no_inline_script_and_chart_data_in_json_script(client, ceo, dataset):
+def test_no_inline_script_and_the_trend_comes_in_a_second_request(client, ceo, dataset):
     html = get(client, ceo).content.decode()
     for tag in re.findall(r"<script[^>]*>", html):
         assert "src=" in tag or 'type="application/json"' in tag, tag
     assert "onclick" not in html
     assert "vendor/chartjs/chart.umd.min.js" in html
     assert "js/dashboard.js" in html
+    # The page has the tiles and a placeholder per trended tile, not the trend.
+    assert 'id="kpi-trend"' not in html
+    assert 'id="trend-leads"' in html and 'id="trend-data_quality_pct"' not in html
+    trend_url = re.search(r'hx-get="([^"]+)" hx-trigger="load"', html).group(1).replace("&amp;", "&")
+    assert trend_url == "/dashboard/trend/?period=custom&date_from=2026-03-01&date_to=2026-03-20"
+    html = client.get(trend_url).content.decode()
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert 'type="application/json"' in tag, tag
     data = json.loads(
         re.search(r'<script id="kpi-trend" type="application/json">(.*?)</script>', html).group(1)
     )
