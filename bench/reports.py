@@ -19,6 +19,7 @@ qualification history (mql/sql), deals with amount, margin and closed_on
 import argparse
 import datetime as dt
 import json
+import re
 import sys
 import tempfile
 import time
@@ -391,52 +392,83 @@ SLA_COLUMNS = (
     "callback_breaches",
 )
 
-# The dashboard's main figures for one period (cohort: leads, SQL, meeting, won, not
-# target, first-contact median, SLA met/breached; events: revenue and margin of won
-# deals closed in the period, repeat sales included, and leads first moved to a won
-# stage in the period; spend pro-rated to the period).
+# The dashboard's figures for consecutive periods in ONE statement: the page's
+# tiles (the previous period and this one) and the trend (six calendar months) are
+# both "the tiles' figures per period", the periods given by their boundaries
+# (%(bounds)s: instants, company zone; %(days)s: the same as dates, for closed_on),
+# each row bucketed with width_bucket(). Per period: the cohort's leads, sql, meeting,
+# won, not_target, first-contact median (seconds), first-contact timers met (no
+# breach) and breached; events: revenue and margin of won deals closed in the period
+# (repeat sales included) and the leads whose first move to a won stage is in it;
+# spend pro-rated to [%(spend_from)s[n], %(spend_to)s[n]] (the trend's last month:
+# up to today, as the tile's). Duplicates count nowhere.
 DASHBOARD_BASELINE = """
 WITH dup AS (SELECT id FROM leads_rejectionreason WHERE code = 'duplicate'),
-cohort AS (
-  SELECT l.id, l.qualification, l.created_at, l.first_contact_at, s.kind, f.position AS furthest,
-         r.code AS reason
-  FROM leads_lead l
-  JOIN leads_stage s ON s.id = l.stage_id
-  JOIN leads_stage f ON f.id = l.furthest_stage_id
-  LEFT JOIN leads_rejectionreason r ON r.id = l.rejection_reason_id
-  WHERE l.created_at >= %(start)s AND l.created_at < %(end)s
+st AS (
+  SELECT array_agg(id) FILTER (WHERE position >= (SELECT position FROM leads_stage WHERE code = 'meeting'))
+           AS meeting,
+         array_agg(id) FILTER (WHERE kind = 'won') AS won
+  FROM leads_stage
+), b AS (
+  SELECT %(bounds)s::timestamptz[] AS t, %(days)s::date[] AS d,
+         cardinality(%(bounds)s::timestamptz[]) AS k
+), cohort AS (
+  SELECT width_bucket(l.created_at, b.t) AS n, l.id, l.qualification, l.furthest_stage_id, l.stage_id,
+         l.rejection_reason_id, l.created_at, l.first_contact_at
+  FROM leads_lead l, b
+  WHERE l.created_at >= b.t[1] AND l.created_at < b.t[b.k]
     AND l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)
-), meeting AS (SELECT position FROM leads_stage WHERE code = 'meeting')
-SELECT
-  (SELECT count(*) FROM cohort),
-  (SELECT count(*) FROM cohort, meeting m WHERE qualification = 'sql' OR furthest >= m.position),
-  (SELECT count(*) FROM cohort, meeting m WHERE furthest >= m.position),
-  (SELECT count(*) FROM cohort WHERE kind = 'won'),
-  (SELECT count(*) FROM cohort WHERE reason IN ('not_target', 'spam')),
-  (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - created_at))
-     FROM cohort WHERE first_contact_at IS NOT NULL),
-  (SELECT count(*) FILTER (WHERE t.state = 'met' AND NOT EXISTS (SELECT 1 FROM sla_breach b WHERE b.timer_id = t.id))
-     FROM sla_slatimer t JOIN cohort c ON c.id = t.lead_id WHERE t.kind = 'first_contact'),
-  (SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM sla_breach b WHERE b.timer_id = t.id))
-     FROM sla_slatimer t JOIN cohort c ON c.id = t.lead_id WHERE t.kind = 'first_contact'),
-  (SELECT coalesce(sum(d.amount), 0) FROM leads_deal d JOIN leads_lead l ON l.id = d.lead_id
-     WHERE d.status = 'won' AND d.closed_on BETWEEN %(date_from)s AND %(date_to)s
-       AND l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)),
-  (SELECT coalesce(sum(d.margin), 0) FROM leads_deal d JOIN leads_lead l ON l.id = d.lead_id
-     WHERE d.status = 'won' AND d.closed_on BETWEEN %(date_from)s AND %(date_to)s
-       AND l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)),
-  (SELECT count(*) FROM (
-     SELECT sc.lead_id FROM leads_stagechange sc JOIN leads_stage s ON s.id = sc.to_stage_id
-     JOIN leads_lead l ON l.id = sc.lead_id
-     WHERE s.kind = 'won' AND l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)
-       AND sc.changed_at < %(end)s
-     GROUP BY sc.lead_id HAVING min(sc.changed_at) >= %(start)s) AS first_won),
-  (SELECT coalesce(sum(sp.amount
-        * ((least((sp.month + interval '1 month' - interval '1 day')::date, %(date_to)s)
-            - greatest(sp.month, %(date_from)s) + 1)::numeric)
-        / extract(day FROM sp.month + interval '1 month' - interval '1 day')::numeric), 0)
-     FROM leads_spend sp
-     WHERE sp.month >= date_trunc('month', %(date_from)s::date)::date AND sp.month <= %(date_to)s)
+), c AS (
+  SELECT n, count(*) AS leads,
+    count(*) FILTER (WHERE qualification = 'sql' OR furthest_stage_id = ANY(st.meeting)) AS sql,
+    count(*) FILTER (WHERE furthest_stage_id = ANY(st.meeting)) AS meeting,
+    count(*) FILTER (WHERE stage_id = ANY(st.won)) AS won,
+    count(*) FILTER (WHERE rejection_reason_id IN (SELECT id FROM leads_rejectionreason
+                                                   WHERE code IN ('not_target', 'spam'))) AS not_target,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_contact_at - created_at)) AS median_s
+  FROM cohort, st GROUP BY n
+), t AS (
+  SELECT c.n,
+    count(*) FILTER (WHERE t.state = 'met' AND NOT EXISTS (SELECT 1 FROM sla_breach x WHERE x.timer_id = t.id))
+      AS met,
+    count(*) FILTER (WHERE EXISTS (SELECT 1 FROM sla_breach x WHERE x.timer_id = t.id)) AS breached
+  FROM sla_slatimer t JOIN cohort c ON c.id = t.lead_id
+  WHERE t.kind = 'first_contact' GROUP BY c.n
+), deals AS (
+  SELECT width_bucket(d.closed_on, b.d) AS n, sum(d.amount) AS revenue, sum(d.margin) AS margin
+  FROM leads_deal d JOIN leads_lead l ON l.id = d.lead_id, b
+  WHERE d.status = 'won' AND d.closed_on >= b.d[1] AND d.closed_on < b.d[b.k]
+    AND l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)
+  GROUP BY 1
+), w AS (
+  -- a lead's first move to won is in the window when its earliest one inside the
+  -- window has none before the window
+  SELECT width_bucket(f.first_won, b.t) AS n, count(*) AS won
+  FROM (SELECT sc.lead_id, min(sc.changed_at) AS first_won
+        FROM leads_stagechange sc, st, b
+        WHERE sc.to_stage_id = ANY(st.won) AND sc.changed_at >= b.t[1] AND sc.changed_at < b.t[b.k]
+        GROUP BY sc.lead_id) f
+  JOIN leads_lead l ON l.id = f.lead_id, b
+  WHERE l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)
+    AND NOT EXISTS (SELECT 1 FROM leads_stagechange e, st
+                    WHERE e.lead_id = f.lead_id AND e.to_stage_id = ANY(st.won) AND e.changed_at < b.t[1])
+  GROUP BY 1
+), spend AS (
+  SELECT p.n, sum(sp.amount
+        * ((least((sp.month + interval '1 month' - interval '1 day')::date, p.date_to)
+            - greatest(sp.month, p.date_from) + 1)::numeric)
+        / extract(day FROM sp.month + interval '1 month' - interval '1 day')::numeric) AS spend
+  FROM unnest(%(spend_from)s::date[], %(spend_to)s::date[]) WITH ORDINALITY AS p(date_from, date_to, n)
+  JOIN leads_spend sp ON sp.month >= date_trunc('month', p.date_from)::date AND sp.month <= p.date_to
+  GROUP BY p.n
+)
+SELECT n.n, coalesce(c.leads, 0), coalesce(c.sql, 0), coalesce(c.meeting, 0), coalesce(c.won, 0),
+  coalesce(c.not_target, 0), c.median_s, coalesce(t.met, 0), coalesce(t.breached, 0),
+  coalesce(deals.revenue, 0), coalesce(deals.margin, 0), coalesce(w.won, 0), coalesce(spend.spend, 0)
+FROM b CROSS JOIN LATERAL generate_series(1, b.k - 1) AS n(n)
+LEFT JOIN c ON c.n = n.n LEFT JOIN t ON t.n = n.n LEFT JOIN deals ON deals.n = n.n
+LEFT JOIN w ON w.n = n.n LEFT JOIN spend ON spend.n = n.n
+ORDER BY n.n
 """
 
 
@@ -516,10 +548,13 @@ def sla_actual(answer: dict) -> dict:
 
 
 def dashboard_expected(row) -> dict:
+    """One period's tiles (as the KPI API formats them) from a DASHBOARD_BASELINE row."""
     from reports.base import money, percent
     from reports.sla import minutes_text
 
-    leads, sql, meeting, won, not_target, median_s, met, breached, revenue, margin, won_events, spend = row
+    _n, leads, sql, meeting, won, not_target, median_s, met, breached, revenue, margin, won_events, spend = (
+        row
+    )
     return {
         "leads": leads,
         "lead_to_won": percent(won, leads),
@@ -536,8 +571,69 @@ def dashboard_expected(row) -> dict:
     }
 
 
-def dashboard_actual(answer: dict) -> dict:
-    return {tile["code"]: tile["value"] for tile in answer["tiles"] if tile["code"] != "data_quality_pct"}
+def page_expected(rows) -> dict:
+    """The page's tiles: {code: (this period, the previous one)} from the two rows."""
+    previous, current = (dashboard_expected(row) for row in rows)
+    return {code: (current[code], previous[code]) for code in current}
+
+
+def page_actual(answer: dict) -> dict:
+    """The same from the KPI API for the page's dates (the page renders these tiles)."""
+    return {
+        tile["code"]: (tile["value"], tile["previous"])
+        for tile in answer["tiles"]
+        if tile["code"] != "data_quality_pct"
+    }
+
+
+def trend_expected(rows) -> dict:
+    """{code: [month values as the chart gets them]} from the six monthly rows."""
+    months = [dashboard_expected(row) for row in rows]
+    return {code: [None if m[code] is None else float(m[code]) for m in months] for code in months[0]}
+
+
+def trend_actual(response) -> dict:
+    """The chart data the trend's fragment carries (its json_script element)."""
+    html = response.content.decode()
+    found = re.search(r'<script id="kpi-trend" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(found.group(1))["series"]
+
+
+def _periods(pairs: list[tuple[dt.date, dt.date]], spend_until: dt.date | None = None) -> dict:
+    """DASHBOARD_BASELINE's parameters for consecutive periods [(date_from, date_to), …]
+    (inclusive days, company zone); `spend_until` cuts the last period's spend."""
+    from reports.params import start_of
+
+    after = pairs[-1][1] + dt.timedelta(days=1)
+    spend_to = [date_to for _date_from, date_to in pairs]
+    if spend_until is not None:
+        spend_to[-1] = min(spend_to[-1], spend_until)
+    return {
+        "bounds": [start_of(date_from) for date_from, _date_to in pairs] + [start_of(after)],
+        "days": [date_from for date_from, _date_to in pairs] + [after],
+        "spend_from": [date_from for date_from, _date_to in pairs],
+        "spend_to": spend_to,
+    }
+
+
+def page_periods(date_from: dt.date, date_to: dt.date) -> dict:
+    """The page's two periods: the same number of days just before, and this one."""
+    days = (date_to - date_from).days + 1
+    before = date_from - dt.timedelta(days=1)
+    return _periods([(before - dt.timedelta(days=days - 1), before), (date_from, date_to)])
+
+
+def trend_periods(until: dt.date) -> dict:
+    """The trend's six calendar months up to `until`'s (the last one's spend up to `until`)."""
+    from reports.kpis import TREND_MONTHS
+
+    firsts = [until.replace(day=1)]
+    while len(firsts) < TREND_MONTHS:
+        firsts.insert(0, (firsts[0] - dt.timedelta(days=1)).replace(day=1))
+    pairs = [
+        (first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)) for first in firsts
+    ]
+    return _periods(pairs, spend_until=until)
 
 
 def differences(expected: dict, actual: dict) -> list[str]:
@@ -612,7 +708,9 @@ def main(argv=None):
     parser.add_argument(
         "--explain", action="store_true", help="EXPLAIN ANALYZE each report's slowest queries"
     )
-    parser.add_argument("--only", choices=("funnel", "sla", "dashboard"), action="append")
+    parser.add_argument(
+        "--only", choices=("funnel", "sla", "dashboard", "dashboard-month", "trend"), action="append"
+    )
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", metavar="NAME", help="a database left by --keep-db (nothing is built)")
     args = parser.parse_args(argv)
@@ -650,7 +748,9 @@ def main(argv=None):
             flush=True,
         )
 
-        last_month_end = now.replace(day=1) - dt.timedelta(days=1)
+        month_start = now.replace(day=1)
+        last_month_end = month_start - dt.timedelta(days=1)
+        last_month_start = last_month_end.replace(day=1)
         cases = {
             "funnel": (
                 f"funnel by source, cohort, {year}",
@@ -669,13 +769,32 @@ def main(argv=None):
                 sla_expected,
                 sla_actual,
             ),
+            # The page a person opens (tiles: this month so far and the same days just
+            # before, with targets) and, apart, its trend (six months, a second request).
             "dashboard": (
-                f"dashboard /dashboard/, this month ({now.replace(day=1)} – {now}), tiles + previous + trend",
+                f"dashboard page /dashboard/, this month so far ({month_start} – {now}) + previous period",
                 "/dashboard/",
                 DASHBOARD_BASELINE,
-                _period(now.replace(day=1), now),
+                page_periods(month_start, now),
                 None,
                 None,
+            ),
+            # The same page on a month's last day: a whole month and the one before.
+            "dashboard-month": (
+                f"dashboard page, a whole month ({last_month_start} – {last_month_end}) + previous period",
+                "/dashboard/?period=last_month",
+                DASHBOARD_BASELINE,
+                page_periods(last_month_start, last_month_end),
+                None,
+                None,
+            ),
+            "trend": (
+                f"dashboard trend /dashboard/trend/, six months up to {now}",
+                f"/dashboard/trend/?period=custom&date_from={month_start}&date_to={now}",
+                DASHBOARD_BASELINE,
+                trend_periods(now),
+                trend_expected,
+                trend_actual,
             ),
         }
         wanted = args.only or list(cases)
@@ -685,10 +804,14 @@ def main(argv=None):
             print(f"\n[{code}] {title}\n    GET {url}", flush=True)
             result = measure(client, url, args.requests, sql, sql_params)
             results[code] = result
-            if code == "dashboard":
-                # The page's figures come from the same tiles as the KPI API: check those.
-                answer = client.get("/api/v1/reports/kpis/").json()
-                expected, actual = dashboard_expected(result["sql_rows"][0]), dashboard_actual(answer)
+            if code in ("dashboard", "dashboard-month"):
+                # The page renders the KPI API's tiles for its dates: check those.
+                days = sql_params["days"]
+                query = f"date_from={sql_params['spend_from'][1]}&date_to={days[-1] - dt.timedelta(days=1)}"
+                answer = client.get(f"/api/v1/reports/kpis/?{query}").json()
+                expected, actual = page_expected(result["sql_rows"]), page_actual(answer)
+            elif code == "trend":
+                expected, actual = expected_of(result["sql_rows"]), actual_of(result["response"])
             else:
                 answer = json.loads(result["response"].content)
                 expected, actual = expected_of(result["sql_rows"]), actual_of(answer)
@@ -705,14 +828,17 @@ def main(argv=None):
                 target = f"target ≤ {FUNNEL_RATIO_TARGET}×: " + common.verdict(
                     common.median(result["times"]) <= FUNNEL_RATIO_TARGET * common.median(result["sql_times"])
                 )
-            elif code == "dashboard":
+            elif code in ("dashboard", "dashboard-month"):
                 target = f"target ≤ {DASHBOARD_TARGET * 1000:.0f} ms: " + common.verdict(
                     common.median(result["times"]) <= DASHBOARD_TARGET
                 )
+            elif code == "trend":
+                target = "(no target of its own: the page does not wait for it)"
             else:
                 target = "(no target)"
             lines += summary(title, result, target)
-            for line in lines[-4:]:
+            lines.append(f"    during this case: {common.load()}")
+            for line in lines[-5:]:
                 print(line, flush=True)
             if args.explain:
                 for seconds, query in result["slowest"]:
