@@ -114,6 +114,18 @@ def happened_condition(step: str, start=None, end=None) -> Q:
     return condition
 
 
+def first_event_rows(step: str, start, end):
+    """The event rows (StageChange / LeadEvent, with their `at` field's name) that are
+    their lead's FIRST `step` event and lie in [start, end): happened_condition()
+    seen from the events' side — a lead's first event is in the period exactly when
+    one of its rows in the period has no earlier row (ties at the same instant give
+    one lead two rows: count leads, not rows). Counting these rows per period by
+    their time needs no pass over the leads (the dashboard's `won`)."""
+    rows, at = _event_rows(step)
+    earlier = rows.filter(lead=OuterRef("lead"), **{f"{at}__lt": OuterRef(at)})
+    return rows.filter(**{f"{at}__gte": start, f"{at}__lt": end}).exclude(Exists(earlier)), at
+
+
 def first_at(step: str):
     """An expression over Lead: when the lead's first `step` event happened
     (None if never); `leads` is the arrival."""

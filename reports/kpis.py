@@ -8,6 +8,7 @@ the same whatever the data size.
 """
 
 import datetime as dt
+from bisect import bisect_right
 from calendar import monthrange
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -15,18 +16,34 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Aggregate, Count, ExpressionWrapper, F, FloatField, Q, Sum
-from django.db.models.functions import Extract, TruncMonth
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Extract
+from django.db.models.lookups import LessThan
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import DealStatus
 from leads.models import Deal, Spend
-from leads.steps import first_at, happened_condition, reached_condition
+from leads.steps import first_event_rows, reached_condition
 from reports.base import Report, money, percent, register
 from reports.models import KpiCode, KpiTarget
+from reports.params import start_of
 from reports.quality import data_quality_pct
 from reports.routers import report_db
-from reports.sla import BREACHED, MET, median, minutes_text, timers_of, with_breach
+from reports.sla import BREACHED, MET, median, minutes_text, with_breach
 from sla.models import SlaTimer, TimerKind
 
 # Rejection reasons that mean "marketing brought the wrong lead" (target_share).
@@ -73,10 +90,6 @@ def company_zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
-def _start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=company_zone())
-
-
 # --- the figures -------------------------------------------------------------------------
 
 
@@ -97,15 +110,6 @@ def _exact_minutes(delta: dt.timedelta) -> Decimal:
     return Decimal(delta // dt.timedelta(microseconds=1)) / Decimal(60_000_000)
 
 
-def _first_contact_minutes(leads) -> list[Decimal]:
-    return [
-        _exact_minutes(first - created)
-        for created, first in leads.filter(first_contact_at__isnull=False)
-        .values_list("created_at", "first_contact_at")
-        .order_by()
-    ]
-
-
 class _Median(Aggregate):
     # PostgreSQL's continuous median; SQLite (tests, development) has none, and
     # there the minutes are fetched and the median taken in Python.
@@ -120,24 +124,10 @@ def _seconds_expression():
     return ExpressionWrapper(Extract(F("first_contact_at") - F("created_at"), "epoch"), FloatField())
 
 
-def first_contact_median(cohort):
-    """Median clock minutes from arrival to first contact over the cohort's leads
-    with a first contact (DESIGN "SLA", first_contact_median_min; the mean of the two
-    middle values for an even count, as reports/sla.py's median). On PostgreSQL the
-    database takes the median (percentile_cont) so the dashboard does not fetch a
-    month of leads; elsewhere reports/sla.py's median over the fetched minutes."""
-    if connections[report_db()].vendor == "postgresql":
-        seconds = cohort.filter(first_contact_at__isnull=False).aggregate(m=_Median(_seconds_expression()))[
-            "m"
-        ]
-        return None if seconds is None else Decimal(repr(seconds)) / 60
-    return median(_first_contact_minutes(cohort))
-
-
 def _median_aggregate() -> dict:
     """On PostgreSQL the first-contact median rides along in a cohort's aggregate
     query: one pass over the leads instead of two (percentile_cont skips the NULL of
-    a lead not contacted yet, as first_contact_median() leaves it out)."""
+    a lead not contacted yet, as the fetched minutes of SQLite leave it out)."""
     if connections[report_db()].vendor == "postgresql":
         return {"median_s": _Median(_seconds_expression())}
     return {}
@@ -145,19 +135,6 @@ def _median_aggregate() -> dict:
 
 def _median_minutes(seconds) -> Decimal | None:
     return None if seconds is None else Decimal(repr(seconds)) / 60
-
-
-def _first_contact_timers(cohort):
-    """The cohort's first-contact timers as reports/sla.py reads them (with has_breach)."""
-    return timers_of(cohort, TimerKind.FIRST_CONTACT)
-
-
-def sla_counts(cohort) -> dict:
-    """Met and breached first-contact timers of the cohort's leads (met_pct =
-    met / (met + breached) × 100)."""
-    return _first_contact_timers(cohort).aggregate(
-        met=Count("id", filter=MET), breached=Count("id", filter=BREACHED)
-    )
 
 
 def arrived_timers(params):
@@ -174,22 +151,25 @@ def won_deals(params):
     return params.lead_rows(Deal.objects.filter(status=DealStatus.WON))
 
 
-def won_between(params, start, end) -> int:
-    """Leads that first entered a won stage in [start, end) (events mode's `won`)."""
-    return params.leads().filter(happened_condition("won", start, end)).count()
-
-
-def spend_in(date_from: dt.date, date_to: dt.date) -> Decimal:
-    """Company spend pro-rated to [date_from, date_to]: each monthly row with the
-    share of its month's days inside the period (DESIGN "Funnel", spend)."""
-    rows = (
+def _spend_by_month(date_from: dt.date, date_to: dt.date) -> dict[dt.date, Decimal]:
+    """The company's spend of each month that [date_from, date_to] touches (one query)."""
+    return dict(
         Spend.objects.filter(month__gte=date_from.replace(day=1), month__lte=date_to)
         .values("month")
         .annotate(amount=Sum("amount"))
-        .order_by()
+        .order_by("month")
+        .values_list("month", "amount")
     )
+
+
+def _pro_rated(by_month: dict[dt.date, Decimal], date_from: dt.date, date_to: dt.date) -> Decimal:
     return sum(
-        (row["amount"] * _share_of_month(row["month"], date_from, date_to) for row in rows), Decimal(0)
+        (
+            amount * _share_of_month(month, date_from, date_to)
+            for month, amount in by_month.items()
+            if date_from.replace(day=1) <= month <= date_to
+        ),
+        Decimal(0),
     )
 
 
@@ -200,32 +180,118 @@ def _share_of_month(month: dt.date, date_from: dt.date, date_to: dt.date) -> Dec
     return Decimal(max(inside, 0)) / Decimal(days)
 
 
+def _bucket(field, bounds: list) -> Case:
+    """Which of consecutive periods (0, 1, …) a row falls in by `field` (a name or
+    an expression), `bounds` being the periods' starts and the end of the last; the
+    rows are already limited to [bounds[0], bounds[-1]). For two periods one CASE
+    branch: an expression (a subquery) is evaluated once per row."""
+    expression = F(field) if isinstance(field, str) else field
+    whens = [When(LessThan(expression, bound), then=Value(n)) for n, bound in enumerate(bounds[1:-1])]
+    return Case(*whens, default=Value(len(bounds) - 2), output_field=IntegerField())
+
+
+def period_figures(
+    params, periods: list[tuple[dt.date, dt.date]], spend_until: dt.date | None = None
+) -> list[dict]:
+    """Every tile's value (but data quality) for each of the consecutive `periods`
+    [(date_from, date_to), …] — the tiles' previous period and their own, or the
+    trend's months — formatted as the API shows it. Each figure is one query grouped
+    by period: the database passes once over the rows of all the periods (the SLA
+    timers' join to their leads is the costliest read), not once per period.
+    `spend_until` cuts the spend of a period that runs past it (the trend's running
+    month is pro-rated to today, as its tile)."""
+    days = [date_from for date_from, _date_to in periods] + [periods[-1][1] + dt.timedelta(days=1)]
+    instants = [start_of(day) for day in days]
+    window = replace(params, date_from=days[0], date_to=periods[-1][1])
+    cohort = window.cohort()
+    counts = {
+        row["p"]: row
+        for row in cohort.annotate(p=_bucket("created_at", instants))
+        .values("p")
+        .annotate(**_cohort_aggregates(), **_median_aggregate(), first_id=Min("id"), last_id=Max("id"))
+        .order_by()
+    }
+    deals = {
+        row["p"]: row
+        for row in won_deals(params)
+        .filter(closed_on__gte=days[0], closed_on__lt=days[-1])
+        .annotate(p=_bucket("closed_on", days))
+        .values("p")
+        .annotate(revenue=Sum("amount"), margin=Sum("margin"))
+        .order_by()
+    }
+    first_won, at = first_event_rows("won", instants[0], instants[-1])
+    won = {
+        row["p"]: row["n"]
+        for row in params.lead_rows(first_won)
+        .annotate(p=_bucket(at, instants))
+        .values("p")
+        .annotate(n=Count("lead", distinct=True))
+        .order_by()
+    }
+    ids = [(row["first_id"], row["last_id"]) for row in counts.values()]
+    timers = {
+        row["p"]: row
+        for row in arrived_timers(window)
+        # Implied by the join (every lead of the cohort is inside its own id range),
+        # and it lets the database read the timers of those ids from slatimer_lead_idx
+        # instead of hashing the whole timer table: leads are numbered as they arrive.
+        .filter(
+            lead_id__gte=min((first for first, _last in ids), default=0),
+            lead_id__lte=max((last for _first, last in ids), default=0),
+        )
+        .annotate(p=_bucket("lead__created_at", instants))
+        .values("p")
+        .annotate(met=Count("id", filter=MET), breached=Count("id", filter=BREACHED))
+        .order_by()
+    }
+    if _median_aggregate():
+        medians = {p: _median_minutes(row["median_s"]) for p, row in counts.items()}
+    else:
+        medians = _period_medians(cohort, instants)
+    spend = _spend_by_month(days[0], periods[-1][1]) if params.sees_spend else {}
+    empty = {"leads": 0, "sql": 0, "meeting": 0, "won": 0, "not_target": 0}
+    result = []
+    for p, (date_from, date_to) in enumerate(periods):
+        spend_to = date_to if spend_until is None else min(date_to, spend_until)
+        c, d = counts.get(p, empty), deals.get(p, {})
+        t = timers.get(p, {"met": 0, "breached": 0})
+        result.append(
+            {
+                KpiCode.LEADS: c["leads"],
+                KpiCode.LEAD_TO_WON: percent(c["won"], c["leads"]),
+                KpiCode.TARGET_SHARE: percent(c["leads"] - c["not_target"], c["leads"]),
+                KpiCode.LEAD_TO_SQL: percent(c["sql"], c["leads"]),
+                KpiCode.SQL_TO_MEETING: percent(c["meeting"], c["sql"]),
+                KpiCode.MEETING_TO_WON: percent(c["won"], c["meeting"]),
+                KpiCode.REVENUE: money(d.get("revenue") or Decimal(0)) if params.sees_money else None,
+                KpiCode.MARGIN: money(d.get("margin") or Decimal(0)) if params.sees_money else None,
+                KpiCode.WON: won.get(p, 0),
+                KpiCode.CPL: (
+                    money(_pro_rated(spend, date_from, spend_to) / c["leads"])
+                    if params.sees_spend and c["leads"]
+                    else None
+                ),
+                KpiCode.FIRST_CONTACT_MEDIAN_MIN: _minutes(medians.get(p)),
+                KpiCode.SLA_MET_PCT: percent(t["met"], t["met"] + t["breached"]),
+            }
+        )
+    return result
+
+
 def figures(params) -> dict:
     """Every tile's value for params' period, formatted as the API shows it."""
-    cohort = params.cohort()
-    c = cohort.aggregate(**_cohort_aggregates(), **_median_aggregate())
-    values = {
-        KpiCode.LEADS: c["leads"],
-        KpiCode.LEAD_TO_WON: percent(c["won"], c["leads"]),
-        KpiCode.TARGET_SHARE: percent(c["leads"] - c["not_target"], c["leads"]),
-        KpiCode.LEAD_TO_SQL: percent(c["sql"], c["leads"]),
-        KpiCode.SQL_TO_MEETING: percent(c["meeting"], c["sql"]),
-        KpiCode.MEETING_TO_WON: percent(c["won"], c["meeting"]),
-    }
-    in_period = {"closed_on__gte": params.date_from, "closed_on__lte": params.date_to}
-    deals = won_deals(params).filter(**in_period).aggregate(revenue=Sum("amount"), margin=Sum("margin"))
-    values[KpiCode.REVENUE] = money(deals["revenue"] or Decimal(0)) if params.sees_money else None
-    values[KpiCode.MARGIN] = money(deals["margin"] or Decimal(0)) if params.sees_money else None
-    values[KpiCode.WON] = won_between(params, params.start, params.end)
-    if params.sees_spend and c["leads"]:
-        values[KpiCode.CPL] = money(spend_in(params.date_from, params.date_to) / c["leads"])
-    else:
-        values[KpiCode.CPL] = None
-    median = _median_minutes(c["median_s"]) if "median_s" in c else first_contact_median(cohort)
-    values[KpiCode.FIRST_CONTACT_MEDIAN_MIN] = _minutes(median)
-    sla = arrived_timers(params).aggregate(met=Count("id", filter=MET), breached=Count("id", filter=BREACHED))
-    values[KpiCode.SLA_MET_PCT] = percent(sla["met"], sla["met"] + sla["breached"])
-    return values
+    return period_figures(params, [(params.date_from, params.date_to)])[0]
+
+
+def _period_medians(cohort, instants) -> dict[int, Decimal]:
+    """SQLite (no percentile_cont): each period's median from the fetched minutes."""
+    minutes: dict[int, list[Decimal]] = {}
+    for created, first in (
+        cohort.filter(first_contact_at__isnull=False).values_list("created_at", "first_contact_at").order_by()
+    ):
+        minutes.setdefault(bisect_right(instants, created) - 1, []).append(_exact_minutes(first - created))
+    return {p: median(values) for p, values in minutes.items()}
 
 
 def _minutes(value) -> str | None:
@@ -306,112 +372,18 @@ def _format_target(tile: Tile, target: Decimal | None, params) -> str | None:
 def trend(params, until: dt.date) -> dict:
     """The last TREND_MONTHS calendar months up to `until`'s month, per tile:
     {"months": ["YYYY-MM", ...], "series": {code: [value|None, ...]}} (whole months,
-    same definitions as the tiles; a constant number of grouped queries)."""
+    same definitions and queries as the tiles, grouped by month; the running month's
+    spend pro-rated to `until`, as its tile's)."""
     months = months_of(until.replace(day=1) - dt.timedelta(days=31 * (TREND_MONTHS - 1)), until)
     months = months[-TREND_MONTHS:]
-    start, end = _start_of(months[0]), _start_of((months[-1] + dt.timedelta(days=32)).replace(day=1))
-    zone = company_zone()
-    leads = params.leads()
-    window = leads.filter(created_at__gte=start, created_at__lt=end)
-    per_month = {
-        _as_date(row["m"]): row
-        for row in window.annotate(m=TruncMonth("created_at", tzinfo=zone))
-        .values("m")
-        .annotate(**_cohort_aggregates(), **_median_aggregate())
-        .order_by()
+    periods = [
+        (month, (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)) for month in months
+    ]
+    values = period_figures(params, periods, spend_until=until)
+    return {
+        "months": [f"{m:%Y-%m}" for m in months],
+        "series": {code: [row[code] for row in values] for code in TREND_CODES},
     }
-    deals = {
-        row["m"]: row
-        for row in won_deals(params)
-        .filter(closed_on__gte=months[0], closed_on__lt=end.date())
-        .annotate(m=TruncMonth("closed_on"))
-        .values("m")
-        .annotate(revenue=Sum("amount"), margin=Sum("margin"))
-        .order_by()
-    }
-    won = {
-        _as_date(row["m"]): row["n"]
-        for row in leads.filter(happened_condition("won", start, end))
-        .annotate(m=TruncMonth(first_at("won"), tzinfo=zone))
-        .values("m")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
-    spend = {
-        row["month"]: row["amount"]
-        for row in Spend.objects.filter(month__in=months)
-        .values("month")
-        .annotate(amount=Sum("amount"))
-        .order_by()
-    }
-    timers = {
-        _as_date(row["m"]): row
-        for row in arrived_timers(_whole_months(params, months[0], months[-1]))
-        .annotate(m=TruncMonth("lead__created_at", tzinfo=zone))
-        .values("m")
-        .annotate(met=Count("id", filter=MET), breached=Count("id", filter=BREACHED))
-        .order_by()
-    }
-    if _median_aggregate():
-        medians = {m: _median_minutes(row["median_s"]) for m, row in per_month.items()}
-    else:
-        medians = _monthly_medians(window, zone)
-    series: dict[str, list] = {code: [] for code in TREND_CODES}
-    empty = {"leads": 0, "sql": 0, "meeting": 0, "won": 0, "not_target": 0}
-    for month in months:
-        c = per_month.get(month, empty)
-        d = deals.get(month, {})
-        t = timers.get(month, {"met": 0, "breached": 0})
-        row = {
-            KpiCode.REVENUE: money(d.get("revenue") or Decimal(0)) if params.sees_money else None,
-            KpiCode.MARGIN: money(d.get("margin") or Decimal(0)) if params.sees_money else None,
-            KpiCode.WON: won.get(month, 0),
-            KpiCode.LEAD_TO_WON: percent(c["won"], c["leads"]),
-            KpiCode.LEADS: c["leads"],
-            KpiCode.CPL: (
-                # The last month may be running: its spend pro-rated to `until`, as a tile's.
-                money(spend.get(month, Decimal(0)) * _share_of_month(month, month, until) / c["leads"])
-                if params.sees_spend and c["leads"]
-                else None
-            ),
-            KpiCode.TARGET_SHARE: percent(c["leads"] - c["not_target"], c["leads"]),
-            KpiCode.LEAD_TO_SQL: percent(c["sql"], c["leads"]),
-            KpiCode.FIRST_CONTACT_MEDIAN_MIN: _minutes(medians.get(month)),
-            KpiCode.SLA_MET_PCT: percent(t["met"], t["met"] + t["breached"]),
-            KpiCode.SQL_TO_MEETING: percent(c["meeting"], c["sql"]),
-            KpiCode.MEETING_TO_WON: percent(c["won"], c["meeting"]),
-        }
-        for code in TREND_CODES:
-            series[code].append(row[code])
-    return {"months": [f"{m:%Y-%m}" for m in months], "series": series}
-
-
-def _whole_months(params, first: dt.date, last: dt.date):
-    """params over the whole months first … last (the trend's window)."""
-    return replace(
-        params, date_from=first, date_to=(last + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
-    )
-
-
-def _as_date(value) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
-
-
-def _monthly_medians(window, zone) -> dict[dt.date, Decimal]:
-    answered = window.filter(first_contact_at__isnull=False)
-    if connections[report_db()].vendor == "postgresql":
-        return {
-            row["m"].date(): Decimal(repr(row["median"])) / 60
-            for row in answered.annotate(m=TruncMonth("created_at", tzinfo=zone))
-            .values("m")
-            .annotate(median=_Median(_seconds_expression()))
-            .order_by()
-        }
-    minutes: dict[dt.date, list[Decimal]] = {}
-    for created, first in answered.values_list("created_at", "first_contact_at").order_by():
-        month = created.astimezone(zone).date().replace(day=1)
-        minutes.setdefault(month, []).append(_exact_minutes(first - created))
-    return {month: median(values) for month, values in minutes.items()}
 
 
 # --- the report --------------------------------------------------------------------------
@@ -419,8 +391,10 @@ def _monthly_medians(window, zone) -> dict[dt.date, Decimal]:
 
 def tiles(params) -> list[dict]:
     """The tiles for params' period, with the previous period and the targets."""
-    previous_params = params.previous()
-    current, previous = figures(params), figures(previous_params)
+    before = params.previous()
+    previous, current = period_figures(
+        params, [(before.date_from, before.date_to), (params.date_from, params.date_to)]
+    )
     current[KpiCode.DATA_QUALITY_PCT] = data_quality_pct(params)
     previous[KpiCode.DATA_QUALITY_PCT] = None  # a snapshot of now has no earlier value
     targets = period_targets(params.date_from, params.date_to)
