@@ -1,8 +1,10 @@
-// The dashboard's trend charts: one small line chart per tile. The trend comes
-// after the tiles, in its own request (htmx, hx-trigger="load" on #dash-trend):
-// its answer carries the data in the json_script element "kpi-trend" and each
-// tile's canvas out of band; this draws every canvas not drawn yet (no inline
-// script: the page runs under a CSP).
+// The dashboard's trend charts: one small line chart per tile. The trend costs
+// more than the tiles, so the page comes without it and this fetches it once the
+// page is shown (#dash-trend's data-url): the answer's elements with an id take
+// the place of the page's elements with that id (the status line, each tile's
+// chart), its json_script element "kpi-trend" carries the data. No inline script
+// and nothing evaluated: the page runs under a CSP, and a parsed document's
+// scripts never run (the data block is not a script anyway).
 (function () {
   "use strict";
 
@@ -47,22 +49,50 @@
 
   // The trend did not come (an error answer or no connection): say so in place
   // of "Loading…", in the page's language (the text is on the element).
-  function failed(event) {
-    var status = event.detail && event.detail.elt;
-    if (!status || status.id !== "dash-trend") {
-      return;
-    }
+  function failed(status) {
     status.textContent = status.getAttribute("data-error-text");
     status.classList.add("error");
     status.setAttribute("role", "alert");
   }
 
-  document.addEventListener("htmx:afterSettle", draw);
-  document.addEventListener("htmx:responseError", failed);
-  document.addEventListener("htmx:sendError", failed);
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
+  function place(html) {
+    var answer = new DOMParser().parseFromString(html, "text/html");
+    Array.prototype.forEach.call(answer.body.children, function (node) {
+      if (!node.id) {
+        return;
+      }
+      var copy = document.importNode(node, true);
+      var current = document.getElementById(node.id);
+      if (current) {
+        current.replaceWith(copy);
+      } else {
+        document.body.appendChild(copy);
+      }
+    });
     draw();
+  }
+
+  function load() {
+    var status = document.getElementById("dash-trend");
+    if (!status || !status.getAttribute("data-url")) {
+      return;
+    }
+    fetch(status.getAttribute("data-url"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("trend: " + response.status);
+        }
+        return response.text();
+      })
+      .then(place)
+      .catch(function () {
+        failed(status);
+      });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", load);
+  } else {
+    load();
   }
 })();

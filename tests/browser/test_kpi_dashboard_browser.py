@@ -2,6 +2,7 @@
 see each tile's status in words and its trend drawn by Chart.js (under the CSP)."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -57,3 +58,45 @@ def test_ceo_sees_the_dashboard_with_targets(page, live_server, floor, ceo):
         "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-kpi=\"revenue\"]'))"
     )
     shot(page, "dashboard-ceo")
+
+
+def test_the_tiles_do_not_wait_for_the_trend(page, live_server, floor, ceo):
+    """The tiles are on the page as it opens; the trend comes in its own request
+    afterwards (held back here) and draws each tile's chart when it answers."""
+    now = timezone.now()
+    for n in range(3):
+        LeadFactory(owner=floor["rep"], source=floor["source"], created_at=now - dt.timedelta(minutes=10 + n))
+    held = []
+    page.route("**/dashboard/trend/**", lambda route: held.append(route))
+
+    login(page, live_server, "ceo")
+    expect(page).to_have_url(f"{live_server.url}/dashboard/")
+    leads = page.locator('.dash-tile[data-code="leads"]')
+    expect(leads.locator(".dash-value")).to_have_text("3")
+    status = page.locator("#dash-trend")
+    expect(status).to_have_text("Loading the six-month trend…")
+    for _ in range(100):  # the script asks once the page is shown
+        if held:
+            break
+        page.wait_for_timeout(100)
+    expect(leads.locator("canvas")).to_have_count(0)
+    assert len(held) == 1 and "period=custom" in held[0].request.url
+
+    held.pop().continue_()
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('canvas[data-kpi=\"leads\"]'))"
+    )
+    expect(leads.locator("canvas")).to_have_attribute(
+        "aria-label", re.compile(r"^Leads, last 6 months: .*: 3$")
+    )
+    expect(status).to_have_text("Charts: the last 6 months, month by month.")
+    expect(page.locator('.dash-tile[data-code="data_quality_pct"] canvas')).to_have_count(0)
+
+
+def test_a_failed_trend_says_so(page, live_server, floor, ceo):
+    page.route("**/dashboard/trend/**", lambda route: route.fulfill(status=500, body="no"))
+    login(page, live_server, "ceo")
+    status = page.locator("#dash-trend")
+    expect(status).to_have_text("The trend could not be loaded. Reload the page to try again.")
+    expect(status).to_have_attribute("role", "alert")
+    expect(page.locator('.dash-tile[data-code="revenue"] .dash-value')).to_be_visible()

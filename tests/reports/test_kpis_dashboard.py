@@ -10,6 +10,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from reports import kpis
 from reports.models import KpiTarget
 from tests.factories import LeadFactory
 from tests.reports.kpi_dataset import ARRIVAL, TODAY, build
@@ -72,7 +73,7 @@ def test_no_inline_script_and_the_trend_comes_in_a_second_request(client, ceo, d
     # The page has the tiles and a placeholder per trended tile, not the trend.
     assert 'id="kpi-trend"' not in html
     assert 'id="trend-leads"' in html and 'id="trend-data_quality_pct"' not in html
-    trend_url = re.search(r'hx-get="([^"]+)" hx-trigger="load"', html).group(1).replace("&amp;", "&")
+    trend_url = re.search(r'<p id="dash-trend"[^>]* data-url="([^"]+)"', html).group(1).replace("&amp;", "&")
     assert trend_url == "/dashboard/trend/?period=custom&date_from=2026-03-01&date_to=2026-03-20"
     html = client.get(trend_url).content.decode()
     for tag in re.findall(r"<script[^>]*>", html):
@@ -237,3 +238,90 @@ def test_bad_targets_answer_400_and_change_nothing(client, ceo, data):
 
 def test_bad_month_in_the_address_answers_400(client, ceo):
     assert get(client, ceo, TARGETS, month="2026-99").status_code == 400
+
+
+# --- the trend's request (/dashboard/trend/) ---------------------------------------------------
+
+TREND = "/dashboard/trend/"
+TREND_QUERY = {"period": "custom", "date_from": "2026-03-01", "date_to": "2026-03-20"}
+
+
+def _trend_data(html: str) -> dict:
+    return json.loads(
+        re.search(r'<script id="kpi-trend" type="application/json">(.*?)</script>', html).group(1)
+    )
+
+
+def test_the_trend_carries_each_tiles_chart_out_of_band(client, ceo, dataset):
+    client.force_login(ceo)
+    html = client.get(TREND, TREND_QUERY, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # Each trended tile's chart replaces that tile's placeholder (the element with
+    # its id), with the months in words for people who do not see the chart.
+    charts = re.findall(r'<div class="dash-chart" id="trend-(\w+)">', html)
+    assert set(charts) == set(kpis.TREND_CODES)
+    assert "data_quality_pct" not in charts
+    assert re.search(r'aria-label="Leads, last 6 months: 2025-10: 0; [^"]*2026-03: 9"', html)
+    assert 'id="dash-trend"' in html  # replaces the page's "Loading…"
+
+
+def test_the_trend_equals_the_tiles_of_each_month(client, ceo, dataset):
+    """The trend's last month is the tile's period: the same figures."""
+    client.force_login(ceo)
+    data = _trend_data(client.get(TREND, TREND_QUERY).content.decode())
+    tiles = {tile["code"]: tile for tile in client.get("/dashboard/").context["tiles"]}
+    for code in kpis.TREND_CODES:
+        value = tiles[code]["value"]
+        assert data["series"][code][-1] == (None if value is None else float(value)), code
+
+
+@pytest.mark.parametrize("persona", ["ceo", "admin_user", "marketer", "marketing_head", "head"])
+def test_who_sees_the_dashboard_sees_its_trend(client, persona, request, dataset):
+    user = request.getfixturevalue(persona)
+    response = get(client, user, TREND, **TREND_QUERY)
+    assert response.status_code == 200
+    data = _trend_data(response.content.decode())
+    if persona == "head":  # the team's leads only, no spend (as the head's tiles)
+        assert data["series"]["leads"][-1] == 5
+        assert set(data["series"]["cpl"]) == {None}
+    else:
+        assert data["series"]["leads"][-1] == 9
+        assert data["series"]["cpl"][-1] == 22222.22
+
+
+def test_a_rep_may_not_read_the_trend(client, rep, dataset):
+    response = get(client, rep, TREND, **TREND_QUERY)
+    assert response.status_code == 403
+    assert "kpi-trend" not in response.content.decode()
+
+
+def test_anonymous_trend_signs_in_first(client):
+    response = client.get(TREND, TREND_QUERY)
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_a_bad_trend_period_answers_400(client, ceo, dataset):
+    response = get(client, ceo, TREND, period="custom", date_from="2026-03-10", date_to="2026-03-01")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'role="alert"' in html and "kpi-trend" not in html
+
+
+def test_trend_in_russian(client, ceo, dataset):
+    client.force_login(ceo)
+    html = client.get(TREND, TREND_QUERY, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "последние 6 месяцев" in html
+    page = client.get("/dashboard/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    assert "Загружаем динамику за полгода…" in page
+    assert "Динамику не удалось загрузить" in page
+
+
+def test_trend_queries_do_not_grow_with_the_data(client, ceo, rep, other_rep, dataset):
+    client.force_login(ceo)
+    client.get(TREND, TREND_QUERY)  # warm the per-process caches
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(TREND, TREND_QUERY).status_code == 200
+    _more_leads(rep, other_rep, 30)
+    with CaptureQueriesContext(connection) as large:
+        assert client.get(TREND, TREND_QUERY).status_code == 200
+    assert len(large) == len(small)
