@@ -433,12 +433,19 @@ st AS (
       AS met,
     count(*) FILTER (WHERE EXISTS (SELECT 1 FROM sla_breach x WHERE x.timer_id = t.id)) AS breached
   FROM sla_slatimer t JOIN cohort c ON c.id = t.lead_id
-  WHERE t.kind = 'first_contact' GROUP BY c.n
+  WHERE t.kind = 'first_contact'
+    -- the cohort's id range (leads are numbered as they arrive): read from
+    -- slatimer_lead_idx instead of hashing every timer
+    AND t.lead_id BETWEEN (SELECT min(id) FROM cohort) AND (SELECT max(id) FROM cohort)
+  GROUP BY c.n
+), dups AS (
+  -- the few leads that count nowhere, from their partial index (no pass over the leads)
+  SELECT id FROM leads_lead WHERE rejection_reason_id = (SELECT id FROM dup)
 ), deals AS (
   SELECT width_bucket(d.closed_on, b.d) AS n, sum(d.amount) AS revenue, sum(d.margin) AS margin
-  FROM leads_deal d JOIN leads_lead l ON l.id = d.lead_id, b
+  FROM leads_deal d, b
   WHERE d.status = 'won' AND d.closed_on >= b.d[1] AND d.closed_on < b.d[b.k]
-    AND l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)
+    AND d.lead_id NOT IN (SELECT id FROM dups)
   GROUP BY 1
 ), w AS (
   -- a lead's first move to won is in the window when its earliest one inside the
@@ -447,9 +454,8 @@ st AS (
   FROM (SELECT sc.lead_id, min(sc.changed_at) AS first_won
         FROM leads_stagechange sc, st, b
         WHERE sc.to_stage_id = ANY(st.won) AND sc.changed_at >= b.t[1] AND sc.changed_at < b.t[b.k]
-        GROUP BY sc.lead_id) f
-  JOIN leads_lead l ON l.id = f.lead_id, b
-  WHERE l.rejection_reason_id IS DISTINCT FROM (SELECT id FROM dup)
+        GROUP BY sc.lead_id) f, b
+  WHERE f.lead_id NOT IN (SELECT id FROM dups)
     AND NOT EXISTS (SELECT 1 FROM leads_stagechange e, st
                     WHERE e.lead_id = f.lead_id AND e.to_stage_id = ANY(st.won) AND e.changed_at < b.t[1])
   GROUP BY 1
