@@ -43,7 +43,7 @@ from revops.models import User
 from revops.roles import MARKETING_ROLES
 from sla import clock
 from sla.models import FirstContactRule, NotificationKind, SlaTimer, TimerKind
-from sla.notify import notify
+from sla.notify import notify, withdraw
 
 # Fields of a lead (or its contact) that may be edited directly; everything else
 # changes through its own action (assign, stage, reject, nurture…).
@@ -248,14 +248,20 @@ def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None):
         [lead.owner, *marketing],
         NotificationKind.NURTURED,
         lead=lead,
-        event=f"nurture:{lead.pk}:{at.isoformat()}",
+        event=nurture_event(lead, at),
         params={"lead": lead.pk, "attempts": attempts or "", "reason": reason[:300]},
+        hold=UNDO_WINDOW,  # mail waits out the card's Undo, which withdraws it
     )
+
+
+def nurture_event(lead: Lead, at) -> str:
+    return f"nurture:{lead.pk}:{at.isoformat()}"
 
 
 # The card offers "Undo" for 10 s; the server allows a little more for a slow click
 # or a slow network, and no more: after that a reopen is a decision, not an undo.
 UNDO_WINDOW = dt.timedelta(seconds=20)
+MERGED_NOTE = "merged:"  # leads.merge closes the duplicate with this note and the kept lead's id
 
 
 def undoable_close(lead: Lead, actor, *, at=None) -> StageChange | None:
@@ -271,6 +277,7 @@ def undoable_close(lead: Lead, actor, *, at=None) -> StageChange | None:
         or last.to_stage.kind not in (StageKind.LOST, StageKind.NURTURE)
         or last.from_stage is None
         or last.from_stage.kind != StageKind.OPEN
+        or last.note.startswith(MERGED_NOTE)  # a merge is undone by no button
         or at - last.changed_at > UNDO_WINDOW
     ):
         return None
@@ -304,10 +311,11 @@ def undo_close(lead: Lead, actor, change_id: int, *, at=None) -> Lead:
         to_stage=close.from_stage,
         changed_by=actor,
         changed_at=at,
-        note=_("undone"),
-        undoes=close,
+        undoes=close,  # the timeline says "undone" in the reader's language
     )
     clock.resume_timers(lead, close.changed_at)
+    if close.to_stage.kind == StageKind.NURTURE:
+        withdraw(NotificationKind.NURTURED, nurture_event(lead, close.changed_at), lead=lead)
     return lead
 
 
@@ -419,6 +427,12 @@ def plan_after_attempt(lead: Lead, callback_at=None) -> bool:
     """The next step after an attempt (not saved; True when it changed): an agreed
     call-back is the next step; any other attempt takes a planned call off, as any
     attempt meets the callback clock."""
+    if (
+        lead.next_step == NextStep.MEETING
+        and lead.next_step_at
+        and lead.next_step_at > (callback_at or lead.next_step_at)
+    ):
+        return False  # a booked meeting stays the next step; the call-back has its own clock
     if callback_at is not None:
         step = (NextStep.CALL, callback_at)
     elif lead.next_step == NextStep.CALL:
@@ -428,12 +442,6 @@ def plan_after_attempt(lead: Lead, callback_at=None) -> bool:
     changed = (lead.next_step, lead.next_step_at) != step
     lead.next_step, lead.next_step_at = step
     return changed
-
-
-def _plan(lead: Lead, step: str, when):
-    if (lead.next_step, lead.next_step_at) != (step, when):
-        lead.next_step, lead.next_step_at = step, when
-        lead.save(update_fields=["next_step", "next_step_at", "updated_at"])
 
 
 @transaction.atomic
@@ -450,7 +458,16 @@ def plan_next_step(lead: Lead, actor, step: str, when: dt.datetime, *, at=None) 
     if when > at + dt.timedelta(days=MAX_CALLBACK_DAYS):
         raise Invalid({"next_step_at": [_("A next step can be at most a year ahead.")]})
     _require_open(lead)
-    _plan(lead, step, when)
+    if (lead.next_step, lead.next_step_at) != (step, when):
+        lead.next_step, lead.next_step_at = step, when
+        lead.save(update_fields=["next_step", "next_step_at", "updated_at"])
+        LeadEvent.objects.create(
+            lead=lead,
+            kind=LeadEvent.Kind.PLANNED,
+            actor=actor,
+            created_at=at,
+            data={"step": step, "at": when.isoformat()},
+        )
     return lead
 
 
@@ -465,12 +482,14 @@ def silence_rule_applies(lead: Lead) -> bool:
     )
 
 
+def nurture_limit(lead: Lead) -> int:
+    """How many counted failed calls send `lead` to nurture (its clock's policy)."""
+    return _policy_of(lead).failed_attempts_to_nurture
+
+
 def call_would_nurture(lead: Lead) -> bool:
     """Whether one more counted failed call sends `lead` to nurture."""
-    return (
-        silence_rule_applies(lead)
-        and failed_calls_so_far(lead) + 1 >= _policy_of(lead).failed_attempts_to_nurture
-    )
+    return silence_rule_applies(lead) and failed_calls_so_far(lead) + 1 >= nurture_limit(lead)
 
 
 def silence_reason(failed: int) -> str:

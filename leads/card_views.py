@@ -18,7 +18,7 @@ from rest_framework.exceptions import ValidationError
 
 from leads import actions
 from leads.assignment import assign_manually
-from leads.choices import FAILED_CALL_OUTCOMES, AttemptChannel, AttemptOutcome, NextStep, Priority
+from leads.choices import FAILED_CALL_OUTCOMES, AttemptChannel, AttemptOutcome, NextStep, Priority, StageKind
 from leads.models import Lead, LeadEvent
 from leads.serializers import (
     AssignSerializer,
@@ -87,14 +87,12 @@ def _named(lead, text) -> str:
 
 def _offer_undo(request, lead, text):
     """Show `text` with an "Undo" button on the next page, for UNDO_SHOWN_SECONDS
-    (base.html, {% undo_offer %}); the server still checks the window itself."""
+    (base.html, {% undo_offer %}); the server still checks the window itself.
+    `act` puts the offer in the session only once the change is saved."""
     change = actions.undoable_close(Lead.objects.get(pk=lead.pk), request.user)
-    if change is None:
-        messages.success(request, text)
-        return
-    request.session["undo"] = {
+    request.undo_offer = {
         "lead": lead.pk,
-        "change": change.pk,
+        "change": change.pk if change else None,
         "text": text,
         "until": time.time() + UNDO_SHOWN_SECONDS,
     }
@@ -136,13 +134,6 @@ def _confirm_risky_call(request, lead, data):
         )
 
 
-def _attempt(request, lead):
-    data = _parse(request, AttemptSerializer)
-    _confirm_risky_call(request, lead, data)
-    _attempt, info = actions.log_attempt(lead, request.user, **data)
-    return _attempt_said(request, lead, info)
-
-
 def _stage(request, lead):
     data = _parse(request, StageSerializer)
     lead = actions.move_stage(
@@ -180,19 +171,6 @@ def _undo(request, lead):
     return _named(lead, _("undone, back at %(stage)s.") % {"stage": lead.stage.name})
 
 
-def _checklist_answers(request) -> dict:
-    return {
-        key.removeprefix("criterion_"): value
-        for key, value in request.POST.items()
-        if key.startswith("criterion_") and value
-    }
-
-
-def _checklist(request, lead):
-    lead = actions.answer_checklist(lead, request.user, _checklist_answers(request))
-    return _named(lead, _("checklist saved, %(level)s.") % {"level": lead.get_qualification_display()})
-
-
 def _save(request, lead):
     """The card's one form: an outcome (when a button of one was pressed), the
     checklist's changed answers, a stage or a booked meeting, a planned call-back
@@ -205,21 +183,31 @@ def _save(request, lead):
         _confirm_risky_call(request, lead, data)
         _attempt, info = actions.log_attempt(lead, request.user, **data)
         said.append(_attempt_said(request, lead, info))
-        lead = Lead.objects.get(pk=lead.pk)
+        lead = Lead.objects.select_related("stage").get(pk=lead.pk)
+        if lead.stage.kind != StageKind.OPEN:
+            return " ".join(text for text in said if text)  # the call closed it: nothing else applies
     elif post.get("note", "").strip():
         text = post["note"].strip()
         if len(text) > 5000:
             raise actions.Invalid({"note": [_("At most 5000 characters.")]})
         LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.NOTE, actor=request.user, data={"text": text})
         said.append(_named(lead, _("note saved.")))
-    stored = {str(a.criterion_id): a.answer for a in lead.answers.all()}
-    changed = {k: v for k, v in _checklist_answers(request).items() if stored.get(k) != v}
+    # Only what the rep changed on the form: an answer someone else gave since the card
+    # was opened is not put back (the form carries the answers it showed).
+    shown = {k.removeprefix("shown_"): v for k, v in post.items() if k.startswith("shown_criterion_")}
+    if not shown:
+        shown = {f"criterion_{a.criterion_id}": a.answer for a in lead.answers.all()}
+    changed = {
+        key.removeprefix("criterion_"): value
+        for key, value in post.items()
+        if key.startswith("criterion_") and value and shown.get(key, "") != value
+    }
     if changed:
         lead = actions.answer_checklist(lead, request.user, changed)
         said.append(
             _named(lead, _("checklist saved, %(level)s.") % {"level": lead.get_qualification_display()})
         )
-    if post.get("stage"):
+    if post.get("stage") and post["stage"] != lead.stage.code:  # "Reached" may have moved it there already
         said.append(_stage(request, lead))
     elif post.get("meeting_at"):
         when = _one(request, StageSerializer, "meeting_at")
@@ -256,12 +244,9 @@ def _note(request, lead):
 
 HANDLERS = {
     "save": _save,
-    "attempt": _attempt,
-    "stage": _stage,
     "reject": _reject,
     "nurture": _nurture,
     "undo": _undo,
-    "checklist": _checklist,
     "assign": _assign,
     "note": _note,
 }
@@ -294,6 +279,8 @@ def act(request, pk: int, name: str):
         return redirect(back)
     if message:
         messages.success(request, message)
+    if getattr(request, "undo_offer", None):
+        request.session["undo"] = request.undo_offer  # saved: now it may be offered
     return redirect(_after(request, name, pk, work_mode, back))
 
 
@@ -310,11 +297,11 @@ def _after(request, name, pk, work_mode, back) -> str:
         return back
     outcome = request.POST.get("outcome", "")
     still_open = Lead.objects.open().filter(pk=pk).exists()
-    logged = name in ("save", "attempt")
+    logged = name == "save"
     if logged and outcome == AttemptOutcome.REACHED and not request.POST.get("done") and still_open:
         return f"{reverse('leads:detail', args=[pk])}?work=1&reached=1#after-contact"
     moves_on = name in ("reject", "nurture") or (logged and (outcome or not still_open))
-    if moves_on or request.POST.get("done") or name == "stage":
+    if moves_on or request.POST.get("done"):
         return f"{reverse('work')}?after={pk}"
     return back
 

@@ -574,6 +574,20 @@ class Lead(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.contact}"
 
+    @staticmethod
+    def describe_next_step(step: str, when) -> str:
+        """ "call back 07.12.2026 10:30", "meeting …" in the active language."""
+        from django.utils.formats import date_format
+
+        shown = date_format(timezone.localtime(when), "SHORT_DATETIME_FORMAT")
+        if step == NextStep.MEETING:
+            return _("meeting %(t)s") % {"t": shown}
+        return _("call back %(t)s") % {"t": shown}
+
+    def next_step_label(self) -> str:
+        """The dated next step as people read it; empty without one."""
+        return self.describe_next_step(self.next_step, self.next_step_at) if self.next_step_at else ""
+
     @property
     def status(self) -> str:
         return self.stage.kind
@@ -660,7 +674,7 @@ class StageChange(models.Model):
     undoes = models.OneToOneField(
         "self",
         verbose_name=_("undoes"),
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="undone_by",
@@ -690,6 +704,7 @@ class LeadEvent(models.Model):
         QUALIFIED = "qualified", _("Qualification changed")
         FEEDBACK = "feedback", _("Feedback for marketing")
         MERGED = "merged", _("Merged")
+        PLANNED = "planned", _("Next step planned")
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

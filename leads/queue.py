@@ -17,7 +17,7 @@ from sla.models import SlaTimer, TimerKind
 LEADS_URL = "/leads/"  # leads.urls is mounted here (revops/urls.py); a test checks it
 
 # Urgency: SLA clocks first (the first call, agreed call-backs), then the dated next
-# step (leads without one first: each needs one), then priority.
+# step (overdue, then none, then planned: see next_step_null), then priority.
 ORDERS = {
     "urgency": ["next_due_null", "next_due", "next_step_null", "next_step_at", "priority_rank", "created_at"],
     "newest": ["-created_at", "-id"],
@@ -70,7 +70,12 @@ def queue_queryset(user, base=None):
         .annotate(
             next_due=Subquery(live.values("due_at")[:1]),
             next_due_null=Case(When(next_due__isnull=True, then=Value(1)), default=Value(0)),
-            next_step_null=Case(When(next_step_at__isnull=True, then=Value(0)), default=Value(1)),
+            # Overdue steps first, then leads without one (each needs one), then the planned.
+            next_step_null=Case(
+                When(next_step_at__lt=timezone.now(), then=Value(0)),
+                When(next_step_at__isnull=True, then=Value(1)),
+                default=Value(2),
+            ),
             priority_rank=Case(
                 *[When(priority=p, then=Value(rank)) for p, rank in PRIORITY_RANK.items()],
                 default=Value(9),
@@ -125,7 +130,7 @@ def rows(leads, now: dt.datetime, since: dt.datetime | None) -> list[Row]:
     for lead in leads:
         badge = badge_for(lead.queue_timers, now)
         if lead.next_step_at is not None:
-            next_step = next_step_text(lead)
+            next_step = lead.next_step_label()
         elif lead.first_contact_at is None:
             next_step = _("call now") if lead.attempt_count == 0 else _("try again")
         else:
@@ -139,17 +144,6 @@ def rows(leads, now: dt.datetime, since: dt.datetime | None) -> list[Row]:
         )
         result.append(Row(lead, badge, fresh, next_step))
     return result
-
-
-def next_step_text(lead: Lead) -> str:
-    """ "Call back · 7 Dec 10:30", "Meeting · 8 Dec 11:00" in the active language."""
-    from django.utils.formats import date_format
-    from django.utils.translation import gettext as _
-
-    when = date_format(timezone.localtime(lead.next_step_at), "SHORT_DATETIME_FORMAT")
-    if lead.next_step == NextStep.MEETING:
-        return _("meeting %(t)s") % {"t": when}
-    return _("call back %(t)s") % {"t": when}
 
 
 def work_summary(user, now: dt.datetime) -> dict:

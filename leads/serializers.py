@@ -11,6 +11,7 @@ from leads.choices import (
     AttemptOutcome,
     Fit,
     IntakeChannel,
+    NextStep,
     Priority,
     Qualification,
     StageKind,
@@ -44,6 +45,9 @@ class LeadSerializer(serializers.ModelSerializer):
     # Stored as typed by the site (may be empty), so not declared as a URI.
     landing_page = serializers.CharField(
         read_only=True, help_text=_("The page the request came from, or empty.")
+    )
+    next_step = serializers.ChoiceField(
+        choices=NextStep.choices, allow_blank=True, read_only=True, help_text=_("Empty without a next step.")
     )
     sla = serializers.SerializerMethodField()
 
@@ -89,6 +93,12 @@ class LeadSerializer(serializers.ModelSerializer):
             "sla",
         ]
         read_only_fields = fields
+
+    def to_representation(self, lead):
+        data = super().to_representation(lead)
+        if lead.closed_at is not None:  # kept on record for an undo; a closed lead has nothing next
+            data["next_step"], data["next_step_at"] = "", None
+        return data
 
     @extend_schema_field(LeadSlaSerializer(allow_null=True))
     def get_sla(self, lead):

@@ -13,7 +13,8 @@ Events mode ("what happened in the period"): a lead counts in a step when its
 FIRST such event falls in [start, end): `mql`/`sql` from the qualification
 history (LeadEvent kind `qualified`, data {"from", "to"}), `meeting`,
 `proposal`, `won` (a stage of type won), `rejected` (type lost) and `nurture`
-(type nurture) from the first StageChange into that stage; `leads` = arrivals.
+(type nurture) from the first StageChange into that stage, not counting a
+close taken back by Undo or the undo itself; `leads` = arrivals.
 
 Leads rejected as `duplicate` (merged away or rejected as such) count nowhere:
 `counted()`.
@@ -87,7 +88,11 @@ def _event_rows(step: str):
     if step in ("mql", "sql"):
         levels = [Qualification.MQL, Qualification.SQL] if step == "mql" else [Qualification.SQL]
         return LeadEvent.objects.filter(kind=LeadEvent.Kind.QUALIFIED, data__to__in=levels), "created_at"
-    return StageChange.objects.filter(to_stage_id__in=_entry_stage_ids(step)), "changed_at"
+    # A close taken back by the card's Undo (and the undo itself) is not an event.
+    return (
+        StageChange.objects.filter(to_stage_id__in=_entry_stage_ids(step), undoes=None, undone_by=None),
+        "changed_at",
+    )
 
 
 def happened_condition(step: str, start=None, end=None) -> Q:

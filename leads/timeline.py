@@ -4,14 +4,20 @@ queries: context, the actions it allows, and one timeline of all events."""
 import datetime as dt
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from leads.actions import criteria_for, failed_calls_so_far, missing_for_next_level, silence_rule_applies
+from leads.actions import (
+    criteria_for,
+    failed_calls_so_far,
+    missing_for_next_level,
+    nurture_limit,
+    silence_rule_applies,
+)
 from leads.assignment import describe
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
 from leads.models import Lead, LeadEvent, RejectionReason, Stage
-from leads.queue import next_step_text
 from revops.models import User
 from revops.roles import Role
 from sla.display import badge_for, human_duration
@@ -53,14 +59,12 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
     )
     criteria = list(criteria_for(lead).order_by("level", "position", "id"))
     answers = {a.criterion_id: a.answer for a in lead.answers.all()}
+    shown = dict(answers)  # what the form showed, so a save sends only what the rep changed
     if posted:
+        shown = {c.pk: posted.get(f"shown_criterion_{c.pk}", answers.get(c.pk, "")) for c in criteria}
         answers |= {c.pk: posted[f"criterion_{c.pk}"] for c in criteria if posted.get(f"criterion_{c.pk}")}
     stages = list(Stage.objects.filter(is_active=True))
     can_change = Lead.objects.changeable_by(user).filter(pk=lead.pk).exists()
-    policy_limit = None
-    fc_timer = next((t for t in timers if t.kind == "first_contact"), None)
-    if fc_timer is not None:
-        policy_limit = fc_timer.policy.failed_attempts_to_nurture if fc_timer.policy_id else None
 
     timeline = (
         [("request", r.received_at, r) for r in requests]
@@ -75,9 +79,15 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
     for kind, _at, item in timeline:
         if kind == "stage":
             # A rejection's history row keeps the reason's code; people read its name.
-            item.shown_note = (
-                reason_names.get(item.note, item.note) if item.to_stage.kind == StageKind.LOST else item.note
-            )
+            if item.undoes_id:
+                item.shown_note = _("undone")
+            elif item.to_stage.kind == StageKind.LOST:
+                item.shown_note = reason_names.get(item.note, item.note)
+            else:
+                item.shown_note = item.note
+        elif kind == "note" and item.kind == LeadEvent.Kind.PLANNED:
+            when = parse_datetime(item.data.get("at") or "")
+            item.data = {"text": Lead.describe_next_step(item.data.get("step"), when) if when else ""}
         elif kind == "assignment":
             item.why = describe(item.reasons)
             item.inherited = human_duration_or_none(item.sla_left_seconds)
@@ -88,7 +98,7 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
 
     counts = lead.stage.kind == StageKind.OPEN and silence_rule_applies(lead)
     failed = failed_calls_so_far(lead) if counts else 0
-    limit = policy_limit or 3
+    limit = nurture_limit(lead)  # the same policy leads.actions.log_attempt applies
     # A failed call that would send a high- or urgent-priority lead to nurture asks first.
     confirm_nurture = counts and failed + 1 >= limit and lead.priority in (Priority.HIGH, Priority.URGENT)
     return {
@@ -100,7 +110,7 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "other_leads": other_leads,
         "requests": requests,
         "badge": badge_for(timers, now),
-        "criteria": [(c, answers.get(c.pk, "")) for c in criteria],
+        "criteria": [(c, answers.get(c.pk, ""), shown.get(c.pk, "")) for c in criteria],
         "missing": missing_for_next_level(lead, criteria) if lead.stage.kind == StageKind.OPEN else [],
         "stages": stages,
         "path": [s for s in stages if s.position is not None],
@@ -113,7 +123,7 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "outcomes": _outcome_buttons(failed, limit, counts),
         "confirm_nurture": confirm_nurture,
         "channels": AttemptChannel.choices,
-        "next_step": next_step_text(lead) if lead.next_step_at else "",
+        "next_step": lead.next_step_label(),
         "next_step_overdue": bool(lead.next_step_at and lead.next_step_at < now),
         "feedback_topics": FEEDBACK_TOPICS,
         "repeat_count": sum(1 for r in requests if r.is_repeat),

@@ -4,6 +4,7 @@ workers' business (sla.delivery), never the caller's."""
 
 from collections.abc import Iterable
 
+from django.db.models import Q
 from django.utils import timezone
 
 from sla.models import DeliveryState, Notification, NotificationChannel
@@ -20,10 +21,13 @@ def build(
     event: str,
     params=None,
     channels=DEFAULT_CHANNELS,
+    hold=None,
 ):
     """Unsaved outbox rows for `kind` to each recipient on each channel. `event`
     names the occurrence (e.g. "request:42"); with the recipient and channel it
-    forms the unique dedupe key, so one event never notifies anyone twice."""
+    forms the unique dedupe key, so one event never notifies anyone twice. `hold`
+    (a timedelta) delays delivery of the sent channels, for an event that may
+    still be taken back (`withdraw`)."""
     now = timezone.now()
     rows, seen = [], set()
     for user in recipients:
@@ -46,7 +50,7 @@ def build(
                     state=DeliveryState.DELIVERED if in_app else DeliveryState.PENDING,
                     delivered_at=now if in_app else None,
                     created_at=now,
-                    next_attempt_at=now,
+                    next_attempt_at=now + hold if hold and not in_app else now,
                 )
             )
     return rows
@@ -59,3 +63,14 @@ def save(rows: list[Notification]) -> None:
 
 def notify(recipients: Iterable, kind: str, **kwargs) -> None:
     save(build(recipients, kind, **kwargs))
+
+
+def withdraw(kind: str, event: str, lead=None) -> int:
+    """An event was taken back (the card's Undo): its messages not sent yet go, and
+    so do the in-app ones, which would tell of something that did not stay true."""
+    rows = Notification.objects.filter(kind=kind, dedupe_key__startswith=f"{kind}:{event}:")
+    if lead is not None:
+        rows = rows.filter(lead=lead)
+    sent = Q(state=DeliveryState.DELIVERED) & ~Q(channel=NotificationChannel.IN_APP)
+    deleted, _ = rows.exclude(sent).delete()
+    return deleted

@@ -53,11 +53,12 @@ def undo_offer(context) -> dict:
     shown once, while its few seconds last."""
     request = context.get("request")
     offer = request.session.pop("undo", None) if request is not None and hasattr(request, "session") else None
-    if not offer or offer.get("until", 0) <= time.time():
+    if not offer:
         return {"offer": None}
+    left_ms = int((offer.get("until", 0) - time.time()) * 1000)
     return {
         "offer": offer,
-        "left_ms": int((offer["until"] - time.time()) * 1000),
+        # Past its seconds (or not undoable) it is a plain message: the text, no button.
+        "left_ms": left_ms if offer.get("change") and left_ms > 0 else 0,
         "work_mode": context.get("work_mode", False),
-        "csrf_token": context.get("csrf_token"),
     }

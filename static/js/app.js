@@ -10,7 +10,7 @@
 //   <body data-updates-url>  asks every 2 s whether anything on this person's screen
 //       changed (leads/updates.py) and fires "revops:changed" on the body when it did
 //   <span class="sla-badge" data-left data-runs-for>  counts down live between updates
-//   <div data-undo-for="ms">  an "Undo" offer, removed when its time is up
+//   <div data-undo-for="ms">  an "Undo" offer, whose button goes when its time is up
 //   <button data-desktop-alerts>  turns desktop notifications (with a chime) on or off
 (function () {
   "use strict";
@@ -28,9 +28,13 @@
     }
   });
 
-  // An "Undo" offer (leads/_undo_offer.html) goes away when its seconds are up.
+  // An "Undo" offer (leads/_undo_offer.html) loses its button when its seconds are up;
+  // the message itself stays.
   document.querySelectorAll("[data-undo-for]").forEach(function (offer) {
-    setTimeout(function () { offer.remove(); }, Number(offer.dataset.undoFor) || 0);
+    setTimeout(function () {
+      const form = offer.querySelector("form");
+      if (form) form.remove();
+    }, Number(offer.dataset.undoFor) || 0);
   });
 
   // --- refreshes that wait for the person -------------------------------------------

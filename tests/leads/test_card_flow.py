@@ -11,7 +11,7 @@ from django.utils import timezone, translation
 from leads import actions
 from leads.models import ContactAttempt, CriterionAnswer, Lead, LeadEvent, QualificationCriterion, StageChange
 from sla.models import SlaTimer
-from tests.factories import stage
+from tests.factories import LeadFactory, stage
 from tests.workspace import WED_11, new_lead, working_hours  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("working_hours")]
@@ -28,7 +28,7 @@ def card(client, lead) -> str:
 
 
 def call(client, lead, outcome="no_answer", **extra):
-    return client.post(f"/leads/{lead.pk}/do/attempt/", {"channel": "call", "outcome": outcome, **extra})
+    return client.post(f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": outcome, **extra})
 
 
 # --- the attempts hint ---------------------------------------------------------------------------
@@ -441,3 +441,173 @@ def test_bad_input_to_the_work_form_changes_nothing(client, rep, data):
     assert not ContactAttempt.objects.filter(lead=lead).exists()
     assert not LeadEvent.objects.filter(lead=lead).exists()
     assert not CriterionAnswer.objects.filter(lead=lead).exists()
+
+
+def test_the_migration_plans_next_steps_from_what_the_history_holds(rep):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("leads.migrations.0007_undo_and_next_step")
+    booked = new_lead(rep, stage=stage("meeting"))
+    StageChange.objects.create(
+        lead=booked,
+        from_stage=stage("qualification"),
+        to_stage=stage("meeting"),
+        note="meeting at 2026-12-10 11:00",
+    )
+    called = new_lead(rep, stage=stage("qualification"))
+    attempt = ContactAttempt.objects.create(
+        lead=called, channel="call", outcome="busy", made_by=rep, made_at=timezone.now()
+    )
+    from sla.clock import start_callback_timer
+
+    start_callback_timer(called, attempt, WED_11 + dt.timedelta(days=1))
+    closed = new_lead(rep, stage=stage("lost"))
+    Lead.objects.filter(pk=closed.pk).update(closed_at=closed.created_at)
+    migration.plan_next_steps(apps, None)
+    booked.refresh_from_db()
+    assert booked.next_step == "meeting"
+    assert timezone.localtime(booked.next_step_at).strftime("%Y-%m-%d %H:%M") == "2026-12-10 11:00"
+    called.refresh_from_db()
+    assert (called.next_step, called.next_step_at) == ("call", WED_11 + dt.timedelta(days=1))
+    closed.refresh_from_db()
+    assert closed.next_step == ""
+
+
+# --- the review's cases ------------------------------------------------------------------------------
+
+
+class TestEdges:
+    def test_a_lead_with_an_undo_in_its_history_can_be_deleted(self, rep):
+        lead = new_lead(rep)
+        actions.reject(lead, rep, "no_budget")
+        actions.undo_close(lead, rep, StageChange.objects.filter(lead=lead).latest("id").pk)
+        Lead.objects.filter(pk=lead.pk).delete()
+        assert not StageChange.objects.filter(lead_id=lead.pk).exists()
+
+    def test_the_call_that_nurtures_applies_alone_and_offers_undo(self, client, rep):
+        lead = new_lead(rep)
+        for _ in range(2):
+            actions.log_attempt(Lead.objects.get(pk=lead.pk), rep, channel="call", outcome="no_answer")
+        client.force_login(rep)
+        first = sql_criteria()[0]
+        response = client.post(
+            f"/leads/{lead.pk}/do/save/",
+            {"channel": "call", "outcome": "no_answer", f"criterion_{first}": "no", "stage": "qualification"},
+        )
+        assert response.status_code == 302
+        assert Lead.objects.get(pk=lead.pk).stage.code == "nurture"
+        assert client.session["undo"]["change"] == StageChange.objects.filter(lead=lead).latest("id").pk
+
+    def test_a_refused_save_offers_no_undo(self, client, rep):
+        lead = new_lead(rep, priority="urgent")
+        for _ in range(2):
+            actions.log_attempt(Lead.objects.get(pk=lead.pk), rep, channel="call", outcome="no_answer")
+        client.force_login(rep)
+        client.post(f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": "no_answer"})
+        assert "undo" not in client.session
+
+    def test_reached_with_the_stage_it_moves_to_anyway(self, client, rep):
+        lead = new_lead(rep)
+        client.force_login(rep)
+        response = client.post(
+            f"/leads/{lead.pk}/do/save/", {"channel": "call", "outcome": "reached", "stage": "qualification"}
+        )
+        assert response.status_code == 302
+        assert Lead.objects.get(pk=lead.pk).stage.code == "qualification"
+
+    def test_the_card_reads_the_policy_the_server_applies(self, client, rep):
+        from sla.models import SlaPolicy
+
+        SlaPolicy.objects.filter(is_default=True).update(failed_attempts_to_nurture=2)
+        from revops import refcache
+
+        refcache.clear()
+        lead = LeadFactory(owner=rep, priority="urgent")  # no clock at all
+        actions.log_attempt(lead, rep, channel="call", outcome="no_answer")
+        client.force_login(rep)
+        html = card(client, lead)
+        assert "2 of 2 → nurture" in html and "data-confirm" in html
+
+    def test_a_merge_is_not_undone_from_the_card(self, client, head, rep):
+        from leads.merge import merge
+
+        keep, duplicate = new_lead(rep), new_lead(rep)
+        merge(keep, duplicate, head)
+        close = StageChange.objects.filter(lead=duplicate).latest("id")
+        assert actions.undoable_close(Lead.objects.get(pk=duplicate.pk), head) is None
+        client.force_login(head)
+        client.post(f"/leads/{duplicate.pk}/do/undo/", {"change": close.pk})
+        assert Lead.objects.get(pk=duplicate.pk).stage.code == "lost"
+
+    def test_an_undone_close_is_no_event_in_the_reports(self, rep):
+        lead = new_lead(rep)
+        actions.reject(lead, rep, "no_budget")
+        actions.undo_close(lead, rep, StageChange.objects.filter(lead=lead).latest("id").pk)
+        day = dt.timedelta(days=1)
+        assert not Lead.objects.happened("rejected", WED_11 - day, WED_11 + day).filter(pk=lead.pk).exists()
+
+    def test_undoing_a_nurture_withdraws_its_notifications(self, rep, marketer):
+        from sla.models import Notification
+
+        rep.email = "rep@example.com"
+        rep.save()
+        lead = new_lead(rep)
+        actions.send_to_nurture(lead, rep, "budget next quarter")
+        mail = Notification.objects.filter(lead=lead, kind="nurtured", channel="email")
+        assert mail.exists() and all(n.next_attempt_at > timezone.now() for n in mail)  # held for the undo
+        actions.undo_close(lead, rep, StageChange.objects.filter(lead=lead).latest("id").pk)
+        assert not Notification.objects.filter(lead=lead, kind="nurtured").exists()
+
+    def test_a_call_back_does_not_replace_a_booked_meeting(self, rep):
+        lead = reached_lead(rep)
+        meeting = WED_11 + dt.timedelta(days=6)
+        actions.move_stage(lead, rep, "meeting", meeting_at=meeting)
+        actions.log_attempt(
+            Lead.objects.get(pk=lead.pk),
+            rep,
+            channel="call",
+            outcome="reached",
+            callback_at=WED_11 + dt.timedelta(days=1),
+        )
+        actions.log_attempt(Lead.objects.get(pk=lead.pk), rep, channel="call", outcome="reached")
+        lead.refresh_from_db()
+        assert (lead.next_step, lead.next_step_at) == ("meeting", meeting)
+
+    def test_a_save_does_not_put_back_an_answer_someone_changed_since(self, client, rep, head):
+        lead = reached_lead(rep)
+        first, second = sql_criteria()[:2]
+        client.force_login(rep)
+        shown = card(client, lead)
+        assert f'name="shown_criterion_{first}" value=""' in shown
+        actions.answer_checklist(lead, head, {str(first): "yes"})  # meanwhile
+        client.post(
+            f"/leads/{lead.pk}/do/save/",
+            {
+                "channel": "call",
+                f"shown_criterion_{first}": "",
+                f"shown_criterion_{second}": "",
+                f"criterion_{second}": "no",
+            },
+        )
+        answers = dict(CriterionAnswer.objects.filter(lead=lead).values_list("criterion_id", "answer"))
+        assert answers == {first: "yes", second: "no"}
+
+    def test_planning_a_step_is_on_record(self, client, rep):
+        lead = reached_lead(rep)
+        actions.plan_next_step(lead, rep, "meeting", WED_11 + dt.timedelta(days=2))
+        event = LeadEvent.objects.get(lead=lead, kind="planned")
+        assert event.actor == rep and event.data["step"] == "meeting"
+        client.force_login(rep)
+        html = card(client, lead)
+        assert "<strong>Next step planned</strong>" in html
+        assert "meeting 11/27/2026" in html
+
+    def test_the_api_shows_no_next_step_on_a_closed_lead(self, client, rep):
+        lead = reached_lead(rep)
+        actions.plan_next_step(lead, rep, "call", WED_11 + dt.timedelta(days=2))
+        actions.reject(Lead.objects.get(pk=lead.pk), rep, "no_budget")
+        client.force_login(rep)
+        body = client.get(f"/api/v1/leads/{lead.pk}/").json()
+        assert (body["next_step"], body["next_step_at"]) == ("", None)

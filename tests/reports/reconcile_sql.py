@@ -250,7 +250,7 @@ def _first_event_columns() -> str:
     )
     entered = (
         "(SELECT MIN(c.changed_at) FROM leads_stagechange c JOIN leads_stage ts ON ts.id = c.to_stage_id "
-        "WHERE c.lead_id = l.id AND {cond})"
+        "WHERE c.lead_id = l.id AND {cond} AND c.undoes_id IS NULL AND NOT EXISTS (SELECT 1 FROM leads_stagechange u WHERE u.undoes_id = c.id))"
     )
     return ", ".join(
         [
@@ -642,10 +642,10 @@ def kpis(period: Period, viewer: Viewer) -> dict:
         SELECT COUNT(*) FROM leads_lead l
         WHERE {COUNTED} AND {viewer.where} AND (
             SELECT MIN(c.changed_at) FROM leads_stagechange c JOIN leads_stage ts ON ts.id = c.to_stage_id
-            WHERE c.lead_id = l.id AND ts.kind = 'won'
+            WHERE c.lead_id = l.id AND ts.kind = 'won' AND c.undoes_id IS NULL
         ) >= %s AND (
             SELECT MIN(c.changed_at) FROM leads_stagechange c JOIN leads_stage ts ON ts.id = c.to_stage_id
-            WHERE c.lead_id = l.id AND ts.kind = 'won'
+            WHERE c.lead_id = l.id AND ts.kind = 'won' AND c.undoes_id IS NULL
         ) < %s
         """,
         params,
@@ -892,6 +892,24 @@ def stir(period: Period, seed: int) -> dict:
             source_id=source_id, campaign=None, month=month, defaults={"amount": Decimal("12345.67")}
         )
         done["source_spend"] += created
+
+    # 9. Closes taken back by Undo: the rejection or nurture and the undo are both in the
+    # history and neither is an event (a lead of the period, still open).
+    open_ids = {stage.pk for stage in stages.values() if stage.kind == "open"}
+    open_ones = [lead for lead in inside if lead.closed_at is None and lead.stage_id in open_ids]
+    for lead, to in zip(rnd.sample(open_ones, min(4, len(open_ones))), ["lost", "nurture"] * 2, strict=False):
+        at = max(lead.created_at, period.start) + dt.timedelta(hours=rnd.randint(1, 48))
+        close = StageChange.objects.create(
+            lead=lead, from_stage=lead.stage, to_stage=stages[to], changed_at=at
+        )
+        StageChange.objects.create(
+            lead=lead,
+            from_stage=stages[to],
+            to_stage=lead.stage,
+            changed_at=at + dt.timedelta(seconds=5),
+            undoes=close,
+        )
+        done["undone_closes"] += 1
     return dict(done)
 
 

@@ -168,7 +168,13 @@ def test_the_data_exercises_every_figure(world):
     assert timers["met"] and timers["breached"] and timers["running"] and timers["callback_breaches"]
     assert timers["breaches_system"] and timers["breaches_rep"]
     assert len(lost["reasons"]) >= 5
-    assert set(world.stirred) >= {"qualified_events", "made_duplicate", "edge_leads", "met_with_breach"}
+    assert set(world.stirred) >= {
+        "qualified_events",
+        "made_duplicate",
+        "edge_leads",
+        "met_with_breach",
+        "undone_closes",
+    }
 
 
 # --- funnel ------------------------------------------------------------------------------
