@@ -357,9 +357,12 @@ def assign_automatically(lead: Lead, *, kind=AssignmentKind.AUTO, at=None) -> As
 
 
 @transaction.atomic
-def assign_manually(lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MANUAL, at=None) -> Assignment:
+def assign_manually(
+    lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MANUAL, at=None, reasons=None
+) -> Assignment:
     """A head (or admin) gives the lead to `owner`. A head may give only to
-    people of their own team."""
+    people of their own team. `kind` and `reasons` say why when it is more than
+    a hand-picked owner (the board's reassignment of a breached lead)."""
     at = at or timezone.now()
     lead = lock_lead(lead)
     if owner.role not in (Role.REP, Role.SALES_HEAD) or not owner.is_active or owner.team_id is None:
@@ -370,7 +373,7 @@ def assign_manually(lead: Lead, owner: User, by: User, *, kind=AssignmentKind.MA
         raise Conflict(_("Only open leads can be reassigned."))
     if lead.owner_id == owner.pk:
         raise Conflict(_("The lead already belongs to this person."))
-    reasons = [{"code": "manual", "params": {"by": by.username}}]
+    reasons = reasons or [{"code": "manual", "params": {"by": by.username}}]
     return _record(lead, owner.team, owner, kind, by, reasons, at)
 
 
@@ -438,6 +441,20 @@ def redistribute_open_leads(rep: User, by: User, at=None) -> int:
     return moved
 
 
+@transaction.atomic
+def hand_over_open_leads(rep: User, to: User, by: User, at=None) -> list[int]:
+    """Give every open lead of `rep` (absent, leaving) to `to`, one chosen rep.
+    Returns the ids of the leads handed over."""
+    at = at or timezone.now()
+    leads = list(
+        Lead.objects.select_for_update(of=("self",)).open().filter(owner=rep).order_by("created_at", "id")
+    )
+    reasons = [{"code": "handed_over", "params": {"user": rep.username, "by": by.username}}]
+    for lead in leads:
+        _record(lead, to.team, to, AssignmentKind.BULK, by, reasons, at)
+    return [lead.pk for lead in leads]
+
+
 REASON_TEXTS = {
     "routed": lambda p: _("routing rule “%(rule)s”") % p,
     "default_team": lambda p: _("no routing rule matched; default team %(team)s") % p,
@@ -459,6 +476,8 @@ REASON_TEXTS = {
     "imported": lambda p: _("imported from %(file)s") % p,
     "bulk": lambda p: _("%(user)s's leads redistributed by %(by)s") % p,
     "sla_breach": lambda p: _("taken from %(user)s after an SLA breach") % p,
+    "sla_breach_by": lambda p: _("given to another rep by %(by)s after an SLA breach") % p,
+    "handed_over": lambda p: _("%(user)s's leads handed over by %(by)s") % p,
 }
 
 

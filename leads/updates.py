@@ -13,14 +13,18 @@ The version changes when:
 - a notification arrives or is read (new lead, assignment, repeat request, SLA
   reminder/breach/escalation): the newest unread id and the unread count;
 - for a rep, anything about their open leads: a lead assigned or taken away
-  (the count), a lead changed (the latest `updated_at`).
+  (the count), a lead changed (the latest `updated_at`);
+- for a head of sales, what their board shows (leads/board.py): the team's
+  open leads (a new lead waiting for an owner, an assignment or reassignment,
+  a lead closed or changed: the count and the latest `updated_at`) and the
+  team's newest breach (read from the breach_team_idx index, one row).
 """
 
 from django.db.models import Count, Max
 
 from leads.models import Lead
 from revops.roles import Role
-from sla.models import Notification
+from sla.models import Breach, Notification
 
 
 def version_for(user) -> str:
@@ -31,6 +35,20 @@ def version_for(user) -> str:
         mine = Lead.objects.open().filter(owner=user).aggregate(count=Count("id"), changed=Max("updated_at"))
         changed = mine["changed"]
         parts += [mine["count"], int(changed.timestamp() * 1000) if changed else 0]
+    elif user.role == Role.SALES_HEAD and user.team_id is not None:
+        team = (
+            Lead.objects.open()
+            .filter(team_id=user.team_id)
+            .aggregate(count=Count("id"), changed=Max("updated_at"))
+        )
+        changed = team["changed"]
+        newest_breach = (
+            Breach.objects.filter(team_id=user.team_id)
+            .order_by("-created_at")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        parts += [team["count"], int(changed.timestamp() * 1000) if changed else 0, newest_breach or 0]
     return "-".join(str(p) for p in parts)
 
 

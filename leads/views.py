@@ -1,5 +1,3 @@
-import datetime as dt
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,8 +11,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import condition, require_GET, require_POST
 
 from leads.actions import Conflict
-from leads.assignment import redistribute_open_leads
-from leads.board import board
 from leads.choices import EntryChannel, StageKind
 from leads.filters import LeadFilter
 from leads.forms import ManualLeadForm, MergeForm
@@ -26,7 +22,7 @@ from leads.queue import ORDERS, next_in_work_mode, ordered, queue_queryset, rows
 from leads.timeline import lead_context
 from leads.updates import newest_unread, version_for
 from revops.inputs import parse_id
-from revops.models import Absence, Team, User
+from revops.models import User
 from revops.roles import Role
 from sla.messages import link, title
 
@@ -214,62 +210,6 @@ def work_next(request):
         messages.success(request, _("No lead to call right now: the others were tried within the last hour."))
         return redirect("queue")
     return redirect(f"{reverse('leads:detail', args=[lead.pk])}?work=1")
-
-
-@login_required
-def team_board(request):
-    """The head's board; admins and executives may pick any sales team."""
-    user = request.user
-    _forbid_unless(user.role == Role.SALES_HEAD or user.sees_all_leads)
-    teams = Team.objects.filter(kind=Team.Kind.SALES).order_by("name")
-    if user.role == Role.SALES_HEAD:
-        team = get_object_or_404(teams, pk=user.team_id)
-    else:
-        wanted = parse_id(request.GET.get("team", ""))
-        team = teams.filter(pk=wanted).first() if wanted else teams.first()
-        if team is None:
-            raise Http404
-    context = board(team)
-    context["teams"] = teams if user.role != Role.SALES_HEAD else []
-    context["can_act"] = user.role in (Role.SALES_HEAD, Role.ADMIN) or user.is_superuser
-    return render(request, "leads/team_board.html", context)
-
-
-@login_required
-@require_POST
-def team_presence(request, user_id: int):
-    """Mark a rep absent today (or back), or stop/start their new leads."""
-    head = request.user
-    _forbid_unless(head.role == Role.SALES_HEAD or head.role == Role.ADMIN or head.is_superuser)
-    reps = User.objects.filter(role=Role.REP)
-    if head.role == Role.SALES_HEAD:
-        reps = reps.filter(team_id=head.team_id)
-    rep = get_object_or_404(reps, pk=user_id)
-    today = timezone.localdate()
-    what = request.POST.get("what")
-    if what == "absent":
-        Absence.objects.get_or_create(
-            user=rep,
-            starts_on=today,
-            ends_on=today,
-            defaults={"kind": Absence.Kind.OTHER, "note": f"board:{head}"},
-        )
-    elif what == "present":
-        # Back early: an absence that began today goes; a longer one ends yesterday.
-        covering = Absence.objects.filter(user=rep, starts_on__lte=today, ends_on__gte=today)
-        covering.filter(starts_on=today).delete()
-        covering.update(ends_on=today - dt.timedelta(days=1))
-    elif what in ("pause", "resume"):
-        rep.accepts_leads = what == "resume"
-        rep.save(update_fields=["accepts_leads"])
-    elif what == "redistribute":
-        moved = redistribute_open_leads(rep, head)
-        messages.success(request, _("%(n)s open leads handed to the team.") % {"n": moved})
-        return redirect("team")
-    else:
-        raise Http404
-    messages.success(request, _("Saved."))
-    return redirect("team")
 
 
 def _screen_version(request) -> str:

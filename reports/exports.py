@@ -52,6 +52,16 @@ def export(report, result: dict, fmt: str) -> HttpResponse:
     return response
 
 
+def csv_download(header: list, rows: list[list], name: str) -> HttpResponse:
+    """Any table (a header and rows of cells) as a CSV download under the same
+    rules as the reports: formula-like text neutralised, numbers as numbers,
+    UTF-8 with a BOM. `name` is made safe for the header."""
+    response = HttpResponse(_csv(header, rows), content_type=CSV_TYPE)
+    stem = _UNSAFE_FILENAME.sub("-", name.removesuffix(".csv")).strip("-") or "export"
+    response["Content-Disposition"] = f'attachment; filename="{stem}.csv"'
+    return response
+
+
 def filename(report, result: dict, fmt: str) -> str:
     """`<report>-<date_from>-<date_to>.<fmt>`, ASCII letters, digits, dot and dash only."""
     parts = [report.name, result.get("date_from") or "", result.get("date_to") or ""]

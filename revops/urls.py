@@ -4,10 +4,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from leads import site_forms
+from leads import board_views, site_forms
 from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
+from reports import board_export
 from reports.api import ReportView
 from revops import tokens, views
 from revops.api_docs import SwaggerView
@@ -28,8 +29,12 @@ urlpatterns = [
     path("account/tokens/", views.api_tokens, name="account-tokens"),
     path("queue/", leads_views.queue, name="queue"),
     path("queue/work/", leads_views.work_next, name="work"),
-    path("team/", leads_views.team_board, name="team"),
-    path("team/presence/<int:user_id>/", leads_views.team_presence, name="team-presence"),
+    path("team/", board_views.team_board, name="team"),
+    path("team/presence/<int:user_id>/", board_views.team_presence, name="team-presence"),
+    path("team/handover/<int:user_id>/", board_views.hand_over, name="team-handover"),
+    path("team/reassign/", board_views.reassign, name="team-reassign"),
+    path("team/breaches/acknowledge/", board_views.acknowledge_breaches, name="team-acknowledge"),
+    path("team/breaches.csv", board_export.breaches_csv, name="team-breaches-csv"),
     path("leads/", include("leads.urls")),
     path("reports/", include("reports.urls")),
     path("dashboard/", include("reports.dashboard_urls")),

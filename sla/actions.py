@@ -39,3 +39,21 @@ def resolve(breach: Breach, actor, comment: str = "") -> Breach:
     breach.comment = _with_comment(breach, actor, comment)
     breach.save(update_fields=["resolved_at", "resolved_by", "acknowledged_at", "acknowledged_by", "comment"])
     return breach
+
+
+@transaction.atomic
+def acknowledge_many(breaches, actor, comment: str = "") -> tuple[list[Breach], list[Breach]]:
+    """Acknowledge several breaches at once (the head's board). Returns the
+    breaches acknowledged now and those someone had acknowledged already;
+    the rows are locked in id order, so two heads never deadlock."""
+    locked = list(Breach.objects.select_for_update().filter(pk__in=[b.pk for b in breaches]).order_by("pk"))
+    now, done, already = timezone.now(), [], []
+    for breach in locked:
+        if breach.acknowledged_at is not None:
+            already.append(breach)
+            continue
+        breach.acknowledged_at, breach.acknowledged_by = now, actor
+        breach.comment = _with_comment(breach, actor, comment)
+        breach.save(update_fields=["acknowledged_at", "acknowledged_by", "comment"])
+        done.append(breach)
+    return done, already

@@ -7,6 +7,9 @@
 //       it, so rows do not change under the person's hands (an htmx trigger filter would
 //       do this with eval, which the policy forbids), and catches up once the focus leaves
 //   <div hx-trigger="…" data-hold-while-open>  the same while a <details> inside is open
+//   <div hx-trigger="…" data-hold-while-checked>  the same while a checkbox inside is ticked
+//       (rows chosen for a bulk action stay chosen)
+//   <input type="checkbox" data-check-all="FORM-ID">  ticks or clears every checkbox of that form
 //   <body data-updates-url>  asks every 2 s whether anything on this person's screen
 //       changed (leads/updates.py) and fires "revops:changed" on the body when it did
 //   <span class="sla-badge" data-left data-runs-for>  counts down live between updates
@@ -37,10 +40,19 @@
     }, Number(offer.dataset.undoFor) || 0);
   });
 
+  document.addEventListener("change", function (event) {
+    const all = event.target.closest("input[data-check-all]");
+    if (!all) return;
+    document.querySelectorAll('input[type=checkbox][form="' + all.dataset.checkAll + '"]').forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
   // --- refreshes that wait for the person -------------------------------------------
   const held = (element) =>
     (element.matches("[data-hold-while-focused]") && element.contains(document.activeElement)) ||
-    (element.matches("[data-hold-while-open]") && element.querySelector("details[open]") !== null);
+    (element.matches("[data-hold-while-open]") && element.querySelector("details[open]") !== null) ||
+    (element.matches("[data-hold-while-checked]") && element.querySelector("input[type=checkbox]:checked") !== null);
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     const element = event.detail.elt;
@@ -59,6 +71,7 @@
     });
   }
   document.addEventListener("focusout", () => window.setTimeout(catchUp, 0));
+  document.addEventListener("change", () => window.setTimeout(catchUp, 0));  // a box unticked
   document.addEventListener("toggle", catchUp, true);  // a <details> closed (toggle does not bubble)
 
   // --- live updates -------------------------------------------------------------------

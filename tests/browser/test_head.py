@@ -31,7 +31,7 @@ def test_the_head_acknowledges_a_breach_and_reassigns_the_lead(page, live_server
     )
     assert lead.owner == floor["rep"]
     # Another rep joins the team after the lead was given out.
-    UserFactory(
+    teammate = UserFactory(
         username="teammate", first_name="Денис", last_name="Кузнецов", role=Role.REP, team=floor["team"]
     )
 
@@ -63,10 +63,11 @@ def test_the_head_acknowledges_a_breach_and_reassigns_the_lead(page, live_server
     expect(row.get_by_role("button", name="Acknowledge")).to_have_count(0)
 
     # Reassign from the board.
-    row.get_by_label("Give to").select_option(label="Денис Кузнецов")
+    expect(row.get_by_label("Give to")).to_have_value("")  # never preselected
+    row.get_by_label("Give to").select_option(str(teammate.pk))
     row.get_by_role("button", name="Reassign").click()
     expect(page).to_have_url(re.compile(r"/team/$"))
-    expect(page.locator(".messages")).to_contain_text("The lead is now Денис Кузнецов's.")
+    expect(page.locator(".messages")).to_contain_text(f"Lead #{lead.pk} is now Денис Кузнецов's.")
 
     lead.refresh_from_db()
     assert lead.owner.username == "teammate"
