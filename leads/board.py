@@ -9,9 +9,9 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from leads.models import Assignment, ContactAttempt, Lead, StageChange
-from revops.availability import availability
 from revops.models import Team, User
 from revops.roles import Role
+from sla.availability import availability
 from sla.business_time import working_time_between
 from sla.calendars import schedule_or_24x7, team_calendar
 from sla.models import Breach, SlaTimer, TimerKind, TimerState

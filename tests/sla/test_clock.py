@@ -16,7 +16,6 @@ import time_machine
 
 from leads.models import ContactAttempt
 from revops.roles import Role
-from sla.calendars import clear_cache
 from sla.clock import (
     cancel_timers,
     first_contact_time_left,
@@ -47,15 +46,6 @@ def msk(*args) -> dt.datetime:
 
 
 WED_11 = msk(2026, 2, 11, 11, 0)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_schedules():
-    # Schedules are cached per (calendar id, updated_at, year); rolled-back tests reuse
-    # ids and the frozen clock reuses timestamps, so a calendar could leak between tests.
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture(autouse=True)
