@@ -17,8 +17,8 @@ from revops.roles import Role
 from sla.availability import Availability, availability
 from sla.business_time import is_working
 from sla.calendars import schedule_for, team_calendar
-from sla.models import BusinessCalendar, CalendarException, WorkingHours
-from tests.factories import TeamFactory, UserFactory
+from sla.models import CalendarException, WorkingHours
+from tests.factories import TeamFactory, UserFactory, make_calendar
 
 pytestmark = pytest.mark.django_db
 
@@ -46,15 +46,6 @@ def on_shift_now(user, calendar=None):
 def at(moment, user, calendar=None):
     with time_machine.travel(moment, tick=False):
         return on_shift_now(user, calendar)
-
-
-def make_calendar(code, tz, hours, *, weekdays=(0, 1, 2, 3, 4), country=""):
-    calendar = BusinessCalendar.objects.create(code=code, name=code, timezone=tz, holiday_country=country)
-    for weekday in weekdays:
-        for opens, closes in hours:
-            WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
-    calendar.refresh_from_db()
-    return calendar
 
 
 @pytest.fixture

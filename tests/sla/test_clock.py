@@ -25,7 +25,7 @@ from sla.clock import (
     start_callback_timer,
     start_first_contact_timer,
 )
-from sla.models import BusinessCalendar, SlaPolicy, SlaTimer, TimerKind, TimerState, WorkingHours
+from sla.models import BusinessCalendar, SlaPolicy, SlaTimer, TimerKind, TimerState
 from tests.factories import (
     LeadFactory,
     ProductFactory,
@@ -33,6 +33,7 @@ from tests.factories import (
     SourceFactory,
     TeamFactory,
     UserFactory,
+    make_calendar,
 )
 
 pytestmark = pytest.mark.django_db
@@ -57,20 +58,6 @@ def clock(db):
 @pytest.fixture
 def default_policy():
     return SlaPolicy.objects.get(is_default=True)
-
-
-WEEKDAYS_ONLY = range(5)
-
-
-def make_calendar(code, tz, hours, *, holiday_country="", weekdays=WEEKDAYS_ONLY):
-    calendar = BusinessCalendar.objects.create(
-        code=code, name=code, timezone=tz, holiday_country=holiday_country
-    )
-    for weekday in weekdays:
-        for opens, closes in hours:
-            WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
-    calendar.refresh_from_db()
-    return calendar
 
 
 @pytest.fixture
