@@ -1,7 +1,8 @@
 # The one image behind web, worker and beat (docker-compose.yml).
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 REVOPS_ENV=production
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 REVOPS_ENV=production \
+    DJANGO_SETTINGS_MODULE=config.settings
 WORKDIR /app
 
 COPY pyproject.toml constraints.txt README.md ./
@@ -17,4 +18,4 @@ RUN SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only-x \
 USER revops
 EXPOSE 8000
 # The access log (on, to stdout) and its format, which leaves out query strings, are in the config file.
-CMD ["gunicorn", "--config", "revops/gunicorn.conf.py", "revops.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "--config", "config/gunicorn.conf.py", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -11,8 +11,8 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from revops.urls import handler403, handler404, handler500  # noqa: F401
-from revops.urls import urlpatterns as app_urlpatterns
+from config.urls import handler403, handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as app_urlpatterns
 
 TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS bench_baseline (

@@ -101,7 +101,7 @@ def base_env(db_name: str, **extra) -> dict:
     mode, DEBUG off, the run's own database."""
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "revops.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "REVOPS_ENV": "development",
         "DEBUG": "0",
         "SECRET_KEY": "bench-secret-key-not-for-production-0123456789-abcdefghijklmnop",

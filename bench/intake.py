@@ -231,7 +231,7 @@ def verify(intake_ok: int, baseline_ok: int) -> list[str]:
 def start_gunicorn(env: dict, port: int, args, log: Path) -> subprocess.Popen:
     command = [
         str(common.BIN / "gunicorn"),
-        "revops.wsgi:application",
+        "config.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",

@@ -1,6 +1,6 @@
 """The app's settings with one change: the URLconf also serves the benchmark's
 baseline view (bench/baseline_urls.py). Used only by bench/intake.py."""
 
-from revops.settings import *  # noqa: F403
+from config.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.baseline_urls"

@@ -9,7 +9,7 @@ database. Measured:
    committed), repeated on fresh due sets, against the same writes done as
    three set-based SQL statements (the floor for that work);
 3. the delay from due_at to the breach in the running system: a private
-   redis-server, `celery -A revops worker -B --pool=solo`, timers due over
+   redis-server, `celery -A config worker -B --pool=solo`, timers due over
    ~60 s; p50/p99 of breach.created_at − due_at (and of when the breach became
    visible to a poller), against the sweep interval.
 
@@ -565,7 +565,7 @@ def thousand_due(count: int, repeats: int) -> dict:
 def start_worker(env: dict, workdir: Path) -> subprocess.Popen:
     log = open(workdir / "worker.log", "ab")  # noqa: SIM115 - the child owns the handle
     return subprocess.Popen(
-        [str(common.BIN / "celery"), "-A", "revops", "worker", "-B", "--pool=solo", "--loglevel=INFO"]
+        [str(common.BIN / "celery"), "-A", "config", "worker", "-B", "--pool=solo", "--loglevel=INFO"]
         + ["-s", str(workdir / "beat-schedule"), "--without-gossip", "--without-mingle"]
         + ["-n", f"bench-{os.getpid()}@%h"],
         cwd=common.ROOT,

@@ -3,8 +3,8 @@ change and writes its history row, inside one transaction, with the lead's row
 locked so that concurrent requests apply one after the other.
 
 Errors: `Invalid` (bad input, answered 400 with messages per field) and
-`Conflict` (the lead's state forbids it, answered 409). Nothing is written
-when either is raised.
+`Conflict` (revops.errors: the lead's state forbids it, answered 409).
+Nothing is written when either is raised.
 """
 
 import datetime as dt
@@ -39,6 +39,7 @@ from leads.models import (
     Stage,
     StageChange,
 )
+from revops.errors import Conflict
 from revops.models import User
 from revops.roles import MARKETING_ROLES
 from sla import clock
@@ -56,10 +57,6 @@ class Invalid(Exception):
     def __init__(self, errors: dict):
         super().__init__(errors)
         self.errors = errors
-
-
-class Conflict(Exception):
-    pass
 
 
 def lock_lead(lead: Lead) -> Lead:
@@ -117,8 +114,9 @@ def update_lead(lead: Lead, actor, changes: dict) -> Lead:
 # --- stages ---------------------------------------------------------------------------------------
 
 
-def _move(lead: Lead, stage: Stage, actor, at, note="", meeting_at=None):
-    """Set the stage, keep the furthest one, write history, stop clocks on close."""
+def set_stage(lead: Lead, stage: Stage, actor, at, note="", meeting_at=None):
+    """Set the stage, keep the furthest one, write history, stop clocks on close.
+    Checks nothing: the caller has (check_move, or merge's own rules) and holds the lock."""
     previous = lead.stage
     lead.stage = stage
     lead.stage_changed_at = at
@@ -186,7 +184,7 @@ def move_stage(
     stage = Stage.objects.filter(code=stage_code, is_active=True).first()
     check_move(lead, stage, meeting_at=meeting_at, amount=amount, margin=margin)
     note = stage_note(meeting_at=meeting_at, amount=amount)
-    _move(lead, stage, actor, at, note=note, meeting_at=meeting_at)
+    set_stage(lead, stage, actor, at, note=note, meeting_at=meeting_at)
     if stage.kind == StageKind.WON:
         Deal.objects.create(
             lead=lead,
@@ -222,7 +220,7 @@ def reject(lead: Lead, actor, reason_code: str, comment: str = "", *, at=None) -
     reason = RejectionReason.objects.filter(code=reason_code, is_active=True).first()
     comment = check_reject(lead, reason, comment)
     lead.rejection_reason, lead.rejection_comment = reason, comment
-    _move(lead, Stage.objects.get(code=StageCode.LOST), actor, at, note=reason.code)
+    set_stage(lead, Stage.objects.get(code=StageCode.LOST), actor, at, note=reason.code)
     return lead
 
 
@@ -242,7 +240,7 @@ def send_to_nurture(lead: Lead, actor, reason: str, return_on: dt.date | None = 
 
 def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None):
     lead.nurture_reason, lead.nurture_until = reason[:300], return_on
-    _move(lead, Stage.objects.get(code=StageCode.NURTURE), actor, at, note=reason[:500])
+    set_stage(lead, Stage.objects.get(code=StageCode.NURTURE), actor, at, note=reason[:500])
     marketing = User.objects.filter(role__in=MARKETING_ROLES, is_active=True)
     notify(
         [lead.owner, *marketing],
@@ -391,7 +389,7 @@ def log_attempt(
         lead.save(update_fields=["first_contact_at", "updated_at"])
     if reached and lead.stage.code == StageCode.LEAD:
         # "Qualification" begins when someone has reached the client (its definition).
-        _move(lead, Stage.objects.get(code=StageCode.QUALIFICATION), actor, at, note=_("first contact"))
+        set_stage(lead, Stage.objects.get(code=StageCode.QUALIFICATION), actor, at, note=_("first contact"))
     meets_first = reached or policy.first_contact_rule == FirstContactRule.ANY_ATTEMPT
     clock.meet_timers(lead, [TimerKind.FIRST_CONTACT] if meets_first else [], at)
     clock.meet_timers(lead, [TimerKind.CALLBACK], at)  # any attempt honours an agreed callback

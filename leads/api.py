@@ -4,7 +4,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from leads import actions
@@ -22,13 +22,9 @@ from leads.serializers import (
     RejectSerializer,
     StageSerializer,
 )
+from revops.api import HttpConflict
 from revops.roles import Role
 from sla.models import SlaTimer, TimerKind
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 def first_contact_timers():
@@ -83,7 +79,7 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         except actions.Invalid as exc:
             raise ValidationError(exc.errors) from None
         except actions.Conflict as exc:
-            raise Conflict(str(exc)) from None
+            raise HttpConflict(str(exc)) from None
 
     def lead_response(self, lead: Lead, code=status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=lead.pk)

@@ -11,12 +11,24 @@ class LeadsConfig(AppConfig):
 
         from leads.models import Campaign, IntakeKey, Product, RoutingRule, Segment, Source, Stage
         from revops import refcache
+        from sla.signals import breached
 
         # After every migrate and flush (tests that commit end with one), the
         # vocabulary the product relies on is there again.
         post_migrate.connect(_seed, sender=self)
         post_migrate.connect(refcache.clear, dispatch_uid="refcache-migrate")
         refcache.connect(Stage, Product, Campaign, RoutingRule, Source, Segment, IntakeKey)
+        # The sweep (sla, below leads) breaches; what a breach does to the lead is here.
+        breached.connect(_reassign_after_breach, dispatch_uid="leads-reassign-after-breach")
+
+
+def _reassign_after_breach(sender, reassign, at, **kwargs):
+    """A breached lead whose policy says so goes to someone else in the team."""
+    from leads.assignment import reassign_after_breach
+    from leads.models import Lead
+
+    for lead_id in reassign:
+        reassign_after_breach(Lead(pk=lead_id), at)
 
 
 def _seed(sender, apps=None, **kwargs):

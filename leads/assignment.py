@@ -21,9 +21,9 @@ from leads.actions import Conflict, Invalid, lock_lead
 from leads.choices import AssignmentKind, StageKind
 from leads.models import Assignment, Lead, RoutingRule, Stage
 from revops import refcache
-from revops.availability import availability
 from revops.models import Absence, DistributionMode, Team, User
 from revops.roles import Role
+from sla.availability import availability
 from sla.calendars import schedule_or_24x7, team_calendar
 from sla.clock import first_contact_time_left, recompute_running
 from sla.models import NotificationKind, SlaTimer

@@ -16,10 +16,10 @@ from django.utils.translation import gettext_lazy
 
 from leads.choices import AttemptOutcome, StageKind
 from leads.models import Assignment, ContactAttempt, Lead, StageChange
-from revops.availability import availability
 from revops.inputs import parse_id
 from revops.models import Team, User
 from revops.roles import Role
+from sla.availability import availability
 from sla.business_time import working_time_between
 from sla.calendars import schedule_or_24x7, team_calendar
 from sla.models import Breach, SlaTimer, TimerKind, TimerState

@@ -7,7 +7,6 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.db.models import OuterRef, Q, Subquery
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -17,7 +16,7 @@ from leads.models import Campaign, Lead, Product, RejectionReason, Segment, Sour
 from leads.quality import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, Problem, with_problem
 from leads.report_keys import rejected_from, with_arrival_hour, with_arrival_weekday
 from leads.steps import MODES, STEPS
-from revops.inputs import BoundedDateFilter, IdModelChoiceFilter, parse_id
+from revops.inputs import BoundedDateFilter, IdModelChoiceFilter, parse_id, start_of_day
 from revops.models import Team
 from sla.models import SlaTimer, TimerKind, TimerState
 
@@ -30,11 +29,6 @@ class CodeFilter(django_filters.ModelMultipleChoiceFilter):
 @extend_schema_field(OpenApiTypes.STR)
 class CodeChoiceFilter(django_filters.ModelChoiceFilter):
     """A reference row chosen by its stable code."""
-
-
-def _start_of_day(day: dt.date) -> dt.datetime:
-    """Midnight of `day` in the company's time zone (dates in filters are local dates)."""
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
 
 
 @extend_schema_field({"type": "string", "pattern": r"^(none|[1-9][0-9]{0,18})$"})
@@ -235,8 +229,8 @@ class LeadFilter(django_filters.FilterSet):
         queryset = super().filter_queryset(queryset)
         data = self.form.cleaned_data
         period_from, period_to = data.get("period_from"), data.get("period_to")
-        start = _start_of_day(period_from) if period_from else None
-        end = _start_of_day(period_to + dt.timedelta(days=1)) if period_to else None
+        start = start_of_day(period_from) if period_from else None
+        end = start_of_day(period_to + dt.timedelta(days=1)) if period_to else None
         if data.get("step"):
             return queryset.step(data["step"], data.get("mode") or "cohort", start, end)
         if start or end:
@@ -247,10 +241,10 @@ class LeadFilter(django_filters.FilterSet):
         return qs.filter(stage_id__in=Stage.ids_of(*value)) if value else qs
 
     def filter_created_after(self, qs, name, value):
-        return qs.filter(created_at__gte=_start_of_day(value))
+        return qs.filter(created_at__gte=start_of_day(value))
 
     def filter_created_before(self, qs, name, value):
-        return qs.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+        return qs.filter(created_at__lt=start_of_day(value + dt.timedelta(days=1)))
 
     def filter_sla_state(self, qs, name, value):
         latest = SlaTimer.objects.filter(lead=OuterRef("pk"), kind=TimerKind.FIRST_CONTACT).order_by(

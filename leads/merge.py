@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.actions import MERGED_NOTE, Conflict, _move, lock_lead, requalify
+from leads.actions import MERGED_NOTE, Conflict, lock_lead, requalify, set_stage
 from leads.choices import StageCode, StageKind
 from leads.models import (
     Assignment,
@@ -54,7 +54,7 @@ def merge(keep: Lead, duplicate: Lead, actor) -> Lead:
     cancel_timers(duplicate, now)
     duplicate.rejection_reason = RejectionReason.objects.get(code="duplicate")
     duplicate.rejection_comment = _("merged into lead #%(id)s") % {"id": keep.pk}
-    _move(duplicate, Stage.objects.get(code=StageCode.LOST), actor, now, note=f"{MERGED_NOTE}{keep.pk}")
+    set_stage(duplicate, Stage.objects.get(code=StageCode.LOST), actor, now, note=f"{MERGED_NOTE}{keep.pk}")
     LeadEvent.objects.create(
         lead=keep, kind=LeadEvent.Kind.MERGED, actor=actor, created_at=now, data={"merged": duplicate.pk}
     )

@@ -14,7 +14,7 @@ from sla.clock import LIVE
 from sla.display import badge_for
 from sla.models import SlaTimer, TimerKind
 
-LEADS_URL = "/leads/"  # leads.urls is mounted here (revops/urls.py); a test checks it
+LEADS_URL = "/leads/"  # leads.urls is mounted here (config/urls.py); a test checks it
 
 # Urgency: SLA clocks first (the first call, agreed call-backs), then the dated next
 # step (overdue, then none, then planned: see next_step_null), then priority.

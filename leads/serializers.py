@@ -18,6 +18,7 @@ from leads.choices import (
 )
 from leads.contacts import normalize_email, normalize_phone
 from leads.models import ContactAttempt, Lead, Product, Segment
+from revops.api import StrictSerializer
 from revops.inputs import BoundedDateSerializerField, BoundedDateTimeSerializerField
 from revops.models import User
 
@@ -234,17 +235,6 @@ def _django_to_drf(normalise, value):
 
 
 # --- lead actions -------------------------------------------------------------------------------
-
-
-class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo is an error, not a silent no-op."""
-
-    def validate(self, attrs):
-        if isinstance(self.initial_data, dict):
-            unknown = set(self.initial_data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError({key: [_("Unknown field.")] for key in sorted(unknown)})
-        return attrs
 
 
 class AttemptSerializer(StrictSerializer):

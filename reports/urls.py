@@ -1,4 +1,4 @@
-"""Report pages under /reports/ (the JSON is under /api/v1/reports/, see revops/urls.py)."""
+"""Report pages under /reports/ (the JSON is under /api/v1/reports/, see config/urls.py)."""
 
 from django.urls import include, path
 

@@ -1,4 +1,5 @@
-"""Shared pieces of the REST API: pagination and error format."""
+"""Shared pieces of the REST API: pagination, error format, the 409 answer and
+the strict serializer every app's actions take their input through."""
 
 import logging
 
@@ -7,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, pagination, parsers, status
+from rest_framework import exceptions, pagination, parsers, serializers, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from revops import inputs
@@ -58,6 +59,25 @@ class Pagination(pagination.PageNumberPagination):
                     "max": self.max_page_size
                 }
         return parameters
+
+
+class HttpConflict(exceptions.APIException):
+    """409: the object's state forbids the action (revops.errors.Conflict, raised
+    by an app's action, answered as the API's error)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a typo is an error, not a silent no-op."""
+
+    def validate(self, attrs):
+        if isinstance(self.initial_data, dict):
+            unknown = set(self.initial_data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: [_("Unknown field.")] for key in sorted(unknown)})
+        return attrs
 
 
 class RequestTooLarge(exceptions.APIException):

@@ -19,6 +19,7 @@ import django_filters
 from django import forms
 from django.core.handlers.wsgi import LimitedStream
 from django.http import JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -195,6 +196,13 @@ class BoundedDateFilter(django_filters.DateFilter):
     `date`; the range is in the parameter's description)."""
 
     field_class = BoundedDateField
+
+
+def start_of_day(day: dt.date) -> dt.datetime:
+    """Midnight of `day` in the company's time zone (dates in filters are local
+    dates: `created_after=2025-03-01` starts at that midnight, a `…_before` day
+    ends at the next one)."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min), timezone.get_default_timezone())
 
 
 # --- request bodies --------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Logging filters. Query strings carry contact data (`/leads/?search=79031110001`),
 so request lines are logged with the path only: gunicorn's access log in
-production (revops/gunicorn.conf.py), runserver's `django.server` log here."""
+production (config/gunicorn.conf.py), runserver's `django.server` log here."""
 
 import logging
 import re

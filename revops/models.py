@@ -11,7 +11,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from revops.roles import COMPANY_WIDE_ROLES, MARKETING_ROLES, STAFF_ROLES, Role
-from sla.models import WEEKDAYS
+
+# Monday first, as datetime.weekday() counts: shifts here, working hours in sla.
+WEEKDAYS = [
+    (0, _("Monday")),
+    (1, _("Tuesday")),
+    (2, _("Wednesday")),
+    (3, _("Thursday")),
+    (4, _("Friday")),
+    (5, _("Saturday")),
+    (6, _("Sunday")),
+]
 
 
 class DistributionMode(models.TextChoices):

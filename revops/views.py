@@ -1,3 +1,6 @@
+"""revops' own pages (signing in, the language, API tokens) and the error pages
+every app answers with (config/urls.py names them as the handlers)."""
+
 import logging
 
 from django import forms
@@ -13,37 +16,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
-from leads.dashboard import home_summary
 from revops import signin
-from revops.health import check_broker, check_database, check_sla
 from revops.models import ApiToken
-from revops.roles import Role
 
 logger = logging.getLogger(__name__)
-
-
-@login_required
-def home(request):
-    # Each role starts where its work is.
-    if request.user.role == Role.REP:
-        return redirect("queue")
-    if request.user.role == Role.SALES_HEAD:
-        return redirect("team")
-    if request.user.role == Role.EXECUTIVE:
-        return redirect("dashboard")
-    return render(request, "home.html", home_summary(request.user))
-
-
-@never_cache
-def healthz(request):
-    """Liveness and readiness for load balancers and people. 200 while the
-    database answers (the web can take leads without the broker); the broker's
-    state is reported so an outage is visible."""
-    database = check_database()
-    broker = check_broker()
-    checks = {"database": database, "broker": broker, "sla": check_sla() if database["ok"] else {}}
-    status = "ok" if database["ok"] and broker["ok"] else ("degraded" if database["ok"] else "down")
-    return JsonResponse({"status": status, "checks": checks}, status=200 if database["ok"] else 503)
 
 
 class LoginView(auth_views.LoginView):

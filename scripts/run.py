@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", default="8000")
     args = parser.parse_args(argv)
     commands = [
-        [str(BIN / "celery"), "-A", "revops", "worker", "-B", "--pool=solo", "--loglevel=WARNING"],
+        [str(BIN / "celery"), "-A", "config", "worker", "-B", "--pool=solo", "--loglevel=WARNING"],
         [sys.executable, "manage.py", "runserver", f"{args.host}:{args.port}"],
     ]
 

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.actions import Conflict
+from revops.errors import Conflict
 from sla.models import Breach
 
 

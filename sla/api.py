@@ -4,9 +4,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from leads.actions import Conflict
-from leads.api import Conflict as HttpConflict
-from leads.serializers import StrictSerializer
+from revops.api import HttpConflict, StrictSerializer
+from revops.errors import Conflict
 from revops.roles import Role
 from sla import actions
 from sla.filters import BreachFilter

@@ -4,8 +4,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from leads.filters import _start_of_day
-from revops.inputs import BoundedDateFilter, IdFilter
+from revops.inputs import BoundedDateFilter, IdFilter, start_of_day
 from sla.models import Breach, DelayOwner, TimerKind
 
 
@@ -50,7 +49,7 @@ class BreachFilter(django_filters.FilterSet):
             self.filters[name].field.widget = forms.Select(choices=[("", "—"), *options])
 
     def filter_after(self, qs, name, value):
-        return qs.filter(created_at__gte=_start_of_day(value))
+        return qs.filter(created_at__gte=start_of_day(value))
 
     def filter_before(self, qs, name, value):
-        return qs.filter(created_at__lt=_start_of_day(value + dt.timedelta(days=1)))
+        return qs.filter(created_at__lt=start_of_day(value + dt.timedelta(days=1)))

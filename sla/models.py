@@ -14,22 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from revops import refcache
+from revops.models import WEEKDAYS
 from revops.roles import RowVisibilityQuerySet
 
 
 def _values(choices) -> list[str]:
     return [c.value for c in choices]
-
-
-WEEKDAYS = [
-    (0, _("Monday")),
-    (1, _("Tuesday")),
-    (2, _("Wednesday")),
-    (3, _("Thursday")),
-    (4, _("Friday")),
-    (5, _("Saturday")),
-    (6, _("Sunday")),
-]
 
 
 def validate_timezone(value: str):

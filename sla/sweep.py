@@ -19,17 +19,17 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.assignment import reassign_after_breach
-from leads.models import Assignment, Lead
 from revops import bulk
 from revops.models import User
 from revops.roles import Role
 from sla import notify, webhooks
 from sla.models import Breach, DelayOwner, NotificationKind, SlaTimer, TimerState
+from sla.signals import breached as breached_signal
 from sla.webhooks import webhooks_by_team
 
 logger = logging.getLogger(__name__)
@@ -133,6 +133,9 @@ def _owners_at(timers: list[dict]) -> dict[int, int | None]:
     """Who owned each timer's lead at its deadline, from the assignment history.
     A lead with no history (imported, or made before distribution) counts as
     owned by its current owner."""
+    # The history is leads' table, named by its label as sla's foreign keys name
+    # the lead ("leads.Lead"): sla, below leads, imports none of its code.
+    Assignment = apps.get_model("leads", "Assignment")
     history: dict[int, list] = {}
     for a in (
         Assignment.objects.filter(lead_id__in={t["lead_id"] for t in timers})
@@ -222,9 +225,9 @@ def _record_breaches(ids: list[int], now: dt.datetime) -> None:
         rows += webhooks.build(team_hooks, "sla.breach", event=event, lead_id=lead_id, payload=payload)
     # A dedupe key already there is the same notification again: skipped.
     bulk.insert(rows, ignore_conflicts=True)
-    for timer in timers:
-        if timer["policy__reassign_on_breach"] and timer["lead__owner_id"]:
-            reassign_after_breach(Lead(pk=timer["lead_id"]), now)
+    # What happens to the lead is leads' business (its receiver reassigns).
+    reassign = [t["lead_id"] for t in timers if t["policy__reassign_on_breach"] and t["lead__owner_id"]]
+    breached_signal.send(sender=Breach, breaches=created, reassign=reassign, at=now)
 
 
 # --- reminders and escalations -------------------------------------------------------------------

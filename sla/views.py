@@ -80,10 +80,12 @@ def breach_list(request):
 
 
 def _breach_filter_choices(user) -> dict:
-    from leads.models import Source
     from revops.models import Team, User
     from revops.roles import Role
+    from sla.models import Breach
 
+    # The sources a breach names, through its foreign key: sla imports nothing of leads.
+    Source = Breach.source.field.related_model
     people = User.objects.filter(role__in=[Role.REP, Role.SALES_HEAD]).exclude(team=None)
     teams = Team.objects.filter(kind=Team.Kind.SALES)
     if user.role == Role.SALES_HEAD:
@@ -102,7 +104,7 @@ def breach_act(request, pk: int, verb: str):
     from django.core.exceptions import PermissionDenied
     from django.shortcuts import get_object_or_404
 
-    from leads.actions import Conflict
+    from revops.errors import Conflict
     from sla import actions
     from sla.models import Breach
 

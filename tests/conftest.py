@@ -46,6 +46,17 @@ def _fresh_reference_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_schedules():
+    # Schedules are cached per (calendar id, version). A rolled-back test's ids
+    # come back in the next one, so one test's calendar could leak into another.
+    from sla.calendars import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.fixture(autouse=True)
 def _private_cache(settings):
     # Each test gets an empty in-process cache: rate-limit counters must not leak
     # between tests, and the shared Redis of CI is never flushed.

@@ -109,3 +109,18 @@ class DealFactory(factory.django.DjangoModelFactory):
     contact = factory.SelfAttribute("lead.contact")
     amount = 100000
     margin = 30000
+
+
+def make_calendar(code, tz, hours, *, weekdays=(0, 1, 2, 3, 4), holiday_country=""):
+    """A business calendar open `hours` ([(opens, closes)…]) on each of `weekdays`
+    (Monday is 0), read back as the clock reads it."""
+    from sla.models import BusinessCalendar, WorkingHours
+
+    calendar = BusinessCalendar.objects.create(
+        code=code, name=code, timezone=tz, holiday_country=holiday_country
+    )
+    for weekday in weekdays:
+        for opens, closes in hours:
+            WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
+    calendar.refresh_from_db()
+    return calendar

@@ -69,8 +69,8 @@ from leads.demo.setup import Reference, demo_window, exhibition_periods
 from leads.demo.story import Rows, Story
 from leads.intake import Submission, take_lead
 from leads.models import Contact, Lead, QualificationCriterion, RejectionReason, Stage
-from revops.availability import availability
 from revops.models import User
+from sla.availability import availability
 from sla.business_time import add_working_time, next_working_moment, windows
 from sla.calendars import schedule_for
 from sla.models import SlaPolicy, SlaTimer, TimerKind

@@ -184,7 +184,7 @@ class Story:
     # --- what the actions record -------------------------------------------------------------------
 
     def _enter(self, stage, at: datetime, note: str = "") -> None:
-        """leads.actions._move: the stage, the furthest one, the history row."""
+        """leads.actions.set_stage: the stage, the furthest one, the history row."""
         lead = self.lead
         self.rows.add(
             StageChange(

@@ -51,7 +51,7 @@ class Worker:
             [
                 str(CELERY),
                 "-A",
-                "revops",
+                "config",
                 "worker",
                 "-B",
                 "--pool=solo",
@@ -114,7 +114,7 @@ def worker_env(postgres_only, redis_server, tmp_path):
         "REDIS_URL": redis_server.url,
         "REVOPS_DATA_DIR": str(tmp_path),
         "SLA_SWEEP_INTERVAL": "1",
-        "DJANGO_SETTINGS_MODULE": "revops.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "LOG_LEVEL": "INFO",
     }

@@ -163,7 +163,7 @@ def system(cluster, redis_server, tmp_path):
         conn.close()
     env = {
         **{k: v for k, v in os.environ.items() if k != "REVOPS_REQUIRE_ALL"},
-        "DJANGO_SETTINGS_MODULE": "revops.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "REVOPS_ENV": "development",
         "DEBUG": "0",
         "DATABASE_URL": cluster.url("revops"),
@@ -192,7 +192,7 @@ def system(cluster, redis_server, tmp_path):
     port = free_port()
     web_log = tmp_path / "gunicorn.log"
     web = subprocess.Popen(
-        [str(GUNICORN), "revops.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "3",
+        [str(GUNICORN), "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", "3",
          "--error-logfile", str(web_log)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip

@@ -5,9 +5,9 @@ when the task is delivered twice."""
 
 import pytest
 
+from config.celery import app
 from leads import import_jobs
 from leads.models import ImportJob, Lead
-from revops.celery import app
 from tests.factories import SourceFactory
 from tests.integration.conftest import wait_for
 

@@ -40,7 +40,7 @@ class WebServer:
 
     def start(self):
         self.process = subprocess.Popen(
-            [str(GUNICORN), "revops.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
+            [str(GUNICORN), "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
              "--error-logfile", str(self.log)],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,

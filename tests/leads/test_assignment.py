@@ -31,7 +31,6 @@ from leads.models import Assignment, Lead, RoutingRule
 from revops import refcache
 from revops.models import Absence, DistributionMode, Shift, Team
 from revops.roles import Role
-from sla.calendars import clear_cache
 from sla.models import (
     BusinessCalendar,
     Notification,
@@ -57,15 +56,6 @@ WED_11 = dt.datetime(2026, 2, 11, 11, 0, tzinfo=MOSCOW)  # an ordinary working W
 WED_EVENING = dt.datetime(2026, 2, 11, 19, 30, tzinfo=MOSCOW)  # after the default calendar closes
 THU_9 = dt.datetime(2026, 2, 12, 9, 0, tzinfo=MOSCOW)  # the next opening
 CYRILLIC = re.compile(r"[а-яА-ЯёЁ]")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_schedules():
-    # Schedules are cached per (calendar id, updated_at, year). Rolled-back tests reuse
-    # ids and frozen clocks reuse timestamps, so one test's calendar could leak into another.
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

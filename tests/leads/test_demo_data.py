@@ -38,7 +38,7 @@ from leads.models import (
 from revops.models import Absence, DistributionMode, Shift, Team, User
 from revops.roles import Role
 from sla.business_time import add_working_time, is_working
-from sla.calendars import clear_cache, schedule_for, team_calendar
+from sla.calendars import schedule_for, team_calendar
 from sla.models import Breach, DelayOwner, SlaPolicy, SlaTimer, TimerKind, TimerState
 
 TODAY = "2026-03-16"  # a Monday
@@ -58,14 +58,6 @@ def run_demo(*args, leads=LEADS, today=TODAY, travel=True) -> str:
 def end_of_demo_year():
     """Where a demo for a past `--today` stops: the end of that day."""
     return datetime.fromisoformat(TODAY).replace(tzinfo=ZoneInfo(settings.TIME_ZONE)) + timedelta(days=1)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_schedules():
-    # Schedules are cached per (calendar id, version); ids come back after a rollback.
-    clear_cache()
-    yield
-    clear_cache()
 
 
 def after_demo_day():

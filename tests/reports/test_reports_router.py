@@ -81,7 +81,7 @@ def test_settings_parse_reports_database_url(monkeypatch):
     """The env var adds the alias (mirroring default in tests); unset, there is none."""
     import importlib
 
-    import revops.settings as live
+    import config.settings as live
 
     monkeypatch.setenv("REPORTS_DATABASE_URL", "postgres://reader@replica.internal:5432/revops")
     try:

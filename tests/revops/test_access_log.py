@@ -15,13 +15,13 @@ import yaml
 from gunicorn.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG_FILE = ROOT / "revops" / "gunicorn.conf.py"
+CONFIG_FILE = ROOT / "config" / "gunicorn.conf.py"
 PHONE = "79031110001"
 GUNICORN_DEFAULT_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"'
 
 
 def gunicorn_config(**overrides) -> Config:
-    """The settings gunicorn takes from `--config revops/gunicorn.conf.py` (the way its
+    """The settings gunicorn takes from `--config config/gunicorn.conf.py` (the way its
     loader does: every module-level name that is a gunicorn setting)."""
     cfg = Config()
     for name, value in runpy.run_path(str(CONFIG_FILE)).items():
@@ -101,7 +101,7 @@ def test_the_image_and_compose_start_gunicorn_with_the_config_file():
     )
     for command in (compose["services"]["web"]["command"], json.loads(dockerfile_cmd[4:])):
         assert command[0] == "gunicorn"
-        assert command[command.index("--config") + 1] == "revops/gunicorn.conf.py"
+        assert command[command.index("--config") + 1] == "config/gunicorn.conf.py"
         # nothing on the command line overrides the file's log settings
         assert not {"--access-logfile", "--access-logformat", "--logger-class"} & set(command)
 

@@ -23,10 +23,10 @@ def test_each_app_service_runs_the_right_process():
     services = load()["services"]
     assert (
         services["web"]["command"][0] == "gunicorn"
-        and "revops.wsgi:application" in services["web"]["command"]
+        and "config.wsgi:application" in services["web"]["command"]
     )
-    assert services["worker"]["command"][:4] == ["celery", "-A", "revops", "worker"]
-    assert services["beat"]["command"][:4] == ["celery", "-A", "revops", "beat"]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
 
 
@@ -42,7 +42,7 @@ def test_app_services_get_every_setting_production_requires():
 
 
 def test_every_variable_the_app_services_pass_is_read_by_the_settings():
-    settings_source = (ROOT / "revops" / "settings.py").read_text()
+    settings_source = (ROOT / "config" / "settings.py").read_text()
     read = set(re.findall(r'env_\w+\(\s*"([A-Z_]+)"', settings_source))
     env = load()["services"]["web"]["environment"]
     unknown = set(env) - read
@@ -59,5 +59,5 @@ def test_health_checks_watch_the_right_things():
 def test_the_image_the_services_build_exists_and_serves_the_wsgi_app():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "collectstatic" in dockerfile
-    assert "revops.wsgi:application" in dockerfile
+    assert "config.wsgi:application" in dockerfile
     assert load()["x-app"]["build"] == "."

@@ -4,7 +4,7 @@ person who sees it (200, or a redirect to where their work is), never 403/404.""
 import pytest
 from django.test import RequestFactory
 
-from revops.context_processors import navigation
+from config.context_processors import navigation
 
 PERSONAS = ["rep", "head", "marketer", "marketing_head", "ceo", "admin"]
 

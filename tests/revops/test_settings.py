@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from revops import env
+from config import env
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRET = "s" * 60
@@ -23,7 +23,7 @@ def load_settings(code=None, **overrides) -> subprocess.CompletedProcess:
     }
     environ.update({k: v for k, v in overrides.items() if v is not None})
     code = (
-        code or "import revops.settings as s; print(s.DATABASES['default']['ENGINE'], s.DEBUG, s.TIME_ZONE)"
+        code or "import config.settings as s; print(s.DATABASES['default']['ENGINE'], s.DEBUG, s.TIME_ZONE)"
     )
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True)
 
@@ -54,7 +54,7 @@ def test_postgresql_connections_turn_jit_off_unless_asked(tmp_path, jit, options
         REVOPS_DATA_DIR=str(tmp_path),
         DATABASE_URL="postgres://u@db:5432/revops",
         DB_JIT=jit,
-        code="import revops.settings as s; print(s.DATABASES['default'].get('OPTIONS', {}).get('options'))",
+        code="import config.settings as s; print(s.DATABASES['default'].get('OPTIONS', {}).get('options'))",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(options)

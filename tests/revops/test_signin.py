@@ -280,7 +280,7 @@ def _settings(tmp_path, **env):
     environ = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "REVOPS_ENV"}}
     environ.update(REVOPS_DATA_DIR=str(tmp_path), **env)
     code = (
-        "import revops.settings as s; "
+        "import config.settings as s; "
         "print(s.AXES_FAILURE_LIMIT, s.LOGIN_COOLOFF_MINUTES, s.TRUSTED_PROXY_COUNT, s.API_TOKEN_DAYS)"
     )
     root = Path(__file__).resolve().parents[2]

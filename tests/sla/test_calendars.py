@@ -17,7 +17,6 @@ from sla.business_time import Schedule, add_working_time, next_windows
 from sla.calendars import (
     DEFAULT_CALENDAR_CODE,
     around_the_clock,
-    clear_cache,
     regular_day_windows,
     schedule_for,
     schedule_or_24x7,
@@ -32,13 +31,6 @@ T = dt.time
 MOSCOW = ZoneInfo("Europe/Moscow")
 WEEKDAY = ((T(9), T(13)), (T(14), T(18)))
 SHORT_WEEKDAY = ((T(9), T(13)), (T(14), T(17)))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_schedules():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import time_machine
 
 from leads.models import ContactAttempt
 from revops.roles import Role
-from sla.calendars import clear_cache
 from sla.clock import (
     cancel_timers,
     first_contact_time_left,
@@ -26,7 +25,7 @@ from sla.clock import (
     start_callback_timer,
     start_first_contact_timer,
 )
-from sla.models import BusinessCalendar, SlaPolicy, SlaTimer, TimerKind, TimerState, WorkingHours
+from sla.models import BusinessCalendar, SlaPolicy, SlaTimer, TimerKind, TimerState
 from tests.factories import (
     LeadFactory,
     ProductFactory,
@@ -34,6 +33,7 @@ from tests.factories import (
     SourceFactory,
     TeamFactory,
     UserFactory,
+    make_calendar,
 )
 
 pytestmark = pytest.mark.django_db
@@ -50,15 +50,6 @@ WED_11 = msk(2026, 2, 11, 11, 0)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_schedules():
-    # Schedules are cached per (calendar id, updated_at, year); rolled-back tests reuse
-    # ids and the frozen clock reuses timestamps, so a calendar could leak between tests.
-    clear_cache()
-    yield
-    clear_cache()
-
-
-@pytest.fixture(autouse=True)
 def clock(db):
     with time_machine.travel(WED_11, tick=False) as traveller:
         yield traveller
@@ -67,20 +58,6 @@ def clock(db):
 @pytest.fixture
 def default_policy():
     return SlaPolicy.objects.get(is_default=True)
-
-
-WEEKDAYS_ONLY = range(5)
-
-
-def make_calendar(code, tz, hours, *, holiday_country="", weekdays=WEEKDAYS_ONLY):
-    calendar = BusinessCalendar.objects.create(
-        code=code, name=code, timezone=tz, holiday_country=holiday_country
-    )
-    for weekday in weekdays:
-        for opens, closes in hours:
-            WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
-    calendar.refresh_from_db()
-    return calendar
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from sla.admin import CalendarExceptionForm
 from sla.business_time import add_working_time, working_time_between
-from sla.calendars import DEFAULT_CALENDAR_CODE, calendar_preview, clear_cache, schedule_for
+from sla.calendars import DEFAULT_CALENDAR_CODE, calendar_preview, schedule_for
 from sla.data.ru_short_days import PUBLISHED
 from sla.models import BusinessCalendar, CalendarException, ExceptionWindow, WorkingHours, parse_windows
 from sla.production import YEARS, derived_short_days, production_year, shorten
@@ -31,13 +31,6 @@ D = dt.date
 
 def moscow(*args):
     return dt.datetime(*args, tzinfo=MOSCOW)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_schedules():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

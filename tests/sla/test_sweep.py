@@ -34,7 +34,6 @@ from leads.choices import AssignmentKind
 from leads.models import Assignment, Contact, ContactAttempt, Lead
 from revops.models import Absence
 from sla import actions
-from sla.calendars import clear_cache
 from sla.clock import start_callback_timer, start_first_contact_timer
 from sla.models import (
     Breach,
@@ -69,13 +68,6 @@ DUE = msk(2026, 2, 11, 11, 15)
 HOUR = dt.timedelta(hours=1)
 
 IN_APP, EMAIL, WEBHOOK = NotificationChannel.IN_APP, NotificationChannel.EMAIL, NotificationChannel.WEBHOOK
-
-
-@pytest.fixture(autouse=True)
-def _fresh_schedules():
-    clear_cache()
-    yield
-    clear_cache()
 
 
 @pytest.fixture

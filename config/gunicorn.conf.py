@@ -1,5 +1,5 @@
 """gunicorn settings for the production web process (Dockerfile, docker-compose.yml:
-`gunicorn --config revops/gunicorn.conf.py revops.wsgi:application ...`).
+`gunicorn --config config/gunicorn.conf.py config.wsgi:application ...`).
 
 The access log records the path without the query string. Query strings carry
 contact data (`/leads/?search=79031110001`, `?phone=…`), and a log is kept

@@ -12,7 +12,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from revops.env import (
+from config.env import (
     env_bool,
     env_choice,
     env_float,
@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "leads",
     "sla",
     "reports",
+    # The wiring (this package), an app for its admin pages that span apps (config/admin.py).
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -89,10 +91,10 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "revops.urls"
+ROOT_URLCONF = "config.urls"
 # Django's own CSRF page has an inline style that the Content-Security-Policy refuses.
 CSRF_FAILURE_VIEW = "revops.views.csrf_failure"
-WSGI_APPLICATION = "revops.wsgi.application"
+WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "revops.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -109,7 +111,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "revops.context_processors.navigation",
+                "config.context_processors.navigation",
             ],
         },
     },
@@ -418,7 +420,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     # runserver's request lines lose their query strings (contact data: ?search=<phone>);
-    # gunicorn's access log does the same in revops/gunicorn.conf.py.
+    # gunicorn's access log does the same in config/gunicorn.conf.py.
     "filters": {"request_line_without_query": {"()": "revops.logfilters.RequestLineWithoutQuery"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

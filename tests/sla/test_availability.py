@@ -1,4 +1,4 @@
-"""Is a rep on shift now (revops/availability.py)? The team calendar (hours, breaks,
+"""Is a rep on shift now (sla/availability.py)? The team calendar (hours, breaks,
 holidays, transfers, exceptions), the rep's weekly shifts and absences decide it.
 
 The default calendar (seeded by sla/0002) is Moscow, Mon–Fri 09–13 and 14–18, with
@@ -12,13 +12,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from revops.availability import Availability, availability
 from revops.models import Absence, Shift, User
 from revops.roles import Role
+from sla.availability import Availability, availability
 from sla.business_time import is_working
-from sla.calendars import clear_cache, schedule_for, team_calendar
-from sla.models import BusinessCalendar, CalendarException, WorkingHours
-from tests.factories import TeamFactory, UserFactory
+from sla.calendars import schedule_for, team_calendar
+from sla.models import CalendarException, WorkingHours
+from tests.factories import TeamFactory, UserFactory, make_calendar
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +31,6 @@ AVAILABLE = Availability(True)
 CLOSED = Availability(False, "calendar_closed")
 OFF_SHIFT = Availability(False, "off_shift")
 ABSENT = Availability(False, "absent")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_schedules():
-    # Rolled-back tests reuse calendar ids and frozen clocks reuse timestamps.
-    clear_cache()
-    yield
-    clear_cache()
 
 
 def moscow(*args):
@@ -54,15 +46,6 @@ def on_shift_now(user, calendar=None):
 def at(moment, user, calendar=None):
     with time_machine.travel(moment, tick=False):
         return on_shift_now(user, calendar)
-
-
-def make_calendar(code, tz, hours, *, weekdays=(0, 1, 2, 3, 4), country=""):
-    calendar = BusinessCalendar.objects.create(code=code, name=code, timezone=tz, holiday_country=country)
-    for weekday in weekdays:
-        for opens, closes in hours:
-            WorkingHours.objects.create(calendar=calendar, weekday=weekday, opens=opens, closes=closes)
-    calendar.refresh_from_db()
-    return calendar
 
 
 @pytest.fixture
