@@ -6,11 +6,17 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from leads.assignment import redistribute_open_leads
 from revops.admin_scope import ScopedAdminMixin
 from revops.models import Absence, Shift, User
 from revops.roles import Role
+
+# The admin is titled for revops, in the reader's language (not "Django administration").
+admin.site.site_header = _("revops administration")
+admin.site.site_title = "revops"
+admin.site.index_title = _("Reference data and settings")
 
 
 class ShiftInline(admin.TabularInline):
@@ -57,4 +63,8 @@ class UserAdmin(ScopedAdminMixin, BaseUserAdmin):
         moved = 0
         for rep in queryset.filter(role=Role.REP):
             moved += redistribute_open_leads(rep, request.user)
-        self.message_user(request, _("%(n)s open leads redistributed.") % {"n": moved})
+        self.message_user(
+            request,
+            ngettext("%(n)s open lead redistributed.", "%(n)s open leads redistributed.", moved)
+            % {"n": moved},
+        )

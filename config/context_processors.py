@@ -5,6 +5,17 @@ from django.utils.translation import gettext_lazy as _
 from revops.roles import Role
 
 
+def uses_api(user) -> bool:
+    """Who the API's menu item is for: administrators, who set up integrations,
+    and anyone holding a live API token (an integration runs as them). Everyone
+    else can still issue a token from "API tokens" and find the docs there."""
+    if user.is_superuser or user.role == Role.ADMIN:
+        return True
+    from revops.models import ApiToken
+
+    return ApiToken.objects.live().filter(user=user).exists()
+
+
 def navigation(request):
     """The menu for the signed-in user's role: only what they may open."""
     user = getattr(request, "user", None)
@@ -35,5 +46,6 @@ def navigation(request):
         items.append((_("Import"), reverse("leads:import")))
     if user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))
-    items.append((_("API"), reverse("api-docs")))
+    if uses_api(user):
+        items.append((_("API"), reverse("api-docs")))
     return {"nav_items": items, "LANGUAGES": settings.LANGUAGES}

@@ -292,6 +292,10 @@ API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 30, minimum=1, maximum=3650)
 LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
 LANGUAGE_CODE = env_choice("LANGUAGE_CODE", "ru", {code for code, _label in LANGUAGES})
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# One date style per context, per language (revops/formats/). Numbers are grouped
+# where they are shown (|intcomma, |money), not by USE_THOUSAND_SEPARATOR, which
+# would also group ids inside form values and URLs built in templates.
+FORMAT_MODULE_PATH = ["revops.formats"]
 TIME_ZONE = env_timezone("TIME_ZONE", "Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
@@ -366,6 +370,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- REST API ---------------------------------------------------------------------------
+# One empty-choice label in every select and filter (pages and forms alike).
+EMPTY_CHOICE_LABEL = "—"
+FILTERS_EMPTY_CHOICE_LABEL = EMPTY_CHOICE_LABEL
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "revops.authentication.ApiTokenAuthentication",

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from leads.choices import (
     FAILED_CALL_OUTCOMES,
@@ -39,6 +40,7 @@ from leads.models import (
     Stage,
     StageChange,
 )
+from revops import display
 from revops.errors import Conflict
 from revops.models import User
 from revops.roles import MARKETING_ROLES
@@ -163,11 +165,13 @@ def check_move(lead: Lead, stage: Stage | None, *, meeting_at=None, amount=None,
 
 def stage_note(*, meeting_at=None, amount=None) -> str:
     """The history note of a move: the meeting's time or the amount."""
+    # Written once, in the language of the person who moved the lead, in the
+    # styles every page uses (revops/display.py).
     if meeting_at is not None:
-        return _("meeting at %(when)s") % {"when": timezone.localtime(meeting_at).strftime("%Y-%m-%d %H:%M")}
+        return _("meeting at %(when)s") % {"when": display.when(meeting_at)}
     if amount is not None:
         return _("amount %(amount)s") % {
-            "amount": f"{amount:,.0f} {settings.DEFAULT_CURRENCY}".replace(",", "\u00a0")
+            "amount": display.money(amount, settings.DEFAULT_CURRENCY, whole=True)
         }
     return ""
 
@@ -492,7 +496,7 @@ def call_would_nurture(lead: Lead) -> bool:
 
 def silence_reason(failed: int) -> str:
     """Why the attempts rule sent a lead to nurture."""
-    return _("%(n)s unanswered calls") % {"n": failed}
+    return ngettext("%(n)s unanswered call", "%(n)s unanswered calls", failed) % {"n": failed}
 
 
 def _cycle_start(lead: Lead) -> dt.datetime:

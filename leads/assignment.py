@@ -481,15 +481,41 @@ REASON_TEXTS = {
 }
 
 
-def describe(reasons: list[dict]) -> str:
-    """The reasons of an Assignment as one sentence in the active language."""
+# Reason parameters that hold a login: stored as logins (stable, what the API
+# gives), shown as the person's name (describe's `names`).
+PEOPLE_PARAMS = ("user", "by")
+
+
+def logins_in(reasons: list[dict]) -> set[str]:
+    """The logins named by these reasons, to look their names up in one query."""
+    return {
+        login
+        for reason in reasons or []
+        for key, login in (reason.get("params") or {}).items()
+        if key in PEOPLE_PARAMS and isinstance(login, str)
+    }
+
+
+def names_of(logins) -> dict[str, str]:
+    """login → the person's name (full name, or the login when there is none)."""
+    return {user.username: str(user) for user in User.objects.filter(username__in=set(logins))}
+
+
+def describe(reasons: list[dict], names: dict[str, str] | None = None) -> str:
+    """The reasons of an Assignment as one sentence in the active language, with
+    people by name where `names` (names_of) knows them."""
+    names = names or {}
     parts = []
     for reason in reasons or []:
         render = REASON_TEXTS.get(reason.get("code"))
         if render is None:
             continue
+        params = dict(reason.get("params") or {})
+        for key in PEOPLE_PARAMS:
+            if isinstance(params.get(key), str):
+                params[key] = names.get(params[key], params[key])
         try:
-            parts.append(str(render(reason.get("params", {}))))
+            parts.append(str(render(params)))
         except (KeyError, ValueError):
             parts.append(reason.get("code", ""))
     return "; ".join(parts)

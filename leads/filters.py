@@ -15,7 +15,7 @@ from leads.choices import Qualification, StageKind
 from leads.models import Campaign, Lead, Product, RejectionReason, Segment, Source, Stage
 from leads.quality import DEFAULT_IDLE_DAYS, MAX_IDLE_DAYS, Problem, with_problem
 from leads.report_keys import rejected_from, with_arrival_hour, with_arrival_weekday
-from leads.steps import MODES, STEPS
+from leads.steps import MODE_LABELS, MODES, STEP_LABELS, STEPS
 from revops.inputs import BoundedDateFilter, IdModelChoiceFilter, parse_id, start_of_day
 from revops.models import Team
 from sla.models import SlaTimer, TimerKind, TimerState
@@ -104,7 +104,7 @@ class LeadFilter(django_filters.FilterSet):
     # filter_queryset, as they only mean something side by side.
     step = django_filters.ChoiceFilter(
         label=_("Funnel step"),
-        choices=[(step, step) for step in STEPS],
+        choices=[(step, STEP_LABELS[step]) for step in STEPS],
         method="filter_noop",
         help_text=_(
             "Leads counted in this step of the funnel report (duplicates excluded), "
@@ -113,7 +113,7 @@ class LeadFilter(django_filters.FilterSet):
     )
     mode = django_filters.ChoiceFilter(
         label=_("Report mode"),
-        choices=[(mode, mode) for mode in MODES],
+        choices=[(mode, MODE_LABELS[mode]) for mode in MODES],
         method="filter_noop",
         help_text=_(
             "cohort (default): arrived in the period and reached the step; events: the step happened in the period."
@@ -129,7 +129,13 @@ class LeadFilter(django_filters.FilterSet):
     )
     without = django_filters.MultipleChoiceFilter(
         label=_("Without"),
-        choices=[(name, name) for name in ("campaign", "segment", "product", "team", "owner")],
+        choices=[
+            ("campaign", _("Campaign")),
+            ("segment", _("Segment")),
+            ("product", _("Product")),
+            ("team", _("Team")),
+            ("owner", _("Owner")),
+        ],
         method="filter_without",
         help_text=_("Leads with this field empty (a report's “none” row)."),
     )
@@ -170,7 +176,9 @@ class LeadFilter(django_filters.FilterSet):
     )
     rejected_from = StageCodeFilter(
         label=_("Rejected from stage"),
-        choices=lambda: [(stage.code, stage.code) for stage in Stage.cached()] + [("none", "none")],
+        choices=lambda: (
+            [(stage.code, stage.name) for stage in Stage.cached()] + [("none", _("No stage recorded"))]
+        ),
         method="filter_rejected_from",
         help_text=_("The stage the lead left for lost (none: no such move recorded)."),
     )

@@ -2,6 +2,7 @@
 normalisers in leads.contacts) and call the same actions."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -16,9 +17,16 @@ class ManualLeadForm(forms.Form):
     phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
     email = forms.CharField(label=_("Email"), max_length=254, required=False)
     company = forms.CharField(label=_("Company"), max_length=200, required=False)
-    source = forms.ModelChoiceField(label=_("Source"), queryset=Source.objects.filter(is_active=True))
+    source = forms.ModelChoiceField(
+        label=_("Source"),
+        queryset=Source.objects.filter(is_active=True),
+        empty_label=settings.EMPTY_CHOICE_LABEL,
+    )
     product = forms.ModelChoiceField(
-        label=_("Product"), queryset=Product.objects.filter(is_active=True), required=False
+        label=_("Product"),
+        queryset=Product.objects.filter(is_active=True),
+        required=False,
+        empty_label=settings.EMPTY_CHOICE_LABEL,
     )
     comment = forms.CharField(
         label=_("What the client said"),

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 
 from leads import import_jobs, importer
 from leads.models import ImportJob, Source
+from revops import display
 from revops.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class UploadForm(forms.Form):
         self.fields["file"].help_text = _(
             "CSV (UTF-8 or Windows-1251, separated by commas or semicolons) or XLSX (the first sheet), "
             "up to %(mb)s MB and %(rows)s rows."
-        ) % {"mb": importer.MAX_FILE_BYTES // (1024 * 1024), "rows": f"{importer.MAX_ROWS:,}"}
+        ) % {"mb": importer.MAX_FILE_BYTES // (1024 * 1024), "rows": display.number(importer.MAX_ROWS)}
         if not importer.Scope(user).is_admin:
             del self.fields["historical"]
 

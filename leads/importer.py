@@ -50,6 +50,7 @@ from leads.intake import Submission, take_lead
 from leads.intake_api import submission_from
 from leads.models import Assignment, Lead, RejectionReason, Source, Stage, StageChange
 from leads.serializers import IntakeSerializer
+from revops import display
 from revops.roles import Role
 from sla.clock import recompute_running
 from sla.models import SlaTimer
@@ -340,7 +341,9 @@ def _guarded(rows, name):
     try:
         for number, cells in rows:
             if number > MAX_ROWS * 2:  # blank rows are skipped, but not without end
-                raise ImportFileError(_("Too many rows: at most %(n)s per file.") % {"n": f"{MAX_ROWS:,}"})
+                raise ImportFileError(
+                    _("Too many rows: at most %(n)s per file.") % {"n": display.number(MAX_ROWS)}
+                )
             yield number, cells
     except ImportFileError:
         raise
@@ -577,7 +580,9 @@ def prepare(
             continue
         plan.total += 1
         if plan.total > MAX_ROWS:
-            raise ImportFileError(_("Too many rows: at most %(n)s per file.") % {"n": f"{MAX_ROWS:,}"})
+            raise ImportFileError(
+                _("Too many rows: at most %(n)s per file.") % {"n": display.number(MAX_ROWS)}
+            )
         shape_error = _shape_error(cells, width, strict)
         if shape_error:
             plan.errors.append(RowError(number, "", shape_error))

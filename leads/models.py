@@ -28,7 +28,7 @@ from leads.choices import (
     StageKind,
 )
 from leads.steps import FunnelStepsQuerySet
-from revops import refcache
+from revops import display, refcache
 from revops.roles import RowVisibilityQuerySet
 
 
@@ -162,7 +162,7 @@ class Spend(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.campaign or self.source} {self.month:%Y-%m}: {self.amount}"
+        return f"{self.campaign or self.source} {display.month(self.month)}: {display.money(self.amount, self.currency)}"
 
     # A campaign's row carries the campaign's source: save() copies it, clean()
     # says so when a form disagrees, and on PostgreSQL a composite foreign key
@@ -643,7 +643,7 @@ class InboundRequest(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.source} → #{self.lead_id} ({self.received_at:%Y-%m-%d %H:%M})"
+        return f"{self.source} → #{self.lead_id} ({display.when(self.received_at)})"
 
 
 class StageChange(models.Model):
@@ -853,7 +853,7 @@ class Deal(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.contact}: {self.amount} {self.currency}"
+        return f"{self.contact}: {display.money(self.amount, self.currency)}"
 
 
 # --- intake --------------------------------------------------------------------------------
@@ -978,7 +978,7 @@ class Consent(models.Model):
         ordering = ["-given_at"]
 
     def __str__(self):
-        return f"{self.contact} {self.given_at:%Y-%m-%d}"
+        return f"{self.contact} {display.day(timezone.localdate(self.given_at))}"
 
 
 # --- distribution ---------------------------------------------------------------------------

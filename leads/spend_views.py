@@ -18,6 +18,7 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -34,6 +35,7 @@ from django.views.decorators.http import require_POST
 
 from leads import import_jobs, importer, spend_import
 from leads.models import Campaign, ImportJob, Source, Spend
+from revops import display
 from revops.roles import MARKETING_ROLES, Role
 
 EDIT_ROLES = frozenset({*MARKETING_ROLES, Role.ADMIN})
@@ -68,24 +70,37 @@ viewer_only = _guard(may_view)
 editor_only = _guard(may_edit)
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+# What people type where the browser has no month picker: 03.2026, 03/2026.
+_TYPED_MONTH = re.compile(r"^(\d{1,2})[./](\d{4})$")
 
 
 def parse_month(value: str) -> dt.date | None:
-    """`YYYY-MM` → the month's first day (what <input type="month"> sends)."""
-    match = _MONTH.match((value or "").strip())
-    if not match:
+    """`YYYY-MM` (what <input type="month"> sends) or `MM.YYYY` / `MM/YYYY`
+    (typed) → the month's first day."""
+    value = (value or "").strip()
+    if match := _MONTH.match(value):
+        year, month = int(match.group(1)), int(match.group(2))
+    elif match := _TYPED_MONTH.match(value):
+        year, month = int(match.group(2)), int(match.group(1))
+    else:
         return None
-    year, month = int(match.group(1)), int(match.group(2))
     if not (1900 < year < 3000 and 1 <= month <= 12):
         return None
     return dt.date(year, month, 1)
 
 
 class MonthField(forms.CharField):
+    # A month picker where the browser has one; elsewhere a text box that takes
+    # the month as people write it (the placeholder says how).
     widget = forms.TextInput(
-        attrs={"type": "month", "placeholder": "YYYY-MM", "pattern": r"\d{4}-\d{2}", "maxlength": "7"}
+        attrs={
+            "type": "month",
+            "placeholder": _("MM.YYYY"),
+            "pattern": r"\d{4}-\d{2}|\d{1,2}[./]\d{4}",
+            "maxlength": "7",
+        }
     )
-    default_error_messages = {"invalid": _("Enter a month as YYYY-MM, e.g. 2026-03.")}
+    default_error_messages = {"invalid": _("Enter a month, e.g. 03.2026.")}
 
     def to_python(self, value):
         value = super().to_python(value)
@@ -110,6 +125,7 @@ class SpendForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["source"].required = False
+        self.fields["source"].empty_label = self.fields["campaign"].empty_label = settings.EMPTY_CHOICE_LABEL
         self.fields["source"].help_text = _("Not needed for a campaign: its source is taken.")
         self.fields["campaign"].queryset = Campaign.objects.select_related("source").order_by(
             "source__name", "name"
@@ -144,7 +160,7 @@ class SpendForm(forms.ModelForm):
                     "month",
                     forms.ValidationError(
                         _("Spend for %(what)s in %(month)s is already entered; edit that row instead.")
-                        % {"what": what, "month": f"{month:%Y-%m}"},
+                        % {"what": what, "month": display.month(month)},
                         code="unique",
                     ),
                 )
@@ -156,7 +172,9 @@ class SpendForm(forms.ModelForm):
 
 class FilterForm(forms.Form):
     month = MonthField(label=_("Month"), required=False)
-    source = forms.ModelChoiceField(Source.objects.all(), label=_("Source"), required=False)
+    source = forms.ModelChoiceField(
+        Source.objects.all(), label=_("Source"), required=False, empty_label=settings.EMPTY_CHOICE_LABEL
+    )
 
 
 class UploadForm(forms.Form):

@@ -21,9 +21,22 @@ Leads rejected as `duplicate` (merged away or rejected as such) count nowhere:
 """
 
 from django.db.models import Exists, Min, OuterRef, Q, Subquery
+from django.utils.translation import gettext_lazy as _
 
 STEPS = ("leads", "mql", "sql", "meeting", "proposal", "won", "rejected", "nurture")
 MODES = ("cohort", "events")
+# What the lead list's drill-down fields show for the codes above.
+STEP_LABELS = {
+    "leads": _("Leads"),
+    "mql": _("MQL"),
+    "sql": _("SQL"),
+    "meeting": _("Meeting"),
+    "proposal": _("Proposal"),
+    "won": _("Won"),
+    "rejected": _("Rejected"),
+    "nurture": _("Nurture"),
+}
+MODE_LABELS = {"cohort": _("Cohort (by arrival)"), "events": _("Events (by when each step happened)")}
 DUPLICATE_REASON = "duplicate"
 
 

@@ -15,7 +15,7 @@ from leads.actions import (
     nurture_limit,
     silence_rule_applies,
 )
-from leads.assignment import describe
+from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
 from leads.models import Lead, LeadEvent, RejectionReason, Stage
 from revops.models import User
@@ -76,20 +76,21 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
     )
     timeline.sort(key=lambda item: item[1], reverse=True)
     reason_names = {reason.code: reason.name for reason in RejectionReason.objects.all()}
+    # Reasons store logins; the card names people (one query for all of them).
+    names = names_of(set().union(*(logins_in(a.reasons) for a in assignments)))
     for kind, _at, item in timeline:
         if kind == "stage":
-            # A rejection's history row keeps the reason's code; people read its name.
+            # A history row keeps a rejection reason's code or a merge/import mark;
+            # people read words (readable_note).
             if item.undoes_id:
                 item.shown_note = _("undone")
-            elif item.to_stage.kind == StageKind.LOST:
-                item.shown_note = reason_names.get(item.note, item.note)
             else:
-                item.shown_note = item.note
+                item.shown_note = readable_note(item.note, reason_names)
         elif kind == "note" and item.kind == LeadEvent.Kind.PLANNED:
             when = parse_datetime(item.data.get("at") or "")
             item.data = {"text": Lead.describe_next_step(item.data.get("step"), when) if when else ""}
         elif kind == "assignment":
-            item.why = describe(item.reasons)
+            item.why = describe(item.reasons, names)
             item.inherited = human_duration_or_none(item.sla_left_seconds)
         elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
             labels = dict(Qualification.choices)
@@ -129,6 +130,20 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
     }
+
+
+def readable_note(note: str, reason_names: dict[str, str]) -> str:
+    """A stage change's note in words: actions write a rejection reason's code,
+    a merge "merged:<id>", an import "import:<file>" (leads/actions.py, merge.py,
+    importer.py); other notes are already text."""
+    if note in reason_names:
+        return reason_names[note]
+    mark, _colon, rest = note.partition(":")
+    if mark == "merged" and rest.isdigit():
+        return _("merged into lead #%(id)s") % {"id": rest}
+    if mark == "import" and rest:
+        return _("imported from %(file)s") % {"file": rest}
+    return note
 
 
 def human_duration_or_none(seconds):

@@ -13,6 +13,22 @@ REPORT_MODULES = ("funnel", "sla", "rejections", "quality", "kpis")
 REPORTS: dict[str, Report] = {}
 
 
+def none_label(by: str) -> str:
+    """The label of a report's row for "none" (no campaign, no segment…): in words,
+    never the bare code."""
+    from django.utils.translation import gettext as _
+
+    return {
+        "source": _("No source"),
+        "campaign": _("No campaign"),
+        "segment": _("No segment"),
+        "product": _("No product"),
+        "team": _("No team"),
+        "owner": _("No owner"),
+        "stage": _("No stage recorded"),
+    }.get(by, _("None"))
+
+
 def _quantize(value: Decimal, places: int) -> Decimal:
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 

@@ -1,10 +1,13 @@
 """Figures as people read them on report pages and the dashboard (UX.md):
-"4 336 000 ₽", "50 000", "12,5 %" in Russian; "4,336,000 ₽", "12.5 %" in English.
-The API and exports keep the raw decimal strings; this is only for the eye."""
+"4 336 000 ₽", "50 000", "12,5 %" in Russian; "4,336,000 ₽", "12.5 %" in English
+(money and grouping from revops.display). The API and exports keep the raw decimal
+strings; this is only for the eye."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
-from django.utils.translation import get_language
+from revops.display import decimal_text, group_digits, money
+
+__all__ = ["MONEY_FIELDS", "PERCENT_FIELDS", "decimal_text", "figure", "group_digits", "rubles"]
 
 # Report fields that are money and percentages (the rest are counts or minutes).
 MONEY_FIELDS = frozenset(
@@ -13,24 +16,9 @@ MONEY_FIELDS = frozenset(
 PERCENT_FIELDS = frozenset({"romi", "met_pct", "not_target_pct", "spam_pct"})
 
 
-def _russian() -> bool:
-    return (get_language() or "ru").startswith("ru")
-
-
-def group_digits(number: int) -> str:
-    sep = "\u00a0" if _russian() else ","
-    return f"{number:,}".replace(",", sep)
-
-
-def decimal_text(value: Decimal) -> str:
-    point = "," if _russian() else "."
-    whole, _dot, frac = str(abs(value)).partition(".")
-    return ("-" if value < 0 else "") + group_digits(int(whole)) + (point + frac if frac else "")
-
-
 def rubles(value) -> str:
     """Whole rubles, half-up: a report page is read for its size, not its kopecks."""
-    return f"{group_digits(int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP)))}\u00a0₽"
+    return money(value, whole=True)
 
 
 def figure(field: str, value) -> str:

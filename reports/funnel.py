@@ -25,8 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from leads.choices import DealStatus
 from leads.models import Deal, Spend
 from leads.steps import first_at, happened_condition, reached_condition
-from reports.base import Report, money, percent, ratio, register
+from reports.base import Report, money, none_label, percent, ratio, register
 from reports.params import company_zone
+from revops import display
 
 STEPS = ("leads", "mql", "sql", "meeting", "proposal", "won")
 COUNTS = (*STEPS, "rejected", "nurture")
@@ -61,6 +62,14 @@ def _bucket(by: str, day: dt.date | None):
     if by == "month":
         return f"{day.year:04d}-{day.month:02d}"
     return (day - dt.timedelta(days=day.weekday())).isoformat()
+
+
+def _date_label(by: str, key: str) -> str:
+    """A month or week row's label in words: "Март 2026", "неделя с 16.03.2026"
+    (the key stays "YYYY-MM" / the Monday's ISO date, DESIGN.md)."""
+    if by == "month":
+        return display.month(dt.date.fromisoformat(f"{key}-01"))
+    return _("week of %(monday)s") % {"monday": display.day(dt.date.fromisoformat(key))}
 
 
 def _trunc(by: str, expression, *, is_datetime=True):
@@ -248,7 +257,7 @@ class FunnelReport(Report):
         ids = [k for k in keys if k is not None]
         codes: dict = {}
         if by in DATE_GROUPINGS:
-            return {k: k for k in ids}, codes
+            return {k: _date_label(by, k) for k in ids}, codes
         if not ids:
             return {}, codes
         if by == "owner":
@@ -261,15 +270,7 @@ class FunnelReport(Report):
             return {c.pk: c.name for c in Campaign.objects.filter(pk__in=ids)}, codes
         return {row.pk: str(row) for row in model.objects.filter(pk__in=ids)}, codes
 
-    @staticmethod
-    def none_label(by: str) -> str:
-        return {
-            "campaign": _("No campaign"),
-            "segment": _("No segment"),
-            "product": _("No product"),
-            "team": _("No team"),
-            "owner": _("No owner"),
-        }.get(by, _("None"))
+    none_label = staticmethod(none_label)
 
     # --- the answer ---------------------------------------------------------------------------
 

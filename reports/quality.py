@@ -25,7 +25,7 @@ from leads.quality import (
     open_condition,
     problem_condition,
 )
-from reports.base import Report, percent, register
+from reports.base import Report, none_label, percent, register
 from reports.params import row_selection
 from reports.routers import report_db
 from revops.inputs import parse_id
@@ -137,7 +137,7 @@ class QualityReport(Report):
         for item in grouped:
             key = item["key"]
             if key is None:
-                label = _g("unassigned") if params.by == "owner" else _g("none")
+                label = _g("unassigned") if params.by == "owner" else none_label(params.by)
             else:
                 label = names.get(key, str(key))
             row = {"key": key, "label": label, **{field: item[field] for field in COUNTS}}

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.choices import StageKind
 from leads.models import Campaign, RejectionReason, Segment, Source, Stage
 from leads.report_keys import left_for_lost
-from reports.base import Report, percent, register
+from reports.base import Report, none_label, percent, register
 from reports.params import row_selection
 from revops.models import User
 
@@ -40,7 +40,7 @@ def _names(by: str, keys) -> dict:
 
 def _label(by: str, key, names: dict) -> str:
     if key is None:
-        return str(_("unassigned") if by == "owner" else _("none"))
+        return str(_("unassigned")) if by == "owner" else none_label(by)
     return names.get(key, str(key))
 
 

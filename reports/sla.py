@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads.models import ContactAttempt, Source
 from leads.report_keys import arrival_hour, arrival_weekday
-from reports.base import Report, percent, register
+from reports.base import Report, none_label, percent, register
 from reports.params import row_selection
 from revops.models import Team, User
 from sla.business_time import windows, working_time_between
@@ -175,7 +175,7 @@ def _timer_key(by: str):
 
 def _label(by: str, key, names: dict) -> str:
     if key is None:
-        return str(_("unassigned") if by in ("owner", "team") else _("none"))
+        return str(_("unassigned")) if by in ("owner", "team") else none_label(by)
     if by == "hour":
         return f"{key:02d}:00"
     if by == "weekday":

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
+from leads.steps import MODE_LABELS
 from reports.api import export_response, parse_format
 from reports.base import all_reports, get_report
 from reports.params import FILTERS, parse_params, today
@@ -64,7 +65,6 @@ FILTER_LABELS = {
     "team": _("Team"),
     "owner": _("Owner"),
 }
-MODE_LABELS = {"cohort": _("Cohort (by arrival)"), "events": _("Events (by when each step happened)")}
 BY_LABELS = {
     "source": _("Source"),
     "campaign": _("Campaign"),

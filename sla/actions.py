@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from revops import display
 from revops.errors import Conflict
 from sla.models import Breach
 
@@ -12,7 +13,7 @@ def _with_comment(breach: Breach, actor, comment: str) -> str:
     comment = (comment or "").strip()
     if not comment:
         return breach.comment
-    stamp = f"{timezone.localtime():%Y-%m-%d %H:%M} {actor}: {comment}"
+    stamp = f"{display.when(timezone.now())} {actor}: {comment}"
     return f"{breach.comment}\n{stamp}".strip()
 
 

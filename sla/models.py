@@ -13,7 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from revops import refcache
+from revops import display, refcache
 from revops.models import WEEKDAYS
 from revops.roles import RowVisibilityQuerySet
 
@@ -162,7 +162,7 @@ class CalendarException(models.Model):
 
     def __str__(self):
         hours = self.hours_text()
-        return f"{self.date}: {hours or _('closed')}"
+        return f"{display.day(self.date)}: {hours or _('closed')}"
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
@@ -689,7 +689,11 @@ class Breach(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.lead_id} {self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+        return _("Lead #%(lead)s · %(kind)s · %(when)s") % {
+            "lead": self.lead_id,
+            "kind": self.get_kind_display(),
+            "when": display.when(self.created_at),
+        }
 
 
 class TeamWebhook(models.Model):

@@ -62,6 +62,7 @@ from leads.demo.company import (
     REJECTION_COMMENTS,
 )
 from leads.models import ContactAttempt, CriterionAnswer, Deal, Lead, LeadEvent, StageChange
+from revops import display
 from sla.business_time import add_working_time
 from sla.models import Breach, DelayOwner, FirstContactRule, SlaTimer, TimerState
 
@@ -513,7 +514,7 @@ class Story:
         if acknowledged_at is not None:
             text = rng.choice(BREACH_COMMENTS)
             if text:  # as sla.actions stamps a head's comment
-                comment = f"{timezone.localtime(acknowledged_at):%Y-%m-%d %H:%M} {head}: {text}"
+                comment = f"{display.when(acknowledged_at)} {head}: {text}"
         self.rows.add(
             Breach(
                 timer=timer,

@@ -1,6 +1,7 @@
 """Template helpers for report pages: a row's cells in column order."""
 
 from django import template
+from django.utils.dateparse import parse_datetime
 
 from reports.display import figure
 
@@ -24,6 +25,29 @@ def report_cells(row, columns):
         }
         for field, _label in columns
     ]
+
+
+@register.simple_tag
+def kpi_texts(tile):
+    """A KPI row of the report page in words, as the dashboard shows it:
+    {value, target, previous, status} ("4 336 000 ₽", "On target"…)."""
+    from reports.dashboard import STATUS_TEXT, display
+    from reports.kpis import TILE_BY_CODE
+
+    spec = TILE_BY_CODE.get(tile["code"])
+    if spec is None:
+        return {name: tile.get(name) for name in ("value", "target", "previous", "status")}
+    return {
+        **{name: display(spec, tile.get(name)) for name in ("value", "target", "previous")},
+        "status": STATUS_TEXT.get(tile.get("status"), ("", tile.get("status")))[1],
+    }
+
+
+@register.filter
+def moment(value):
+    """An ISO date-time of a report's answer (kept ISO for the API) as a datetime,
+    for |date: {{ result.idle_since|moment|date:"DATE_FORMAT" }}."""
+    return parse_datetime(value) if isinstance(value, str) else value
 
 
 @register.filter(name="figure")
