@@ -133,7 +133,7 @@ def test_by_campaign_and_segment_with_a_none_row(april, ceo):
     assert list(rows) == [april["c1"].pk, None]
     assert figures(rows[april["c1"].pk]) == (2, 2, {"not_target": 1, "spam": 1}, "50.0", "50.0")
     assert figures(rows[None]) == (6, 3, {"no_need": 1, "not_target": 1, "spam": 1}, "16.7", "16.7")
-    assert rows[None]["label"] == "none"
+    assert rows[None]["label"] == "No campaign"
 
     rows = by_key(compute(ceo, "by=segment"))
     assert list(rows) == [april["seg1"].pk, None]

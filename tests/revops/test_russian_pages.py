@@ -211,6 +211,17 @@ KNOWN = [
 # --- the data set ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _fresh_schedules():
+    # Schedules are cached per (calendar id, version), and ids come back after a
+    # rollback: the demo's calendars must not outlive this test.
+    from sla.calendars import clear_cache
+
+    clear_cache()
+    yield
+    clear_cache()
+
+
 @pytest.fixture
 def company(settings, tmp_path):
     """The demo company on a Tuesday morning, with something on every page."""
@@ -411,6 +422,29 @@ def test_the_api_menu_item_is_for_those_who_use_the_api(client, people, who, off
         user=people[who], digest=who.ljust(64, "0"), expires_at=now() + dt.timedelta(days=30)
     )
     assert menu() is True
+
+
+def test_a_month_is_typed_as_people_write_it_or_picked():
+    from leads.spend_views import parse_month
+
+    assert parse_month("03.2026") == parse_month("3/2026") == parse_month("2026-03") == dt.date(2026, 3, 1)
+    assert parse_month("13.2026") is None and parse_month("March") is None
+
+
+def test_money_numbers_and_dates_in_both_languages():
+    from revops import display
+
+    moment = dt.datetime(2026, 12, 7, 10, 30, tzinfo=MSK)
+    with translation.override("ru"):
+        assert display.money("4336000.00") == "4\u00a0336\u00a0000\u00a0₽"
+        assert display.money("1100.5") == "1\u00a0100,50\u00a0₽"
+        assert display.number(50000) == "50\u00a0000"
+        assert display.when(moment) == "07.12.2026 10:30"
+        assert display.month(moment.date()) == "Декабрь 2026"
+    with translation.override("en"):
+        assert display.money("4336000.00") == "4,336,000\u00a0₽"
+        assert display.number(50000) == "50,000"
+        assert display.when(moment) == "7 Dec 2026, 10:30"
 
 
 def test_the_checks_catch_what_they_are_for():
