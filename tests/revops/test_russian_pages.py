@@ -325,6 +325,7 @@ def pages(company) -> dict[str, list[str]]:
         "ceo": [
             "/",
             "/dashboard/",
+            "/dashboard/trend/",
             "/dashboard/targets/",
             "/leads/",
             "/sla/breaches/",
