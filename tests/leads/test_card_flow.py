@@ -602,7 +602,7 @@ class TestEdges:
         client.force_login(rep)
         html = card(client, lead)
         assert "<strong>Next step planned</strong>" in html
-        assert "meeting 11/27/2026" in html
+        assert "meeting 27 Nov 2026" in html
 
     def test_the_api_shows_no_next_step_on_a_closed_lead(self, client, rep):
         lead = reached_lead(rep)
