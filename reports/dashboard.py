@@ -24,6 +24,7 @@ from reports.models import KpiCode, KpiTarget
 from reports.params import parse_params, today
 from reports.routers import reading_reports
 from reports.views import period_presets
+from revops.display import month as display_month
 from revops.roles import Role
 
 CUSTOM = ("custom", gettext_lazy("Custom"))
@@ -147,6 +148,8 @@ def trend_context(params) -> dict:
     """The six-month trend of each tile that has one: the chart data (json_script)
     and, per tile, the months in words for the chart's accessible name."""
     trend = kpis.trend(params, params.date_to)
+    # Months as people read them ("Октябрь 2025"), on the axis and in the charts' text.
+    month_names = [display_month(dt.date.fromisoformat(f"{m}-01")) for m in trend["months"]]
     charts = []
     for tile in kpis.TILES:
         points = trend["series"].get(tile.code)
@@ -158,12 +161,12 @@ def trend_context(params) -> dict:
                 "label": str(tile.code.label),
                 "has_trend": any(v is not None for v in points),
                 "trend_text": "; ".join(
-                    f"{m}: {display(tile, v)}" for m, v in zip(trend["months"], points, strict=True)
+                    f"{m}: {display(tile, v)}" for m, v in zip(month_names, points, strict=True)
                 ),
             }
         )
     chart = {
-        "months": trend["months"],
+        "months": month_names,
         "series": {code: [_chart_number(v) for v in values] for code, values in trend["series"].items()},
         "labels": {tile.code.value: str(tile.code.label) for tile in kpis.TILES},
     }

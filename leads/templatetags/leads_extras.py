@@ -62,3 +62,14 @@ def undo_offer(context) -> dict:
         "left_ms": left_ms if offer.get("change") and left_ms > 0 else 0,
         "work_mode": context.get("work_mode", False),
     }
+
+
+@register.filter
+def call_length(seconds) -> str:
+    """A call's length as people say it: "45 с", "2 мин 05 с"."""
+    from django.utils.translation import gettext as _
+
+    seconds = int(seconds or 0)
+    if seconds < 60:
+        return _("%(s)s s") % {"s": seconds}
+    return _("%(m)s min %(s)02d s") % {"m": seconds // 60, "s": seconds % 60}

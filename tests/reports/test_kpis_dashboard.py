@@ -81,7 +81,15 @@ def test_no_inline_script_and_the_trend_comes_in_a_second_request(client, ceo, d
     data = json.loads(
         re.search(r'<script id="kpi-trend" type="application/json">(.*?)</script>', html).group(1)
     )
-    assert data["months"] == ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+    # The months as people read them (the page's language; this client sends none: Russian).
+    assert data["months"] == [
+        "Октябрь 2025",
+        "Ноябрь 2025",
+        "Декабрь 2025",
+        "Январь 2026",
+        "Февраль 2026",
+        "Март 2026",
+    ]
     assert data["series"]["leads"] == [0, 0, 0, 1, 1, 9]  # January: L11; February: L12
     assert data["series"]["revenue"] == [0, 0, 0, 0, 100000, 550000]
     assert data["series"]["won"] == [0, 0, 0, 0, 1, 2]
@@ -260,7 +268,7 @@ def test_the_trend_carries_each_tiles_chart_out_of_band(client, ceo, dataset):
     charts = re.findall(r'<div class="dash-chart" id="trend-(\w+)">', html)
     assert set(charts) == set(kpis.TREND_CODES)
     assert "data_quality_pct" not in charts
-    assert re.search(r'aria-label="Leads, last 6 months: 2025-10: 0; [^"]*2026-03: 9"', html)
+    assert re.search(r'aria-label="Leads, last 6 months: October 2025: 0; [^"]*March 2026: 9"', html)
     assert 'id="dash-trend"' in html  # replaces the page's "Loading…"
 
 

@@ -194,19 +194,7 @@ class Check:
 
 # Strings rendered by code that other people are changing right now (issue #14):
 # excluded here so this test stays green, and listed in the report for them.
-KNOWN = [
-    # TODO(reports/kpis.py, templates/reports/dashboard*.html): the sparkline's aria-label
-    # names its months as YYYY-MM.
-    "за последние 6 месяцев:",
-    ", last 6 months:",
-    # TODO(templates/leads/lead_detail.html): the card's deals show "563 000 RUB";
-    # {% load display %} and {{ deal.amount|money:deal.currency }} say "563 000 ₽".
-    " RUB · ",
-    # TODO(templates/leads/team_board.html): the board's counter says "5 лиды в работе";
-    # {% blocktranslate count n=… %}open lead{% plural %}open leads{% endblocktranslate %} (as on
-    # the home page) says "5 лидов в работе".
-    " лиды в работе",
-]
+KNOWN: list[str] = []  # nothing left to excuse
 
 # --- the data set ---------------------------------------------------------------------------------
 
