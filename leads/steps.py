@@ -169,7 +169,7 @@ def counted_condition(prefix: str = "") -> Q:
 
 
 class FunnelStepsQuerySet:
-    """Mixed into LeadQuerySet (leads/models.py)."""
+    """Mixed into LeadQuerySet (leads/models/lead.py)."""
 
     def counted(self):
         """Leads that count in reports: not rejected as a duplicate."""

@@ -1,0 +1,60 @@
+"""The funnel: where leads come from, who they are, and how far they got. One module
+per part (reference data, leads and their history, intake, distribution, imports);
+everything is imported here, where Django and the rest of the code look for it."""
+
+from leads.models.distribution import Assignment, RoutingRule
+from leads.models.imports import ImportJob, ImportJobQuerySet, ImportKind, ImportState
+from leads.models.intake import Consent, IdempotencyRecord, IntakeKey, SiteForm
+from leads.models.lead import (
+    Contact,
+    ContactAttempt,
+    CriterionAnswer,
+    Deal,
+    InboundRequest,
+    Lead,
+    LeadEvent,
+    LeadQuerySet,
+    StageChange,
+)
+from leads.models.reference import (
+    Campaign,
+    Product,
+    QualificationCriterion,
+    RejectionReason,
+    Segment,
+    Source,
+    Spend,
+    Stage,
+    localized,
+)
+
+__all__ = [
+    "localized",
+    "Source",
+    "Campaign",
+    "Spend",
+    "Product",
+    "Segment",
+    "Stage",
+    "RejectionReason",
+    "QualificationCriterion",
+    "Contact",
+    "LeadQuerySet",
+    "Lead",
+    "InboundRequest",
+    "StageChange",
+    "LeadEvent",
+    "CriterionAnswer",
+    "ContactAttempt",
+    "Deal",
+    "IntakeKey",
+    "SiteForm",
+    "IdempotencyRecord",
+    "Consent",
+    "RoutingRule",
+    "Assignment",
+    "ImportKind",
+    "ImportState",
+    "ImportJobQuerySet",
+    "ImportJob",
+]
