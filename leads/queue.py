@@ -131,6 +131,8 @@ def rows(leads, now: dt.datetime, since: dt.datetime | None) -> list[Row]:
         badge = badge_for(lead.queue_timers, now)
         if lead.next_step_at is not None:
             next_step = lead.next_step_label()
+            if lead.next_step_at < now:
+                next_step = f"{next_step} · {_('overdue')}"
         elif lead.first_contact_at is None:
             next_step = _("call now") if lead.attempt_count == 0 else _("try again")
         else:
