@@ -26,6 +26,7 @@ from leads.choices import (
     DealStatus,
     NextStep,
     Qualification,
+    ReturnState,
     StageCode,
     StageKind,
 )
@@ -35,6 +36,7 @@ from leads.models import (
     Deal,
     Lead,
     LeadEvent,
+    NurtureReturn,
     QualificationCriterion,
     RejectionReason,
     Stage,
@@ -45,6 +47,8 @@ from revops.errors import Conflict
 from revops.models import User
 from revops.roles import MARKETING_ROLES
 from sla import clock
+from sla.business_time import NoWorkingTime, next_working_moment
+from sla.calendars import schedule_or_24x7
 from sla.models import FirstContactRule, NotificationKind, SlaTimer, TimerKind
 from sla.notify import notify, withdraw
 
@@ -116,9 +120,10 @@ def update_lead(lead: Lead, actor, changes: dict) -> Lead:
 # --- stages ---------------------------------------------------------------------------------------
 
 
-def set_stage(lead: Lead, stage: Stage, actor, at, note="", meeting_at=None):
+def set_stage(lead: Lead, stage: Stage, actor, at, note="", meeting_at=None) -> StageChange:
     """Set the stage, keep the furthest one, write history, stop clocks on close.
-    Checks nothing: the caller has (check_move, or merge's own rules) and holds the lock."""
+    Checks nothing: the caller has (check_move, or merge's own rules) and holds the lock.
+    Returns the history row."""
     previous = lead.stage
     lead.stage = stage
     lead.stage_changed_at = at
@@ -132,7 +137,7 @@ def set_stage(lead: Lead, stage: Stage, actor, at, note="", meeting_at=None):
         clock.cancel_timers(lead, at)
     plan_after_move(lead, stage, meeting_at)
     lead.save()
-    StageChange.objects.create(
+    return StageChange.objects.create(
         lead=lead, from_stage=previous, to_stage=stage, changed_by=actor, changed_at=at, note=note
     )
 
@@ -244,7 +249,12 @@ def send_to_nurture(lead: Lead, actor, reason: str, return_on: dt.date | None = 
 
 def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None):
     lead.nurture_reason, lead.nurture_until = reason[:300], return_on
-    set_stage(lead, Stage.objects.get(code=StageCode.NURTURE), actor, at, note=reason[:500])
+    change = set_stage(lead, Stage.objects.get(code=StageCode.NURTURE), actor, at, note=reason[:500])
+    if return_on is not None:
+        # Swept like an SLA timer (leads.returns), never a long Celery ETA.
+        NurtureReturn.objects.create(
+            lead=lead, nurture_change=change, due_at=return_due_at(lead, return_on), created_at=at
+        )
     marketing = User.objects.filter(role__in=MARKETING_ROLES, is_active=True)
     notify(
         [lead.owner, *marketing],
@@ -254,6 +264,17 @@ def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None):
         params={"lead": lead.pk, "attempts": attempts or "", "reason": reason[:300]},
         hold=UNDO_WINDOW,  # mail waits out the card's Undo, which withdraws it
     )
+
+
+def return_due_at(lead: Lead, day: dt.date) -> dt.datetime:
+    """When a lead due back on `day` returns: the start of that day's working
+    time on its team's calendar (a holiday or weekend: the next working day's)."""
+    schedule = schedule_or_24x7(clock.calendar_for(lead))
+    midnight = dt.datetime.combine(day, dt.time.min, tzinfo=schedule.tz)
+    try:
+        return next_working_moment(schedule, midnight).astimezone(dt.UTC)
+    except NoWorkingTime:  # a calendar with no working time ahead: the day itself
+        return midnight.astimezone(dt.UTC)
 
 
 def nurture_event(lead: Lead, at) -> str:
@@ -302,6 +323,10 @@ def undo_close(lead: Lead, actor, change_id: int, *, at=None) -> Lead:
         lead.rejection_reason, lead.rejection_comment = None, ""
     else:
         lead.nurture_reason, lead.nurture_until = "", None
+        # An undone nurture has no way back to take: it never happened.
+        NurtureReturn.objects.filter(lead=lead, nurture_change=close, state=ReturnState.PENDING).update(
+            state=ReturnState.CANCELLED
+        )
     previous = lead.stage
     lead.stage = close.from_stage
     lead.stage_changed_at = at

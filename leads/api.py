@@ -9,8 +9,10 @@ from rest_framework.response import Response
 
 from leads import actions
 from leads.assignment import assign_manually
+from leads.choices import ReturnTrigger
 from leads.filters import LeadFilter
 from leads.models import Lead
+from leads.returns import can_return, return_from_nurture
 from leads.serializers import (
     AssignSerializer,
     AttemptResultSerializer,
@@ -20,6 +22,7 @@ from leads.serializers import (
     LeadUpdateSerializer,
     NurtureSerializer,
     RejectSerializer,
+    ReturnSerializer,
     StageSerializer,
 )
 from revops.api import HttpConflict
@@ -156,4 +159,16 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         lead = self.changeable_lead()
         data = self.parsed(NurtureSerializer)
         self.run(actions.send_to_nurture, lead, request.user, data["reason"], data.get("return_on"))
+        return self.lead_response(lead)
+
+    @extend_schema(request=ReturnSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"], url_path="return")
+    def return_from_nurture(self, request, pk=None):
+        """Bring the lead back from nurture to the sales queue (marketing and admins):
+        the stage it left, a fresh first-contact clock, its owner if still on shift."""
+        lead = self.get_object()  # 404 for a lead the caller cannot see
+        if not can_return(request.user):
+            raise PermissionDenied()
+        data = self.parsed(ReturnSerializer)
+        self.run(return_from_nurture, lead, ReturnTrigger.HAND, request.user, note=data["note"].strip())
         return self.lead_response(lead)

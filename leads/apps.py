@@ -12,6 +12,7 @@ class LeadsConfig(AppConfig):
         from leads.models import Campaign, IntakeKey, Product, RoutingRule, Segment, Source, Stage
         from revops import refcache
         from sla.signals import breached
+        from sla.sweep import register_due_step
 
         # After every migrate and flush (tests that commit end with one), the
         # vocabulary the product relies on is there again.
@@ -20,6 +21,14 @@ class LeadsConfig(AppConfig):
         refcache.connect(Stage, Product, Campaign, RoutingRule, Source, Segment, IntakeKey)
         # The sweep (sla, below leads) breaches; what a breach does to the lead is here.
         breached.connect(_reassign_after_breach, dispatch_uid="leads-reassign-after-breach")
+        # The same pass returns the leads whose nurture return date has come.
+        register_due_step("returned", _return_due)
+
+
+def _return_due(now):
+    from leads.returns import return_due
+
+    return return_due(now)
 
 
 def _reassign_after_breach(sender, reassign, at, **kwargs):

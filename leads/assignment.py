@@ -262,9 +262,12 @@ def decide(lead: Lead, at: dt.datetime) -> Decision:
     return decision
 
 
-def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None) -> Assignment:
+def _record(
+    lead, decision_team, owner, kind, by, reasons, at, timer=None, *, notify_owner=True
+) -> Assignment:
     """Give `lead` to `owner` in `decision_team` and write why, in the caller's
-    transaction. `timer`: the lead's first-contact timer if the caller has it fresh."""
+    transaction. `timer`: the lead's first-contact timer if the caller has it fresh;
+    `notify_owner=False`: the caller tells the owner itself (a return from nurture)."""
     previous = lead.owner
     team_changed = lead.team_id != (decision_team.pk if decision_team else None)
     lead.owner, lead.team = owner, decision_team
@@ -292,7 +295,7 @@ def _record(lead, decision_team, owner, kind, by, reasons, at, timer=None) -> As
         # Only the least-loaded modes read it (their tie-break); round-robin
         # teams skip the write, which would queue their intakes on the rep's row.
         User.objects.filter(pk=owner.pk).update(last_assigned_at=at)
-    if by is None or by.pk != owner.pk:  # nobody needs telling what they did themselves
+    if notify_owner and (by is None or by.pk != owner.pk):  # nobody needs telling what they did themselves
         # A lead new to the rep (from intake or the waiting queue) reads differently
         # from one handed over by a head.
         new = kind in (AssignmentKind.AUTO, AssignmentKind.QUEUE)
@@ -478,6 +481,8 @@ REASON_TEXTS = {
     "sla_breach": lambda p: _("taken from %(user)s after an SLA breach") % p,
     "sla_breach_by": lambda p: _("given to another rep by %(by)s after an SLA breach") % p,
     "handed_over": lambda p: _("%(user)s's leads handed over by %(by)s") % p,
+    "back_from_nurture": lambda p: _("back from nurture"),
+    "owner_inactive": lambda p: _("%(user)s no longer works here") % p,
 }
 
 

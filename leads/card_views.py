@@ -18,13 +18,23 @@ from rest_framework.exceptions import ValidationError
 
 from leads import actions
 from leads.assignment import assign_manually
-from leads.choices import FAILED_CALL_OUTCOMES, AttemptChannel, AttemptOutcome, NextStep, Priority, StageKind
+from leads.choices import (
+    FAILED_CALL_OUTCOMES,
+    AttemptChannel,
+    AttemptOutcome,
+    NextStep,
+    Priority,
+    ReturnTrigger,
+    StageKind,
+)
 from leads.models import Lead, LeadEvent
+from leads.returns import can_return, return_from_nurture
 from leads.serializers import (
     AssignSerializer,
     AttemptSerializer,
     NurtureSerializer,
     RejectSerializer,
+    ReturnSerializer,
     StageSerializer,
 )
 from leads.timeline import FEEDBACK_TOPICS
@@ -171,6 +181,12 @@ def _undo(request, lead):
     return _named(lead, _("undone, back at %(stage)s.") % {"stage": lead.stage.name})
 
 
+def _return(request, lead):
+    data = _parse(request, ReturnSerializer)
+    lead = return_from_nurture(lead, ReturnTrigger.HAND, request.user, note=data.get("note", "").strip())
+    return _named(lead, _("back in the sales queue at %(stage)s.") % {"stage": lead.stage.name})
+
+
 def _save(request, lead):
     """The card's one form: an outcome (when a button of one was pressed), the
     checklist's changed answers, a stage or a booked meeting, a planned call-back
@@ -247,6 +263,7 @@ HANDLERS = {
     "reject": _reject,
     "nurture": _nurture,
     "undo": _undo,
+    "return": _return,
     "assign": _assign,
     "note": _note,
 }
@@ -259,7 +276,11 @@ def act(request, pk: int, name: str):
     if handler is None:
         raise Http404
     lead = get_object_or_404(Lead.objects.visible_to(request.user), pk=pk)
-    if not Lead.objects.changeable_by(request.user).filter(pk=pk).exists():
+    if name == "return":  # marketing's, who runs nurture and works no leads otherwise
+        allowed = can_return(request.user)
+    else:
+        allowed = Lead.objects.changeable_by(request.user).filter(pk=pk).exists()
+    if not allowed:
         raise PermissionDenied
     work_mode = request.POST.get("work") == "1"
     back = safe_next(request, _back(pk, work_mode))

@@ -142,3 +142,16 @@ class AssignmentKind(models.TextChoices):
     BULK = "bulk", _("Bulk reassignment")
     QUEUE = "queue", _("From the waiting queue")
     SLA = "sla", _("After an SLA breach")
+    RETURN = "return", _("Back from nurture")
+
+
+class ReturnState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Returned")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ReturnTrigger(models.TextChoices):
+    DATE = "date", _("Return date")
+    REQUEST = "request", _("New request")
+    HAND = "hand", _("By hand")

@@ -25,7 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from leads.assignment import assign_new_lead, assign_on_entry, route
-from leads.choices import EntryChannel, StageCode
+from leads.choices import EntryChannel, ReturnTrigger, StageCode, StageKind
 from leads.models import (
     Campaign,
     Consent,
@@ -38,6 +38,7 @@ from leads.models import (
     Stage,
     StageChange,
 )
+from leads.returns import return_from_nurture
 from sla.clock import start_first_contact_timer
 from sla.models import NotificationKind
 from sla.notify import notify
@@ -101,7 +102,7 @@ def take_lead(
     attempts: int = 3,
 ) -> Outcome:
     """Record `sub` as a new lead or as a repeat request on the contact's open
-    lead, in one transaction. Commits before returning (inside a caller's
+    lead (or on their lead in nurture, which it brings back), in one transaction. Commits before returning (inside a caller's
     transaction, the importer's, it is a savepoint of it); raises only if the
     database keeps refusing.
 
@@ -177,6 +178,16 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
             params={"lead": open_lead.pk, "source": sub.source.name},
         )
         return Outcome(open_lead.pk, request.pk, repeat=True)
+    nurtured = _nurtured_lead(contact) if known and start_clock and assign else None
+    if nurtured is not None:
+        # A new request from someone in nurture brings that lead back to the queue
+        # (DESIGN.md, intake: 200 repeat). A historical import (no clock) leaves
+        # nurture alone and keeps the request as a lead of its own, as before.
+        request = _record_request(sub, contact, nurtured, campaign, now, repeat=True)
+        return_from_nurture(
+            nurtured, ReturnTrigger.REQUEST, at=now, request=request, notify_owner=notify_owner
+        )
+        return Outcome(nurtured.pk, request.pk, repeat=True)
 
     lead = _new_lead(sub, contact, known, campaign, now)
     distribute = assign and sub.owner is None
@@ -198,6 +209,15 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
         # A failure here rolls back to a savepoint: the lead waits in its team's queue.
         assign_new_lead(lead, at=now, routed=routed, timer=timer)
     return Outcome(lead.pk, request.pk, repeat=False)
+
+
+def _nurtured_lead(contact: Contact) -> Lead | None:
+    """The contact's latest lead in nurture, if any (read under the contact's lock)."""
+    return (
+        contact.leads.filter(stage_id__in=Stage.ids_of(StageKind.NURTURE))
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def _find_contact(sub: Submission) -> Contact | None:

@@ -326,3 +326,9 @@ class RejectSerializer(StrictSerializer):
 class NurtureSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=300)
     return_on = BoundedDateSerializerField(required=False, allow_null=True)
+
+
+class ReturnSerializer(StrictSerializer):
+    """Bringing a lead back from nurture by hand: an optional word on why."""
+
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

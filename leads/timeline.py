@@ -18,6 +18,7 @@ from leads.actions import (
 from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
 from leads.models import Lead, LeadEvent, RejectionReason, Stage
+from leads.returns import can_return, describe_return
 from revops.models import User
 from revops.roles import Role
 from sla.display import badge_for, human_duration
@@ -92,6 +93,8 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         elif kind == "assignment":
             item.why = describe(item.reasons, names)
             item.inherited = human_duration_or_none(item.sla_left_seconds)
+        elif kind == "note" and item.kind == LeadEvent.Kind.RETURNED:
+            item.data = {"text": describe_return(item.data)}
         elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
             labels = dict(Qualification.choices)
             item.qualification_from = labels.get(item.data.get("from"), "")
@@ -117,6 +120,7 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "path": [s for s in stages if s.position is not None],
         "reasons": list(RejectionReason.objects.filter(is_active=True)),
         "can_change": can_change and lead.stage.kind == StageKind.OPEN,
+        "can_return": lead.stage.kind == StageKind.NURTURE and can_return(user),
         "can_assign": can_change and (user.role in (Role.SALES_HEAD, Role.ADMIN) or user.is_superuser),
         "assignees": _assignees(user) if can_change else [],
         "failed_calls": failed,

@@ -17,6 +17,7 @@ TITLES = {
     NotificationKind.NURTURED: lambda p: (
         _("Lead #%(lead)s went to nurture after %(attempts)s unanswered calls") % p
     ),
+    NotificationKind.RETURNED: lambda p: _("Lead #%(lead)s is back from nurture") % p,
 }
 
 

@@ -319,6 +319,7 @@ class NotificationKind(models.TextChoices):
     SLA_BREACH = "sla_breach", _("SLA breach")
     SLA_ESCALATION = "sla_escalation", _("SLA escalation")
     NURTURED = "nurtured", _("Sent to nurture")
+    RETURNED = "returned", _("Back from nurture")
 
 
 class DeliveryState(models.TextChoices):

@@ -17,7 +17,7 @@ bad row cannot wedge the rest; the bad row is logged and left running.
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.db import transaction
@@ -44,9 +44,32 @@ class SweepResult:
     breached: int = 0
     reminded: int = 0
     escalated: int = 0
+    # What the registered steps did, by name ({"returned": 2}), in registration order.
+    steps: dict[str, int] = field(default_factory=dict)
 
     def __str__(self):
-        return f"breached={self.breached} reminded={self.reminded} escalated={self.escalated}"
+        own = f"breached={self.breached} reminded={self.reminded} escalated={self.escalated}"
+        return " ".join([own, *(f"{name}={n}" for name, n in self.steps.items())])
+
+    def __getattr__(self, name):
+        # result.returned reads the step of that name
+        steps = self.__dict__.get("steps", {})
+        if name in steps:
+            return steps[name]
+        raise AttributeError(name)
+
+
+# Due-time work of the apps above sla, run in the same pass: name → fn(now) → count.
+# An app registers its step at start-up (leads: "returned", its nurture returns),
+# so the sweep runs it without importing the app (the layers contract).
+DUE_STEPS: dict = {}
+
+
+def register_due_step(name: str, fn) -> None:
+    """Run `fn(now)` in every sweep pass after the SLA work; it returns how many
+    things it did, printed as `name=N`. Registering a name again replaces it.
+    `fn` claims its due rows itself, race-free, as breach_due does."""
+    DUE_STEPS[name] = fn
 
 
 def sweep(now: dt.datetime | None = None, batch: int = BATCH) -> SweepResult:
@@ -59,6 +82,13 @@ def sweep(now: dt.datetime | None = None, batch: int = BATCH) -> SweepResult:
             break  # the last batch was not full: nothing more is due
     result.reminded = remind_due(now)
     result.escalated = escalate_due(now)
+    for name, step in list(DUE_STEPS.items()):
+        try:
+            result.steps[name] = step(now)
+        except Exception:
+            # One app's failure must not stop the clock's own work in later passes.
+            logger.exception("sweep step %s failed", name)
+            result.steps[name] = 0
     return result
 
 

@@ -22,7 +22,7 @@ from django.conf import settings
 
 from leads.actions import criteria_for
 from leads.assignment import assign_automatically, assign_manually, roster
-from leads.choices import AssignmentKind, EntryChannel
+from leads.choices import AssignmentKind, EntryChannel, StageKind
 from leads.demo.company import (
     ABSENCE_DAYS,
     ABSENT_REP,
@@ -431,7 +431,10 @@ class Generator:
             again = created + timedelta(seconds=rng.randrange(3600, 864_000))
             if again < self.end and (lead.closed_at is None or again < lead.closed_at):
                 self.repeat(sub, again)
-        if lead.closed_at is not None and rng.random() < (0.7 if story.won else 0.03):
+        # A person in nurture writing again would bring that lead back (a repeat
+        # request): only people whose lead is won or lost come back as new leads.
+        comes_back = lead.closed_at is not None and rng.random() < (0.7 if story.won else 0.03)
+        if comes_back and lead.stage.kind != StageKind.NURTURE:
             person = {"phone": sub.phone, "email": sub.email, "name": sub.name, "company": sub.company}
             self.returning_pool.append((lead.closed_at, {**person, "contact_id": lead.contact_id}, segment))
         if len(self.rows.leads) >= BATCH:

@@ -34,6 +34,7 @@ from leads.actions import (
     level_of,
     plan_after_attempt,
     plan_after_move,
+    return_due_at,
     silence_reason,
     stage_note,
 )
@@ -61,7 +62,7 @@ from leads.demo.company import (
     NURTURE_REASONS,
     REJECTION_COMMENTS,
 )
-from leads.models import ContactAttempt, CriterionAnswer, Deal, Lead, LeadEvent, StageChange
+from leads.models import ContactAttempt, CriterionAnswer, Deal, Lead, LeadEvent, NurtureReturn, StageChange
 from revops import display
 from sla.business_time import add_working_time
 from sla.models import Breach, DelayOwner, FirstContactRule, SlaTimer, TimerState
@@ -102,7 +103,7 @@ class Rows:
         self.created.setdefault(type(row), []).append(row)
 
     def write(self) -> None:
-        for model in (StageChange, ContactAttempt, CriterionAnswer, LeadEvent, Deal, Breach):
+        for model in (StageChange, ContactAttempt, CriterionAnswer, LeadEvent, Deal, Breach, NurtureReturn):
             model.objects.bulk_create(self.created.get(model, []), batch_size=500)
         update(Lead, self.leads, LEAD_FIELDS)
         update(SlaTimer, self.timers, TIMER_FIELDS)
@@ -271,6 +272,10 @@ class Story:
         """leads.actions.send_to_nurture (and the attempts rule's nurture)."""
         self.lead.nurture_reason, self.lead.nurture_until = reason[:300], return_on
         self._enter(self.gen.stages[StageCode.NURTURE], at, reason[:500])
+        if return_on is not None:  # the way back the sweep takes on that date
+            self.rows.add(
+                NurtureReturn(lead=self.lead, due_at=return_due_at(self.lead, return_on), created_at=at)
+            )
 
     def checklist(self, level: str, at: datetime, failed: str | None = None) -> None:
         """Tick the checklist of `level`: every line «yes» when it passed; when it

@@ -16,6 +16,7 @@ from leads.models.lead import (
     LeadQuerySet,
     StageChange,
 )
+from leads.models.nurture import NurtureReturn
 from leads.models.reference import (
     Campaign,
     Product,
@@ -44,6 +45,7 @@ __all__ = [
     "InboundRequest",
     "StageChange",
     "LeadEvent",
+    "NurtureReturn",
     "CriterionAnswer",
     "ContactAttempt",
     "Deal",

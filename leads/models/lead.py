@@ -169,6 +169,9 @@ class Lead(models.Model):
     rejection_comment = models.TextField(_("rejection comment"), blank=True)
     nurture_reason = models.CharField(_("why in nurture"), max_length=300, blank=True)
     nurture_until = models.DateField(_("return from nurture on"), null=True, blank=True)
+    # The last return from nurture (leads.returns.return_from_nurture): the card
+    # marks an open lead "back from nurture".
+    returned_at = models.DateTimeField(_("back from nurture"), null=True, blank=True)
     is_returning = models.BooleanField(
         _("returning contact"), default=False, help_text=_("The contact had a closed lead before this one.")
     )
@@ -371,6 +374,7 @@ class LeadEvent(models.Model):
         FEEDBACK = "feedback", _("Feedback for marketing")
         MERGED = "merged", _("Merged")
         PLANNED = "planned", _("Next step planned")
+        RETURNED = "returned", _("Back from nurture")
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -5,7 +5,10 @@ from sla.sweep import sweep
 
 
 class Command(BaseCommand):
-    help = "Run one pass of the SLA sweep (breaches, reminders, escalations); prints what it did."
+    help = (
+        "Run one pass of every due-time sweep (SLA breaches, reminders, escalations, "
+        "nurture returns); prints what it did."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--deliver", action="store_true", help="also deliver due notifications")
