@@ -99,6 +99,7 @@ def take_lead(
     start_clock: bool = True,
     assign: bool = True,
     notify_owner: bool = True,
+    return_nurtured: bool = True,
     attempts: int = 3,
 ) -> Outcome:
     """Record `sub` as a new lead or as a repeat request on the contact's open
@@ -108,7 +109,9 @@ def take_lead(
 
     The importer's options: `start_clock=False` (history: no SLA timer),
     `assign=False` (no distribution now: the lead gets no team either),
-    `notify_owner=False` (nobody is told of an old repeat request).
+    `notify_owner=False` (nobody is told of an old repeat request). The demo's
+    history passes `return_nurtured=False`: a lead in nurture stays there and the
+    request opens a new lead.
 
     With an `idempotency_key`, the first answer is stored in the same
     transaction and replayed for retries; two racing retries collide on the
@@ -121,7 +124,13 @@ def take_lead(
                     stored = _stored_answer(sub, idempotency_key, request_hash)
                     if stored is not None:
                         return stored
-                outcome = _take(sub, start_clock=start_clock, assign=assign, notify_owner=notify_owner)
+                outcome = _take(
+                    sub,
+                    start_clock=start_clock,
+                    assign=assign,
+                    notify_owner=notify_owner,
+                    return_nurtured=return_nurtured,
+                )
                 if idempotency_key:
                     IdempotencyRecord.objects.create(
                         source=sub.source,
@@ -149,7 +158,9 @@ def _stored_answer(sub: Submission, key: str, request_hash: str) -> Outcome | No
     return Outcome(body["id"], body["request_id"], body["repeat"], replayed=True)
 
 
-def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: bool) -> Outcome:
+def _take(
+    sub: Submission, *, start_clock: bool, assign: bool, notify_owner: bool, return_nurtured: bool = True
+) -> Outcome:
     now = sub.received_at or timezone.now()
     contact = _find_contact(sub)
     known = contact is not None
@@ -178,7 +189,7 @@ def _take(sub: Submission, *, start_clock: bool, assign: bool, notify_owner: boo
             params={"lead": open_lead.pk, "source": sub.source.name},
         )
         return Outcome(open_lead.pk, request.pk, repeat=True)
-    nurtured = _nurtured_lead(contact) if known and start_clock and assign else None
+    nurtured = _nurtured_lead(contact) if known and start_clock and assign and return_nurtured else None
     if nurtured is not None:
         # A new request from someone in nurture brings that lead back to the queue
         # (DESIGN.md, intake: 200 repeat). A historical import (no clock) leaves

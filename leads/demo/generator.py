@@ -22,7 +22,7 @@ from django.conf import settings
 
 from leads.actions import criteria_for
 from leads.assignment import assign_automatically, assign_manually, roster
-from leads.choices import AssignmentKind, EntryChannel, StageKind
+from leads.choices import AssignmentKind, EntryChannel
 from leads.demo.company import (
     ABSENCE_DAYS,
     ABSENT_REP,
@@ -394,7 +394,9 @@ class Generator:
     def make_lead(self, created: datetime, team_code: str | None = None, worked: bool = True) -> None:
         rng = self.rng
         sub, profile, segment, is_client = self.submission(created, team_code)
-        outcome = take_lead(sub, notify_owner=False)
+        # The story is written as history: a person back after nurture opens a
+        # new lead, as before leads came back from nurture (the data stay as they were).
+        outcome = take_lead(sub, notify_owner=False, return_nurtured=False)
         assert not outcome.repeat, "demo people are unique, or come back after their lead closed"
         # Plain reads, their relations from what is at hand (a join costs more here).
         lead = Lead.objects.get(pk=outcome.lead_id)
@@ -431,10 +433,7 @@ class Generator:
             again = created + timedelta(seconds=rng.randrange(3600, 864_000))
             if again < self.end and (lead.closed_at is None or again < lead.closed_at):
                 self.repeat(sub, again)
-        # A person in nurture writing again would bring that lead back (a repeat
-        # request): only people whose lead is won or lost come back as new leads.
-        comes_back = lead.closed_at is not None and rng.random() < (0.7 if story.won else 0.03)
-        if comes_back and lead.stage.kind != StageKind.NURTURE:
+        if lead.closed_at is not None and rng.random() < (0.7 if story.won else 0.03):
             person = {"phone": sub.phone, "email": sub.email, "name": sub.name, "company": sub.company}
             self.returning_pool.append((lead.closed_at, {**person, "contact_id": lead.contact_id}, segment))
         if len(self.rows.leads) >= BATCH:
@@ -455,6 +454,7 @@ class Generator:
                 received_at=at,
             ),
             notify_owner=False,
+            return_nurtured=False,  # the lead was open then, whatever the batch wrote since
         )
 
     def write(self) -> None:
