@@ -141,7 +141,8 @@ def test_a_reached_lead_is_qualified_and_walked_to_a_deal(page, live_server, flo
 
     meeting = timezone.localtime() + dt.timedelta(days=3)
     move("Meeting / demo", **{"Meeting at": meeting.strftime("%Y-%m-%dT11:00")})
-    expect(page.locator("#timeline")).to_contain_text(f"meeting at {meeting:%Y-%m-%d} 11:00")
+    # In the dates every page uses (revops/display.py): "8 Dec 2026, 11:00".
+    expect(page.locator("#timeline")).to_contain_text(f"meeting at {meeting.day} {meeting:%b %Y}, 11:00")
     move("Proposal sent", Amount="480000")
     move("Deal", Amount="450000", Margin="135000")
 
@@ -149,7 +150,7 @@ def test_a_reached_lead_is_qualified_and_walked_to_a_deal(page, live_server, flo
     expect(page.locator(".tags .status")).to_have_class(re.compile(r"status-won"))
     contact = page.locator("section").filter(has=page.get_by_role("heading", name="Contact and context"))
     expect(contact.get_by_role("heading", name="Deals of this contact")).to_be_visible()
-    expect(contact.locator("ul").last).to_contain_text(re.compile(r"450,000 RUB · Won"))
+    expect(contact.locator("ul").last).to_contain_text(re.compile(r"450,000\s₽ · Won"))
     expect(page.locator("#attempt-form")).to_have_count(0)
     shot(page, "lead_card_won")
 
