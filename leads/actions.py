@@ -25,6 +25,7 @@ from leads.choices import (
     CriterionLevel,
     DealStatus,
     NextStep,
+    NurtureCode,
     Qualification,
     ReturnState,
     StageCode,
@@ -36,6 +37,7 @@ from leads.models import (
     Deal,
     Lead,
     LeadEvent,
+    NurtureReason,
     NurtureReturn,
     QualificationCriterion,
     RejectionReason,
@@ -234,26 +236,39 @@ def reject(lead: Lead, actor, reason_code: str, comment: str = "", *, at=None) -
 
 
 @transaction.atomic
-def send_to_nurture(lead: Lead, actor, reason: str, return_on: dt.date | None = None, *, at=None) -> Lead:
+def send_to_nurture(
+    lead: Lead, actor, reason: str, return_on: dt.date | None = None, *, cause: str = "", at=None
+) -> Lead:
+    """`cause` is the code of a listed NurtureReason (a track picks its leads by
+    it; none given: "other"); `reason` is the rep's own words."""
     at = at or timezone.now()
     lead = lock_lead(lead)
     reason = (reason or "").strip()
+    listed = NurtureReason.objects.filter(code=cause or NurtureCode.OTHER, is_active=True).first()
+    if cause and listed is None:
+        raise Invalid({"cause": [_("Choose a reason from the list.")]})
+    if not reason and listed is not None and cause:
+        reason = listed.name
     if not reason:
         raise Invalid({"reason": [_("Say why the lead goes to nurture.")]})
     if return_on is not None and return_on <= timezone.localdate(at):
         raise Invalid({"return_on": [_("The return date must be in the future.")]})
     _require_open(lead)
-    _to_nurture(lead, actor, reason, return_on, at)
+    _to_nurture(lead, actor, reason, return_on, at, cause=listed)
     return lead
 
 
-def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None):
-    lead.nurture_reason, lead.nurture_until = reason[:300], return_on
+def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None, cause=None):
+    lead.nurture_reason, lead.nurture_until, lead.nurture_cause = reason[:300], return_on, cause
     change = set_stage(lead, Stage.objects.get(code=StageCode.NURTURE), actor, at, note=reason[:500])
     if return_on is not None:
         # Swept like an SLA timer (leads.returns), never a long Celery ETA.
         NurtureReturn.objects.create(
-            lead=lead, nurture_change=change, due_at=return_due_at(lead, return_on), created_at=at
+            lead=lead,
+            nurture_change=change,
+            cause=cause,
+            due_at=return_due_at(lead, return_on),
+            created_at=at,
         )
     marketing = User.objects.filter(role__in=MARKETING_ROLES, is_active=True)
     notify(
@@ -322,7 +337,7 @@ def undo_close(lead: Lead, actor, change_id: int, *, at=None) -> Lead:
     if close.to_stage.kind == StageKind.LOST:
         lead.rejection_reason, lead.rejection_comment = None, ""
     else:
-        lead.nurture_reason, lead.nurture_until = "", None
+        lead.nurture_reason, lead.nurture_until, lead.nurture_cause = "", None, None
         # An undone nurture has no way back to take: it never happened.
         NurtureReturn.objects.filter(lead=lead, nurture_change=close, state=ReturnState.PENDING).update(
             state=ReturnState.CANCELLED
@@ -431,7 +446,8 @@ def log_attempt(
         info["failed_calls"] = failed
         if failed >= policy.failed_attempts_to_nurture:
             reason = silence_reason(failed)
-            _to_nurture(lead, actor, reason, None, at, attempts=failed)
+            silent = NurtureReason.objects.filter(code=NurtureCode.NO_ANSWER).first()
+            _to_nurture(lead, actor, reason, None, at, attempts=failed, cause=silent)
             info["nurtured"] = True
     return attempt, info
 

@@ -155,3 +155,25 @@ class ReturnTrigger(models.TextChoices):
     DATE = "date", _("Return date")
     REQUEST = "request", _("New request")
     HAND = "hand", _("By hand")
+
+
+class StepKind(models.TextChoices):
+    """What one step of a nurture track does (leads.models.tracks)."""
+
+    EMAIL = "email", _("Send an email")
+    WAIT = "wait", _("Wait")
+    TASK = "task", _("Task for a marketer")
+
+
+class EnrollmentState(models.TextChoices):
+    ACTIVE = "active", _("On the track")
+    FINISHED = "finished", _("Track finished")
+    STOPPED = "stopped", _("Stopped")
+
+
+class NurtureCode:
+    """Nurture reasons the code itself names (the attempts rule sends silent leads
+    to nurture with this one)."""
+
+    NO_ANSWER = "no_answer"
+    OTHER = "other"

@@ -101,9 +101,10 @@ def return_from_nurture(
             trigger=trigger,
             returned_at=at,
             returned_by=actor,
+            cause=lead.nurture_cause,
             created_at=at,
         )
-    lead.nurture_reason, lead.nurture_until = "", None
+    lead.nurture_reason, lead.nurture_until, lead.nurture_cause = "", None, None
     lead.returned_at = at
     set_stage(lead, back_to, actor, at)
     timer = start_first_contact_timer(lead, at)  # the fresh clock, from the moment it is back

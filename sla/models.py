@@ -320,6 +320,13 @@ class NotificationKind(models.TextChoices):
     SLA_ESCALATION = "sla_escalation", _("SLA escalation")
     NURTURED = "nurtured", _("Sent to nurture")
     RETURNED = "returned", _("Back from nurture")
+    # Issue #15: the loop between the departments.
+    FEEDBACK_REPLY = "feedback_reply", _("Marketing replied to feedback")
+    TRACK_TASK = "track_task", _("Nurture track task")
+    DISPUTE_OPENED = "dispute_opened", _("Rejection disputed")
+    DISPUTE_REMINDER = "dispute_reminder", _("Dispute decision due soon")
+    DISPUTE_ESCALATION = "dispute_escalation", _("Dispute decision overdue")
+    DISPUTE_DECIDED = "dispute_decided", _("Rejection dispute decided")
 
 
 class DeliveryState(models.TextChoices):

@@ -19,6 +19,7 @@ from leads.models.lead import (
 from leads.models.nurture import NurtureReturn
 from leads.models.reference import (
     Campaign,
+    NurtureReason,
     Product,
     QualificationCriterion,
     RejectionReason,
@@ -28,6 +29,7 @@ from leads.models.reference import (
     Stage,
     localized,
 )
+from leads.models.tracks import NurtureStep, NurtureTrack, TrackEnrollment
 
 __all__ = [
     "localized",
@@ -46,6 +48,10 @@ __all__ = [
     "StageChange",
     "LeadEvent",
     "NurtureReturn",
+    "NurtureReason",
+    "NurtureTrack",
+    "NurtureStep",
+    "TrackEnrollment",
     "CriterionAnswer",
     "ContactAttempt",
     "Deal",

@@ -168,6 +168,16 @@ class Lead(models.Model):
     )
     rejection_comment = models.TextField(_("rejection comment"), blank=True)
     nurture_reason = models.CharField(_("why in nurture"), max_length=300, blank=True)
+    # The listed reason (a track picks its leads by it); nurture_reason keeps the rep's words.
+    nurture_cause = models.ForeignKey(
+        "leads.NurtureReason",
+        verbose_name=_("nurture reason"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="leads",
+        db_index=False,
+    )
     nurture_until = models.DateField(_("return from nurture on"), null=True, blank=True)
     # The last return from nurture (leads.returns.return_from_nurture): the card
     # marks an open lead "back from nurture".
@@ -375,6 +385,15 @@ class LeadEvent(models.Model):
         MERGED = "merged", _("Merged")
         PLANNED = "planned", _("Next step planned")
         RETURNED = "returned", _("Back from nurture")
+        # Issue #15: nurture tracks, consent, feedback replies, disputes.
+        ENROLLED = "enrolled", _("Put on a nurture track")
+        TRACK_EMAIL = "track_email", _("Track email sent")
+        TRACK_TASK = "track_task", _("Track task for marketing")
+        TRACK_ENDED = "track_ended", _("Nurture track ended")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed from marketing email")
+        FEEDBACK_REPLY = "feedback_reply", _("Marketing replied to feedback")
+        DISPUTED = "disputed", _("Rejection disputed")
+        DISPUTE_DECIDED = "dispute_decided", _("Rejection dispute decided")
 
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -34,6 +34,17 @@ class NurtureReturn(models.Model):
         related_name="+",
         db_index=False,
     )
+    # The listed reason the lead was in nurture for (the /nurture/ page counts
+    # returns per reason); Lead.nurture_cause is cleared by the return.
+    cause = models.ForeignKey(
+        "leads.NurtureReason",
+        verbose_name=_("nurture reason"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     state = models.CharField(
         _("state"), max_length=10, choices=ReturnState.choices, default=ReturnState.PENDING

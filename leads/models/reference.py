@@ -305,6 +305,29 @@ class RejectionReason(models.Model):
         return localized(self, "name")
 
 
+class NurtureReason(models.Model):
+    """Why a lead went to nurture, from a list marketing keeps: a track picks its
+    leads by these (leads.models.tracks); the rep's words stay in Lead.nurture_reason."""
+
+    code = models.SlugField(_("code"), max_length=50, unique=True)
+    name_ru = models.CharField(_("name (Russian)"), max_length=200)
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("nurture reason")
+        verbose_name_plural = _("nurture reasons")
+        ordering = ["position", "code"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name")
+
+
 class QualificationCriterion(models.Model):
     """One line of the agreed MQL or SQL checklist; segment-specific or for all."""
 
