@@ -41,6 +41,7 @@ def _reassign_after_breach(sender, reassign, at, **kwargs):
 
 
 def _seed(sender, apps=None, **kwargs):
-    from leads.vocabulary import seed_vocabulary
+    from leads.vocabulary import seed_nurture_reasons, seed_vocabulary
 
-    seed_vocabulary(apps) if apps is not None else seed_vocabulary()
+    for seed in (seed_vocabulary, seed_nurture_reasons):
+        seed(apps) if apps is not None else seed()

@@ -1,5 +1,5 @@
 """The funnel's fixed vocabulary (DESIGN.md "Public contract"): stages,
-rejection reasons and the default MQL/SQL checklist.
+rejection reasons, the default MQL/SQL checklist and the nurture reasons.
 
 Seeded by a data migration and again after every `migrate`/`flush` (so a test
 database that was flushed gets them back). Only what is missing is created:
@@ -131,6 +131,25 @@ CRITERIA = [
         "The client confirmed the problem the product solves",
     ),
 ]
+
+NURTURE_REASONS = [
+    # code, position, name_ru, name_en; `no_answer` is the attempts rule's (NurtureCode).
+    ("no_answer", 1, "Не дозвонились", "Could not reach"),
+    ("not_now", 2, "Не сейчас — вернуться позже", "Not now, come back later"),
+    ("no_budget", 3, "Нет бюджета", "No budget yet"),
+    ("researching", 4, "Изучает рынок, рано говорить о покупке", "Still researching, too early to buy"),
+    ("other", 5, "Другое", "Other"),
+]
+
+
+def seed_nurture_reasons(apps=global_apps):
+    """Apart from seed_vocabulary: the table came later (migration 0010), and
+    0002 runs seed_vocabulary with the models as they were then."""
+    NurtureReason = apps.get_model("leads", "NurtureReason")
+    for code, position, name_ru, name_en in NURTURE_REASONS:
+        NurtureReason.objects.get_or_create(
+            code=code, defaults={"position": position, "name_ru": name_ru, "name_en": name_en}
+        )
 
 
 def seed_vocabulary(apps=global_apps):

@@ -1,23 +1,12 @@
-"""The nurture reasons a rep picks from (marketing edits them in the admin; a
-track picks its leads by them). `no_answer` is the one the attempts rule uses."""
+"""Seed the nurture reasons (see leads/vocabulary.py)."""
 
 from django.db import migrations
 
-REASONS = [
-    ("no_answer", "Не дозвонились", "Could not reach"),
-    ("not_now", "Не сейчас — вернуться позже", "Not now, come back later"),
-    ("no_budget", "Нет бюджета", "No budget yet"),
-    ("researching", "Изучает рынок, рано говорить о покупке", "Still researching, too early to buy"),
-    ("other", "Другое", "Other"),
-]
+from leads.vocabulary import seed_nurture_reasons
 
 
 def seed(apps, schema_editor):
-    NurtureReason = apps.get_model("leads", "NurtureReason")
-    for position, (code, name_ru, name_en) in enumerate(REASONS, start=1):
-        NurtureReason.objects.update_or_create(
-            code=code, defaults={"name_ru": name_ru, "name_en": name_en, "position": position}
-        )
+    seed_nurture_reasons(apps)
 
 
 class Migration(migrations.Migration):
