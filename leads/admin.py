@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leads import definitions
 from leads.actions import EDITABLE_LEAD_FIELDS, update_lead
 from leads.intake_keys import create_key
 from leads.models import (
@@ -12,6 +13,7 @@ from leads.models import (
     ContactAttempt,
     CriterionAnswer,
     Deal,
+    DefinitionVersion,
     ImportJob,
     InboundRequest,
     IntakeKey,
@@ -81,8 +83,44 @@ class CriterionInline(admin.TabularInline):
     fields = ["level", "code", "text_ru", "text_en", "position", "is_active"]
 
 
+class DefinitionAdminMixin:
+    """The checklist and the segments are agreed definitions: a change made
+    here is a new version in the name of who made it (leads.definitions)."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        with definitions.changed_by(request.user):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):  # bulk actions and list edits
+        with definitions.changed_by(request.user):
+            return super().changelist_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with definitions.changed_by(request.user):
+            return super().delete_view(request, *args, **kwargs)
+
+
+@admin.register(DefinitionVersion)
+class DefinitionVersionAdmin(admin.ModelAdmin):
+    """Read-only: versions are written by the changes themselves."""
+
+    list_display = ["kind", "number", "changed_at", "changed_by"]
+    list_filter = ["kind"]
+    list_select_related = ["changed_by"]
+    readonly_fields = ["kind", "number", "changed_at", "changed_by", "snapshot", "changes"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(DefinitionAdminMixin, admin.ModelAdmin):
     list_display = ["name_ru", "name_en", "code", "fit", "company_size", "deal_cycle_days", "is_active"]
     list_filter = ["fit", "is_active"]
     search_fields = ["name_ru", "name_en", "code", "industry"]
@@ -109,7 +147,7 @@ class RejectionReasonAdmin(admin.ModelAdmin):
 
 
 @admin.register(QualificationCriterion)
-class QualificationCriterionAdmin(admin.ModelAdmin):
+class QualificationCriterionAdmin(DefinitionAdminMixin, admin.ModelAdmin):
     list_display = ["text_ru", "level", "code", "segment", "position", "is_active"]
     list_filter = ["level", "segment", "is_active"]
     search_fields = ["text_ru", "text_en", "code"]

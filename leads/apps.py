@@ -21,6 +21,10 @@ class LeadsConfig(AppConfig):
         refcache.connect(Stage, Product, Campaign, RoutingRule, Source, Segment, IntakeKey)
         # The sweep (sla, below leads) breaches; what a breach does to the lead is here.
         breached.connect(_reassign_after_breach, dispatch_uid="leads-reassign-after-breach")
+        # Every change of the checklist or the segments is a version (leads.definitions).
+        from leads import definitions
+
+        definitions.connect()
         # The same pass returns the leads whose nurture return date has come.
         register_due_step("returned", _return_due)
 
@@ -45,3 +49,6 @@ def _seed(sender, apps=None, **kwargs):
 
     for seed in (seed_vocabulary, seed_nurture_reasons):
         seed(apps) if apps is not None else seed()
+    from leads.definitions import record_all
+
+    record_all()  # version 1 of each definition, or what changed outside the app

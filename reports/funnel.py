@@ -22,6 +22,7 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leads import definitions
 from leads.choices import DealStatus
 from leads.models import Deal, Spend
 from leads.steps import first_at, happened_condition, reached_condition
@@ -346,4 +347,7 @@ class FunnelReport(Report):
             # Money in the total is the sum of the rows as shown (each rounded once).
             total["spend"] = money(sum((Decimal(r["spend"]) for r in rows), Decimal(0)))
         total["links"] = {step: params.drilldown(step=step) for step in COUNTS}
-        return self.envelope(params, rows, total)
+        answer = self.envelope(params, rows, total)
+        # Which MQL/SQL checklist and ICP segments the period was measured with.
+        answer["definitions"] = definitions.measured_with(params.start, params.end)
+        return answer

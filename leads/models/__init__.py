@@ -2,6 +2,7 @@
 per part (reference data, leads and their history, intake, distribution, imports);
 everything is imported here, where Django and the rest of the code look for it."""
 
+from leads.models.definitions import DefinitionKind, DefinitionVersion
 from leads.models.distribution import Assignment, RoutingRule
 from leads.models.imports import ImportJob, ImportJobQuerySet, ImportKind, ImportState
 from leads.models.intake import Consent, IdempotencyRecord, IntakeKey, SiteForm
@@ -32,6 +33,8 @@ from leads.models.reference import (
 from leads.models.tracks import NurtureStep, NurtureTrack, TrackEnrollment
 
 __all__ = [
+    "DefinitionKind",
+    "DefinitionVersion",
     "localized",
     "Source",
     "Campaign",
