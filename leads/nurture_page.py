@@ -273,3 +273,43 @@ def summary(user, date_from: dt.date, date_to: dt.date) -> dict:
         ),
         "any": bool(total["returned"] or any(n for _l, n in triggers)),
     }
+
+
+# --- manual entry: the person typed in may be in nurture ---------------------------------------
+
+
+def nurtured_lead_of(phone: str, email: str) -> Lead | None:
+    """The latest lead in nurture of the contact with this phone or email (as
+    typed; unreadable input finds nothing), the one a new request from them
+    brings back (leads.intake). One query."""
+    from django.core.exceptions import ValidationError
+    from django.db.models import Q
+
+    from leads.contacts import normalize_email, normalize_phone
+
+    condition = Q()
+    for field, raw, normalize in (("phone", phone, normalize_phone), ("email", email, normalize_email)):
+        try:
+            value = normalize(raw or "")
+        except ValidationError:
+            continue
+        if value:
+            condition |= Q(**{f"contact__{field}": value})
+    if not condition:
+        return None
+    return (
+        Lead.objects.in_nurture()
+        .filter(condition)
+        .select_related("nurture_cause")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def brought_back(lead_id: int, request_id: int) -> bool:
+    """Whether the request `request_id` brought lead `lead_id` back from nurture."""
+    from leads.models import LeadEvent
+
+    return LeadEvent.objects.filter(
+        lead_id=lead_id, kind=LeadEvent.Kind.RETURNED, data__request=request_id
+    ).exists()

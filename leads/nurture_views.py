@@ -8,12 +8,14 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
+from leads.models import Lead
 from leads.nurture_page import (
     PAGE_SIZE,
     NurtureFilter,
     PeriodForm,
     can_read,
     default_period,
+    nurtured_lead_of,
     nurtured_leads,
     returns_in_words,
     summary,
@@ -64,3 +66,15 @@ def nurture_page(request):
         "may_return": can_return(user),
     }
     return render(request, "leads/nurture.html", context, status=200 if valid and not period.errors else 400)
+
+
+@login_required
+def lead_new_check(request):
+    """The manual-entry page asks, as the phone or email is typed (htmx), whether
+    that person has a lead in nurture: saving will bring it back. A lead the
+    user may not see is not named or linked."""
+    if not request.user.can_work_leads:
+        raise PermissionDenied
+    lead = nurtured_lead_of(request.GET.get("phone", "")[:40], request.GET.get("email", "")[:254])
+    visible = lead is not None and Lead.objects.visible_to(request.user).filter(pk=lead.pk).exists()
+    return render(request, "leads/_nurture_notice.html", {"nurtured": lead, "visible": visible})

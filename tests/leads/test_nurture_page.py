@@ -338,3 +338,64 @@ def test_constant_queries_whatever_the_rows(
         response = client.get(URL, {"track": track.pk})
     assert len(response.context["rows"]) == 13
     assert len(many.captured_queries) == len(one.captured_queries)
+
+
+# --- back from nurture elsewhere: the API, the rep's queue, manual entry ---------------------------
+
+
+def test_the_api_and_the_queue_mark_a_lead_back_from_nurture(client, api, world, marketer, rep):
+    ours = world["ours"]
+    api.force_authenticate(rep)
+    assert api.get(f"/api/v1/leads/{ours.pk}/").json()["returned_at"] is None
+    return_from_nurture(Lead.objects.get(pk=ours.pk), ReturnTrigger.HAND, marketer, at=NOW)
+    assert api.get(f"/api/v1/leads/{ours.pk}/").json()["returned_at"] == "2026-03-11T12:00:00+03:00"
+    listed_leads = api.get("/api/v1/leads/", {"status": "open"}).json()["results"]
+    assert {row["id"]: row["returned_at"] for row in listed_leads}[ours.pk] is not None
+    client.force_login(rep)
+    queue = client.get("/queue/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Back from nurture" in queue
+
+
+def test_manual_entry_says_the_person_is_in_nurture_and_saving_brings_them_back(
+    client, world, rep, other_rep
+):
+    ours = world["ours"]
+    Lead.objects.filter(pk=ours.pk).update(owner=rep)
+    phone = ours.contact.phone
+    client.force_login(rep)
+    form = client.get("/leads/new/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'hx-get="/leads/new/nurture-check/"' in form and 'id="nurture-notice"' in form
+
+    notice = client.get("/leads/new/nurture-check/", {"phone": phone}, HTTP_ACCEPT_LANGUAGE="en")
+    text = notice.content.decode()
+    assert notice.status_code == 200 and f"lead #{ours.pk}" in text and "Saving brings it back" in text
+    assert client.get("/leads/new/nurture-check/", {"phone": "+79990000000"}).content.strip() == b""
+    assert client.get("/leads/new/nurture-check/", {"phone": "not a phone", "email": "@"}).status_code == 200
+
+    # Someone else's nurtured person: told, not named or linked.
+    theirs = world["theirs"]
+    text = client.get(
+        "/leads/new/nurture-check/",
+        {"email": theirs.contact.email or "", "phone": theirs.contact.phone},
+        HTTP_ACCEPT_LANGUAGE="en",
+    ).content.decode()
+    assert "has a lead in nurture" in text and f"#{theirs.pk}" not in text
+
+    response = client.post(
+        "/leads/new/",
+        {"name": "Anna", "phone": phone, "source": world["ads"].pk, "consent": "on"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 302 and response.url == f"/leads/{ours.pk}/"
+    from django.contrib.messages import get_messages
+
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    assert said == [f"Lead #{ours.pk} was in nurture; this request brought it back to the sales queue."]
+    lead = Lead.objects.get(pk=ours.pk)
+    assert lead.stage.code != "nurture" and lead.nurture_returns.get(state="done").trigger == "request"
+
+
+@pytest.mark.parametrize("who", ["marketer", "ceo"])
+def test_the_check_is_for_people_who_enter_leads(client, people, who):
+    client.force_login(people[who])
+    assert client.get("/leads/new/nurture-check/", {"phone": "+79161234567"}).status_code == 403
