@@ -144,7 +144,7 @@ def test_returns_in_words():
 def test_the_page_reads_in_russian(client, world, marketer):
     client.force_login(marketer)
     text = client.get(URL, HTTP_ACCEPT_LANGUAGE="ru").content.decode()
-    assert "В догреве" in text and "Вернуть в продажи" in text and "через 2 дня" in text
+    assert "На догреве" in text and "Вернуть в продажи" in text and "через 2 дня" in text
 
 
 # --- filters ----------------------------------------------------------------------------------
