@@ -42,6 +42,15 @@ def navigation(request):
     items.append((_("Reports"), reverse("reports")))
     if user.role in (Role.MARKETER, Role.MARKETING_HEAD, Role.EXECUTIVE, Role.ADMIN) or user.is_superuser:
         items.append((_("Spend"), reverse("spend:list")))
+    if user.is_superuser or user.role in (
+        Role.SALES_HEAD,
+        Role.MARKETER,
+        Role.MARKETING_HEAD,
+        Role.EXECUTIVE,
+        Role.ADMIN,
+    ):
+        # Who is in nurture and what their returns became (leads/nurture_page.py).
+        items.append((_("Nurture"), reverse("nurture")))
     if user.role in (Role.SALES_HEAD, Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
         items.append((_("Import"), reverse("leads:import")))
     if user.is_staff:

@@ -76,6 +76,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "rejection_comment",
             "nurture_reason",
             "nurture_until",
+            "returned_at",
             "channel",
             "comment",
             "utm_source",

@@ -1,5 +1,5 @@
 """Funnel and money (DESIGN.md, "Reports" → "Funnel"): leads → MQL → SQL →
-meeting → proposal → won, rejected and nurture, revenue and margin, spend and
+meeting → proposal → won, rejected and nurture, returns from nurture, revenue and margin, spend and
 its ratios, grouped by source, campaign, segment, product, team, owner, month
 or week, in cohort or events mode.
 
@@ -31,7 +31,13 @@ from reports.params import company_zone
 from revops import display
 
 STEPS = ("leads", "mql", "sql", "meeting", "proposal", "won")
-COUNTS = (*STEPS, "rejected", "nurture")
+# `nurture`: in nurture now (cohort) / first sent to nurture in the period
+# (events). `returned`, `returned_sql`, `returned_won`: the leads that came back
+# from nurture, of those the ones that then became SQL, and the ones then won —
+# defined once in leads/steps.py (its docstring says exactly how, per mode), so
+# each count's drill-down (/leads/?step=returned…) lists the same leads.
+RETURNS = ("returned", "returned_sql", "returned_won")
+COUNTS = (*STEPS, "rejected", "nurture", *RETURNS)
 MONEY = ("revenue", "margin", "repeat_revenue", "repeat_margin")
 SPEND_FIELDS = ("spend", "cpl", "cost_per_sql", "cpa", "romi")
 LEAD_KEYS = {
@@ -110,6 +116,9 @@ class FunnelReport(Report):
         ("won", _("Won")),
         ("rejected", _("Rejected")),
         ("nurture", _("Nurture")),
+        ("returned", _("Back from nurture")),
+        ("returned_sql", _("Back, then SQL")),
+        ("returned_won", _("Back, then won")),
         ("revenue", _("Revenue")),
         ("margin", _("Margin")),
         ("repeat_revenue", _("Repeat revenue")),
