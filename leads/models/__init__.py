@@ -3,6 +3,7 @@ per part (reference data, leads and their history, intake, distribution, imports
 everything is imported here, where Django and the rest of the code look for it."""
 
 from leads.models.distribution import Assignment, RoutingRule
+from leads.models.feedback import Feedback, FeedbackState, FeedbackTopic
 from leads.models.imports import ImportJob, ImportJobQuerySet, ImportKind, ImportState
 from leads.models.intake import Consent, IdempotencyRecord, IntakeKey, SiteForm
 from leads.models.lead import (
@@ -65,4 +66,7 @@ __all__ = [
     "ImportState",
     "ImportJobQuerySet",
     "ImportJob",
+    "Feedback",
+    "FeedbackTopic",
+    "FeedbackState",
 ]
