@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from leads.models.lead import Lead
 from leads.models.reference import _values
@@ -30,8 +31,8 @@ class FeedbackTopic(models.TextChoices):
 class FeedbackState(models.TextChoices):
     # Taking an item into work needs a reply, so the rep always learns what
     # marketing does with it (a silent "seen" teaches reps to stop writing).
-    NEW = "new", _("New")
-    TAKEN = "taken", _("Taken into work")
+    NEW = "new", pgettext_lazy("feedback", "New")
+    TAKEN = "taken", pgettext_lazy("feedback", "Taken into work")
 
 
 class FeedbackQuerySet(RowVisibilityQuerySet):
