@@ -3,6 +3,7 @@ who opens it, filters and counts, taking an item into work with a reply, the
 query count, the card's feedback form and the reply on the card (issue #15)."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -364,3 +365,65 @@ class TestTheCard:
             item = leave_feedback(rep_lead, rep, "objection", f"b{n}")
             take_into_work(item, marketer, "ок")
         assert count_queries(client, f"/leads/{rep_lead.pk}/") == before
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_the_pages_read_as_written_by_a_person(client, people, lang):
+    """The checks of tests/revops/test_russian_pages.py over /feedback/ and the card
+    with feedback: no ISO dates, codes, field names or logins, in both languages."""
+    from tests.revops.test_russian_pages import Check, codes, field_names
+
+    for user, (first, last) in zip(
+        people.values(),
+        [
+            ("Олег", "Смирнов"),
+            ("Пётр", "Ильин"),
+            ("Ольга", "Носова"),
+            ("Ирина", "Волкова"),
+            ("Глеб", "Орлов"),
+            ("Мария", "Лебедева"),
+            ("Анна", "Котова"),
+            ("Сергей", "Белов"),
+            ("Вера", "Админова"),
+        ],
+        strict=True,
+    ):
+        user.first_name, user.last_name = first, last
+        user.save()
+    rep, marketer = people["rep"], people["marketer"]
+    segment = SegmentFactory()
+    source = SourceFactory(name="Яндекс Директ")
+    lead = LeadFactory(
+        owner=rep, source=source, campaign=CampaignFactory(source=source, name="Весна"), segment=segment
+    )
+    for topic in ("objection", "not_understood", "trust", "wrong_segment", "lead_quality", "content_request"):
+        item = leave_feedback(lead, rep, topic, "Клиент сказал, что дорого")
+        if topic in ("trust", "content_request"):
+            take_into_work(item, marketer, "Сделаем")
+    check = Check(
+        lang=lang,
+        fields=field_names(),
+        codes=codes(lang),
+        logins={  # in English the plain-word logins (rep, ceo…) are words too
+            u.username for u in people.values() if lang == "ru" or re.search(r"[\d_]", u.username)
+        },
+    )
+    client.cookies["django_language"] = lang
+    visits = [
+        (marketer, URL),
+        (marketer, f"{URL}?topic=objection&state=new&date_from=2026-11-01"),
+        (people["head"], URL),
+        (people["ceo"], URL),
+        (rep, f"/leads/{lead.pk}/"),
+    ]
+    for user, url in visits:
+        client.force_login(user)
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE=lang)
+        assert response.status_code == 200
+        check.page(f"{lang} {user.username} {url}", response.content.decode())
+    client.force_login(marketer)
+    response = client.post(
+        f"/feedback/{Feedback.objects.filter(state='new').first().pk}/take/", {"reply": ""}
+    )
+    check.page(f"{lang} POST take", response.content.decode())
+    assert not check.found, "\n".join(check.found)
