@@ -308,6 +308,7 @@ def pages(company) -> dict[str, list[str]]:
             f"/reports/spend/{spend.pk}/",
             f"/reports/spend/{spend.pk}/delete/",
             "/leads/import/",
+            "/feedback/",  # issue #15: sales' feedback for marketing
             *report_pages(full=True),
             *common,
         ],
@@ -317,6 +318,7 @@ def pages(company) -> dict[str, list[str]]:
             "/dashboard/",
             "/dashboard/trend/",
             "/dashboard/targets/",
+            "/feedback/",
             "/leads/",
             "/sla/breaches/",
             *lead_cards(people["ceo"]),
