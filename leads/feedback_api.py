@@ -2,6 +2,7 @@
 parse, call one function of leads/feedback.py.
 
 GET  /api/v1/feedback/                 what the caller may see, filtered as /feedback/
+GET  /api/v1/feedback/counts/          per topic and per source, the same filters
 POST /api/v1/feedback/{id}/reply/      marketing takes an item into work with a reply
 POST /api/v1/leads/{id}/feedback/      feedback on a lead (LeadViewSet.feedback in leads/api.py)
 """
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 
 from leads import actions
 from leads.feedback import can_reply, leave_feedback, take_into_work
+from leads.feedback import counts as feedback_counts
 from leads.feedback_filters import FeedbackFilter
 from leads.models import Feedback, FeedbackState, FeedbackTopic
 from leads.models.feedback import MAX_FEEDBACK_LENGTH
@@ -71,6 +73,24 @@ class FeedbackReplySerializer(StrictSerializer):
     reply = serializers.CharField(max_length=MAX_FEEDBACK_LENGTH)
 
 
+class TopicCountSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text=_("The topic's code (as `topic` in the list)."))
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class SourceCountSerializer(serializers.Serializer):
+    key = serializers.IntegerField(help_text=_("The source's id."))
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class FeedbackCountsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    topics = TopicCountSerializer(many=True)
+    sources = SourceCountSerializer(many=True)
+
+
 FEEDBACK_ERRORS = {
     400: OpenApiResponse(description="{field: [messages]}"),
     403: OpenApiResponse(description="The caller may see the item but not do this."),
@@ -93,6 +113,15 @@ class FeedbackViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self):
         return feedback_queryset(self.request.user)
+
+    @extend_schema(
+        responses={200: FeedbackCountsSerializer, 400: OpenApiResponse(description="{filter: [messages]}")}
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def counts(self, request):
+        """Counts per topic and per source of the feedback the filters select (as on /feedback/)."""
+        rows = self.filter_queryset(self.get_queryset())
+        return Response(FeedbackCountsSerializer(feedback_counts(rows)).data)
 
     @extend_schema(
         request=FeedbackReplySerializer,

@@ -68,7 +68,9 @@ class TestList:
         campaign = CampaignFactory(source=source)
         segment = SegmentFactory()
         lead = LeadFactory(owner=rep, source=source, campaign=campaign, segment=segment)
-        item = take_into_work(leave_feedback(lead, rep, "content_request", "Нужен кейс"), marketer, "Будет в марте")
+        item = take_into_work(
+            leave_feedback(lead, rep, "content_request", "Нужен кейс"), marketer, "Будет в марте"
+        )
         row = as_(marketer).get(LIST).json()["results"][0]
         assert row == {
             "id": item.pk,
@@ -220,7 +222,10 @@ class TestLeaveOnALead:
         assert not Feedback.objects.exists()
 
     def test_unknown_lead_is_404(self, rep):
-        assert as_(rep).post("/api/v1/leads/999999/feedback/", {"topic": "trust", "text": "x"}).status_code == 404
+        assert (
+            as_(rep).post("/api/v1/leads/999999/feedback/", {"topic": "trust", "text": "x"}).status_code
+            == 404
+        )
 
 
 class TestReply:
@@ -229,11 +234,19 @@ class TestReply:
 
     @pytest.mark.parametrize("who", ["marketer", "marketing_head", "admin"])
     def test_marketing_replies_and_the_author_hears_once(self, people, items, who):
-        response = as_(people[who]).post(self.url(items["mine"]), {"reply": "Добавим FAQ о цене"}, format="json")
+        response = as_(people[who]).post(
+            self.url(items["mine"]), {"reply": "Добавим FAQ о цене"}, format="json"
+        )
         assert response.status_code == 200
         data = response.json()
-        assert (data["state"], data["reply"], data["taken_by"]) == ("taken", "Добавим FAQ о цене", people[who].pk)
-        notes = Notification.objects.filter(kind=NotificationKind.FEEDBACK_REPLY, channel=NotificationChannel.IN_APP)
+        assert (data["state"], data["reply"], data["taken_by"]) == (
+            "taken",
+            "Добавим FAQ о цене",
+            people[who].pk,
+        )
+        notes = Notification.objects.filter(
+            kind=NotificationKind.FEEDBACK_REPLY, channel=NotificationChannel.IN_APP
+        )
         assert [(n.recipient, n.lead_id) for n in notes] == [(people["rep"], items["mine"].lead_id)]
         assert LeadEvent.objects.filter(kind=LeadEvent.Kind.FEEDBACK_REPLY).count() == 1
 
@@ -256,7 +269,14 @@ class TestReply:
 
     @pytest.mark.parametrize(
         "body",
-        [{}, {"reply": ""}, {"reply": "  "}, {"reply": None}, {"reply": "x" * 5001}, {"reply": "ok", "state": "new"}],
+        [
+            {},
+            {"reply": ""},
+            {"reply": "  "},
+            {"reply": None},
+            {"reply": "x" * 5001},
+            {"reply": "ok", "state": "new"},
+        ],
     )
     def test_bad_input_is_400_and_changes_nothing(self, marketer, items, body):
         response = as_(marketer).post(self.url(items["mine"]), body, format="json")
@@ -288,3 +308,57 @@ def test_the_schema_lists_the_feedback_endpoints(client):
     assert "post" in paths["/api/v1/leads/{id}/feedback/"]
     params = {p["name"] for p in paths["/api/v1/feedback/"]["get"]["parameters"]}
     assert {"date_from", "date_to", "source", "campaign", "segment", "topic", "state"} <= params
+
+
+class TestCounts:
+    URL = "/api/v1/feedback/counts/"
+
+    @pytest.fixture
+    def spread(self, people, marketer):
+        yandex, seo = SourceFactory(name="Яндекс Директ"), SourceFactory(name="SEO")
+        rep, other = people["rep"], people["other_rep"]
+        for owner, source, topic in [
+            (rep, yandex, "objection"),
+            (rep, yandex, "objection"),
+            (rep, seo, "trust"),
+            (other, seo, "objection"),
+        ]:
+            leave_feedback(LeadFactory(owner=owner, source=source), owner, topic, "x")
+        return {"yandex": yandex, "seo": seo}
+
+    def test_marketing_counts_everything(self, marketer, spread):
+        data = as_(marketer).get(self.URL).json()
+        assert data["total"] == 4
+        assert [(row["key"], row["count"]) for row in data["topics"]] == [("objection", 3), ("trust", 1)]
+        assert [(row["key"], row["count"]) for row in data["sources"]] == [
+            (spread["seo"].pk, 2),
+            (spread["yandex"].pk, 2),
+        ]
+
+    @pytest.mark.parametrize(("who", "total"), [("rep", 3), ("teammate", 0), ("head", 3), ("other_head", 1)])
+    def test_each_role_counts_what_it_sees(self, people, spread, who, total):
+        assert as_(people[who]).get(self.URL).json()["total"] == total
+
+    def test_the_filters_apply(self, marketer, spread):
+        data = as_(marketer).get(f"{self.URL}?source={spread['yandex'].pk}&topic=objection").json()
+        assert data["total"] == 2
+        assert [row["label"] for row in data["sources"]] == ["Яндекс Директ"]
+
+    @pytest.mark.parametrize("query", ["topic=spam", "source=x", "date_from=2026-02-30"])
+    def test_bad_filters_are_400(self, marketer, spread, query):
+        assert as_(marketer).get(f"{self.URL}?{query}").status_code == 400
+
+    def test_constant_queries(self, marketer, spread, people):
+        client = as_(marketer)
+
+        def cost():
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(self.URL).status_code == 200
+            return len(ctx.captured_queries)
+
+        few = cost()
+        for _ in range(10):
+            leave_feedback(
+                LeadFactory(owner=people["rep"], source=SourceFactory()), people["rep"], "trust", "x"
+            )
+        assert cost() == few
