@@ -4,16 +4,20 @@ who may, what bad input gets (400 per field, nothing changes), constant queries,
 and the schema."""
 
 import datetime as dt
+import threading
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from leads.feedback import leave_feedback, take_into_work
 from leads.models import Feedback, FeedbackState, LeadEvent
+from revops.models import User
 from sla.models import Notification, NotificationChannel, NotificationKind
+from tests.conftest import skip_or_fail
 from tests.factories import CampaignFactory, LeadFactory, SegmentFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -362,3 +366,41 @@ class TestCounts:
                 LeadFactory(owner=people["rep"], source=SourceFactory()), people["rep"], "trust", "x"
             )
         assert cost() == few
+
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+concurrent_db = pytest.mark.django_db(transaction=True) if ON_POSTGRES else pytest.mark.django_db
+
+
+@pytest.mark.postgres
+@concurrent_db
+def test_concurrent_replies_take_the_item_once(rep, marketer, marketing_head, admin_user, rep_lead):
+    if connection.vendor != "postgresql":
+        skip_or_fail("needs PostgreSQL (concurrent requests on their own connections)")
+    item = leave_feedback(rep_lead, rep, "objection", "Дорого")
+    repliers = [marketer, marketing_head, admin_user]
+    barrier = threading.Barrier(len(repliers))
+    codes, errors = [], []
+
+    def reply(user_pk, text):
+        try:
+            api = APIClient(raise_request_exception=False)
+            api.force_authenticate(User.objects.get(pk=user_pk))
+            barrier.wait(timeout=10)
+            codes.append(
+                api.post(f"/api/v1/feedback/{item.pk}/reply/", {"reply": text}, format="json").status_code
+            )
+        except Exception as exc:  # a failure of the harness itself
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reply, args=(u.pk, f"ответ {u.username}")) for u in repliers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert sorted(codes) == [200, 409, 409]
+    assert LeadEvent.objects.filter(kind=LeadEvent.Kind.FEEDBACK_REPLY).count() == 1
+    assert Notification.objects.filter(recipient=rep, channel=NotificationChannel.IN_APP).count() == 1
