@@ -2,6 +2,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from leads.feedback import can_read_list
 from revops.roles import Role
 
 
@@ -53,6 +54,8 @@ def navigation(request):
         items.append((_("Nurture"), reverse("nurture")))
     if user.role in (Role.SALES_HEAD, Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
         items.append((_("Import"), reverse("leads:import")))
+    if can_read_list(user):  # sales' feedback for marketing (issue #15)
+        items.append((_("Feedback"), reverse("feedback:list")))
     if user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))
     if uses_api(user):

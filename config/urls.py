@@ -11,6 +11,7 @@ from config import views
 from leads import board_views, nurture_views, site_forms
 from leads import views as leads_views
 from leads.api import LeadViewSet
+from leads.feedback_api import FeedbackViewSet
 from leads.intake_api import IntakeView
 from reports import board_export
 from reports.api import ReportView
@@ -22,6 +23,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("leads", LeadViewSet, basename="lead")
 router.register("sla/breaches", BreachViewSet, basename="breach")
+router.register("feedback", FeedbackViewSet, basename="feedback")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -38,6 +40,7 @@ urlpatterns = [
     path("team/breaches.csv", board_export.breaches_csv, name="team-breaches-csv"),
     path("leads/", include("leads.urls")),
     path("nurture/", nurture_views.nurture_page, name="nurture"),
+    path("feedback/", include("leads.feedback_views")),
     path("reports/", include("reports.urls")),
     path("dashboard/", include("reports.dashboard_urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),

@@ -14,6 +14,7 @@ from leads.models import (
     CriterionAnswer,
     Deal,
     DefinitionVersion,
+    Feedback,
     ImportJob,
     InboundRequest,
     IntakeKey,
@@ -400,3 +401,12 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+# Issue #15: sales' feedback for marketing. Written and answered by leads/feedback.py.
+@admin.register(Feedback)
+class FeedbackAdmin(ScopedDataAdmin):
+    list_display = ["lead", "topic", "author", "created_at", "state", "taken_by", "replied_at"]
+    list_filter = ["topic", "state"]
+    list_select_related = ["lead__contact", "author", "taken_by"]
+    raw_id_fields = ["lead"]

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from leads import actions
 from leads.assignment import assign_manually
 from leads.choices import ReturnTrigger
+from leads.feedback_api import FeedbackCreateSerializer, FeedbackSerializer, create_for_lead
 from leads.filters import LeadFilter
 from leads.models import Lead
 from leads.returns import can_return, return_from_nurture
@@ -172,3 +173,14 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data = self.parsed(ReturnSerializer)
         self.run(return_from_nurture, lead, ReturnTrigger.HAND, request.user, note=data["note"].strip())
         return self.lead_response(lead)
+
+    # Issue #15: sales' feedback for marketing (leads/feedback_api.py).
+    @extend_schema(
+        request=FeedbackCreateSerializer,
+        responses={201: FeedbackSerializer, **{code: r for code, r in ACTION_ERRORS.items() if code != 409}},
+    )
+    @action(detail=True, methods=["post"])
+    def feedback(self, request, pk=None):
+        """Feedback for marketing on the lead: a topic from the list and free text."""
+        lead = self.changeable_lead()
+        return create_for_lead(lead, request.user, request.data)

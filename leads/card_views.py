@@ -27,6 +27,7 @@ from leads.choices import (
     ReturnTrigger,
     StageKind,
 )
+from leads.feedback import leave_feedback
 from leads.models import Lead, LeadEvent
 from leads.returns import can_return, return_from_nurture
 from leads.serializers import (
@@ -37,7 +38,6 @@ from leads.serializers import (
     ReturnSerializer,
     StageSerializer,
 )
-from leads.timeline import FEEDBACK_TOPICS
 from revops.inputs import parse_id
 from revops.redirects import safe_next
 from revops.roles import Role
@@ -251,10 +251,10 @@ def _note(request, lead):
         raise actions.Invalid({"text": [_("Write the note first.")]})
     if len(text) > 5000:
         raise actions.Invalid({"text": [_("At most 5000 characters.")]})
-    if topic and topic not in dict(FEEDBACK_TOPICS):
-        raise actions.Invalid({"topic": [_("Unknown topic.")]})
-    kind = LeadEvent.Kind.FEEDBACK if topic else LeadEvent.Kind.NOTE
-    LeadEvent.objects.create(lead=lead, kind=kind, actor=request.user, data={"text": text, "topic": topic})
+    if topic:  # feedback for marketing: its own row, read at /feedback/ (leads/feedback.py)
+        leave_feedback(lead, request.user, topic, text)
+        return _named(lead, _("feedback sent to marketing."))
+    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.NOTE, actor=request.user, data={"text": text})
     return _named(lead, _("note saved."))
 
 

@@ -6,7 +6,6 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from leads.actions import (
     criteria_for,
@@ -17,7 +16,7 @@ from leads.actions import (
 )
 from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
-from leads.models import Lead, LeadEvent, RejectionReason, Stage
+from leads.models import Feedback, FeedbackTopic, Lead, LeadEvent, RejectionReason, Stage
 from leads.returns import can_return, describe_return
 from revops.models import User
 from revops.roles import Role
@@ -27,11 +26,8 @@ from sla.models import Breach, SlaTimer
 # (code, label) of the timeline's filter; labels are translated in the template.
 TIMELINE_TYPES = ["request", "assignment", "attempt", "stage", "note", "sla"]
 
-FEEDBACK_TOPICS = [
-    ("objection", gettext_lazy("Objection heard")),
-    ("not_understood", gettext_lazy("Not understood in the offer")),
-    ("trust", gettext_lazy("What built trust")),
-]
+# The card's feedback topics (issue #15: six, stored in leads.models.Feedback).
+FEEDBACK_TOPICS = FeedbackTopic.choices
 
 
 def lead_context(lead: Lead, user, posted=None) -> dict:
@@ -50,6 +46,8 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         lead.assignments.select_related("to_owner", "from_owner", "assigned_by").order_by("-created_at")[:100]
     )
     events = list(lead.events.select_related("actor").order_by("-created_at")[:200])
+    # Feedback rows with marketing's reply, shown under their FEEDBACK event (one query).
+    feedback = {f.pk: f for f in Feedback.objects.filter(lead=lead).select_related("taken_by")}
     timers = list(
         SlaTimer.objects.filter(lead=lead).select_related("calendar", "policy").order_by("-started_at")[:50]
     )
@@ -95,6 +93,9 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
             item.inherited = human_duration_or_none(item.sla_left_seconds)
         elif kind == "note" and item.kind == LeadEvent.Kind.RETURNED:
             item.data = {"text": describe_return(item.data)}
+        elif kind == "note" and item.kind in (LeadEvent.Kind.FEEDBACK, LeadEvent.Kind.FEEDBACK_REPLY):
+            item.feedback = feedback.get(item.data.get("feedback"))
+            item.topic_label = dict(FEEDBACK_TOPICS).get(item.data.get("topic"), "")
         elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
             labels = dict(Qualification.choices)
             item.qualification_from = labels.get(item.data.get("from"), "")
@@ -131,6 +132,9 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "next_step": lead.next_step_label(),
         "next_step_overdue": bool(lead.next_step_at and lead.next_step_at < now),
         "feedback_topics": FEEDBACK_TOPICS,
+        # Notes and feedback are welcome on a closed lead too ("wrong segment" is
+        # often learnt by rejecting it): whoever may work the lead writes them.
+        "can_write_note": can_change,
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
     }

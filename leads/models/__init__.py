@@ -4,6 +4,7 @@ everything is imported here, where Django and the rest of the code look for it."
 
 from leads.models.definitions import DefinitionKind, DefinitionVersion
 from leads.models.distribution import Assignment, RoutingRule
+from leads.models.feedback import Feedback, FeedbackState, FeedbackTopic
 from leads.models.imports import ImportJob, ImportJobQuerySet, ImportKind, ImportState
 from leads.models.intake import Consent, IdempotencyRecord, IntakeKey, SiteForm
 from leads.models.lead import (
@@ -68,4 +69,7 @@ __all__ = [
     "ImportState",
     "ImportJobQuerySet",
     "ImportJob",
+    "Feedback",
+    "FeedbackTopic",
+    "FeedbackState",
 ]

@@ -311,6 +311,7 @@ def pages(company) -> dict[str, list[str]]:
             "/leads/import/",
             "/nurture/",
             f"/nurture/{YEAR}",
+            "/feedback/",  # issue #15: sales' feedback for marketing
             *report_pages(full=True),
             *common,
         ],
@@ -320,6 +321,7 @@ def pages(company) -> dict[str, list[str]]:
             "/dashboard/",
             "/dashboard/trend/",
             "/dashboard/targets/",
+            "/feedback/",
             "/leads/",
             "/sla/breaches/",
             *lead_cards(people["ceo"]),
