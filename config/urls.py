@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from config import views
-from leads import board_views, site_forms
+from leads import board_views, site_forms, track_views
 from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.intake_api import IntakeView
@@ -37,6 +37,9 @@ urlpatterns = [
     path("team/breaches/acknowledge/", board_views.acknowledge_breaches, name="team-acknowledge"),
     path("team/breaches.csv", board_export.breaches_csv, name="team-breaches-csv"),
     path("leads/", include("leads.urls")),
+    # Nurture tracks and their tasks (/nurture/tracks/, /nurture/tasks/) and the public
+    # unsubscribe link of track emails (/unsubscribe/<token>/); namespace "tracks".
+    path("", include((track_views.urlpatterns, "tracks"))),
     path("reports/", include("reports.urls")),
     path("dashboard/", include("reports.dashboard_urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),

@@ -61,6 +61,7 @@ FIELD_LABELS = {
     "reason": gettext_lazy("Reason"),
     "comment": gettext_lazy("Comment"),
     "return_on": gettext_lazy("Return on"),
+    "cause": gettext_lazy("Listed reason"),
     "owner": gettext_lazy("Owner"),
     "text": gettext_lazy("Text"),
     "topic": gettext_lazy("Kind"),
@@ -167,7 +168,9 @@ def _reject(request, lead):
 
 def _nurture(request, lead):
     data = _parse(request, NurtureSerializer)
-    lead = actions.send_to_nurture(lead, request.user, data["reason"], data.get("return_on"))
+    lead = actions.send_to_nurture(
+        lead, request.user, data.get("reason", ""), data.get("return_on"), cause=data.get("cause", "")
+    )
     _offer_undo(request, lead, _("Lead #%(id)s went to nurture.") % {"id": lead.pk})
     return ""
 
