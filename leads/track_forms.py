@@ -92,8 +92,8 @@ class StepForm(forms.ModelForm):
 class BaseStepFormSet(forms.BaseInlineFormSet):
     def clean(self):
         super().clean()
-        if any(self.errors):
-            return
+        if any(self.errors) or not self.management_form.is_valid():
+            return  # the rows' own errors (or a tampered form's) say enough
         if not self.ordered():
             raise forms.ValidationError(_("Add at least one step."))
 
