@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from leads import tracks
 from leads.choices import (
     FAILED_CALL_OUTCOMES,
     Answer,
@@ -44,7 +45,6 @@ from leads.models import (
     Stage,
     StageChange,
 )
-from leads import tracks
 from revops import display
 from revops.errors import Conflict
 from revops.models import User

@@ -105,7 +105,11 @@ FIELD_ALIASES = {
         "согласие на рекламу",
         "согласие на рассылку",
     ),
-    "marketing_consent_text": ("marketing_consent_text", "версия согласия на рекламу", "версия согласия на рассылку"),
+    "marketing_consent_text": (
+        "marketing_consent_text",
+        "версия согласия на рекламу",
+        "версия согласия на рассылку",
+    ),
     "source": ("source", "источник"),
     # Who gets the lead: a sales rep within the importer's scope (see Scope).
     "owner": ("owner", "ответственный", "менеджер"),
@@ -687,7 +691,11 @@ def _marketing_consent(data: dict, consent_text: str) -> None:
         data["marketing_consent"] = True
     elif value in _NO:
         data["marketing_consent"] = False
-    if data.get("marketing_consent") is True or str(data.get("marketing_consent", "")).lower() in ("true", "1", "yes"):
+    if data.get("marketing_consent") is True or str(data.get("marketing_consent", "")).lower() in (
+        "true",
+        "1",
+        "yes",
+    ):
         data["marketing_consent_text"] = data.get("marketing_consent_text") or consent_text
     else:
         data["marketing_consent_text"] = data.get("marketing_consent_text", "")

@@ -352,7 +352,9 @@ class NurtureSerializer(StrictSerializer):
         required=False,
         allow_blank=True,
         default="",
-        help_text=_("Code of a listed nurture reason (no_answer, not_now, no_budget, researching, other…); default other."),
+        help_text=_(
+            "Code of a listed nurture reason (no_answer, not_now, no_budget, researching, other…); default other."
+        ),
     )
 
 

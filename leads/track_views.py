@@ -90,7 +90,11 @@ def track_edit(request, pk: int):
 
 def _edit(request, track: NurtureTrack, extra: int):
     Steps = step_formset(extra)
-    steps = NurtureStep.objects.filter(track=track).order_by("position") if track.pk else NurtureStep.objects.none()
+    steps = (
+        NurtureStep.objects.filter(track=track).order_by("position")
+        if track.pk
+        else NurtureStep.objects.none()
+    )
     if request.method == "POST":
         form = TrackForm(request.POST, instance=track)
         formset = Steps(request.POST, instance=track, queryset=steps, prefix="steps")
@@ -104,9 +108,7 @@ def _edit(request, track: NurtureTrack, extra: int):
         form = TrackForm(instance=track)
         formset = Steps(instance=track, queryset=steps, prefix="steps")
         status = 200
-    on_track = (
-        track.enrollments.filter(state=EnrollmentState.ACTIVE).count() if track.pk else 0
-    )
+    on_track = track.enrollments.filter(state=EnrollmentState.ACTIVE).count() if track.pk else 0
     return render(
         request,
         "leads/track_form.html",

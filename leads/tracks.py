@@ -37,8 +37,15 @@ from django.core import signing
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
-from django.template import Context, Engine, Library, Template, TemplateSyntaxError
-from django.template import defaultfilters, defaulttags
+from django.template import (
+    Context,
+    Engine,
+    Library,
+    Template,
+    TemplateSyntaxError,
+    defaultfilters,
+    defaulttags,
+)
 from django.template.base import VariableNode
 from django.urls import reverse
 from django.utils import timezone
@@ -52,7 +59,6 @@ from leads.models import (
     LeadEvent,
     MarketingConsent,
     MarketingTask,
-    NurtureStep,
     NurtureTrack,
     TrackEmail,
     TrackEmailState,
@@ -161,7 +167,9 @@ def run_due(now: dt.datetime, batch: int = BATCH) -> int:
                     done += 1
         except Exception:
             logger.exception("track enrollment %s failed; retrying in %ss", pk, RETRY_SECONDS)
-            TrackEnrollment.objects.filter(pk=pk).update(sweep_retry_at=now + dt.timedelta(seconds=RETRY_SECONDS))
+            TrackEnrollment.objects.filter(pk=pk).update(
+                sweep_retry_at=now + dt.timedelta(seconds=RETRY_SECONDS)
+            )
     return done
 
 
@@ -411,7 +419,7 @@ def template_errors(text: str) -> list[str]:
             }
         ]
     try:
-        render(text, {name: "x" for name in FIELDS})
+        render(text, dict.fromkeys(FIELDS, "x"))
     except Exception as exc:  # a filter that refuses a string, say
         return [_("The template has an error: %(error)s") % {"error": exc}]
     return []

@@ -92,7 +92,9 @@ class TrackEmail(models.Model):
         db_index=False,
     )
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="+")
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(
+        Contact, verbose_name=_("contact"), on_delete=models.CASCADE, related_name="+"
+    )
     to = models.EmailField(_("to"), max_length=254)
     subject = models.CharField(_("subject"), max_length=300)
     body = models.TextField(_("text"))
@@ -119,7 +121,9 @@ class TrackEmail(models.Model):
             ),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=_values(TrackEmailState)), name="trackemail_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=_values(TrackEmailState)), name="trackemail_state_valid"
+            ),
             # One email per step of an enrollment, whatever runs twice.
             models.UniqueConstraint(fields=["enrollment", "step"], name="trackemail_one_per_step"),
             models.CheckConstraint(
@@ -167,7 +171,9 @@ class MarketingTask(models.Model):
         verbose_name_plural = _("marketing tasks")
         ordering = ["created_at", "id"]
         indexes = [
-            models.Index(fields=["created_at"], name="marketingtask_open_idx", condition=Q(done_at__isnull=True)),
+            models.Index(
+                fields=["created_at"], name="marketingtask_open_idx", condition=Q(done_at__isnull=True)
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["enrollment", "step"], name="marketingtask_one_per_step"),

@@ -16,7 +16,9 @@ from tests.browser.helpers import login, new_lead, shot
 pytestmark = pytest.mark.browser_context_args(locale="en-US")
 
 
-def test_a_marketer_builds_a_track_and_sees_the_lead_warmed_and_back(page, live_server, floor, marketer, settings):
+def test_a_marketer_builds_a_track_and_sees_the_lead_warmed_and_back(
+    page, live_server, floor, marketer, settings
+):
     from leads.models import Lead, NurtureReturn, NurtureTrack, TrackEnrollment
     from sla.sweep import sweep
 

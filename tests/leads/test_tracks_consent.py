@@ -114,13 +114,21 @@ def test_the_site_form_has_a_separate_unticked_box(client, form):
 
 @pytest.mark.parametrize(("ticked", "expected"), [({"marketing_consent": "true"}, 1), ({}, 0)])
 def test_the_site_form_records_the_box_only_when_ticked(client, form, ticked, expected):
-    data = {"name": "Анна", "email": "anna@example.ru", "consent": "true", **ticked, "marketing_consent_text": "fake"}
+    data = {
+        "name": "Анна",
+        "email": "anna@example.ru",
+        "consent": "true",
+        **ticked,
+        "marketing_consent_text": "fake",
+    }
     response = client.post(f"/forms/{form.public_id}/submit/", data, HTTP_ORIGIN=ORIGIN)
     assert response.status_code == 201, response.json()
     assert MarketingConsent.objects.count() == expected
     if expected:
         consent = MarketingConsent.objects.get()
-        assert consent.text_version == "ads-7" and consent.ip == "127.0.0.1"  # the form's version, not the posted one
+        assert (
+            consent.text_version == "ads-7" and consent.ip == "127.0.0.1"
+        )  # the form's version, not the posted one
 
 
 # --- the import -------------------------------------------------------------------------------------------
@@ -136,11 +144,7 @@ def run_import(source, text: str, name="leads.csv"):
 def test_the_import_takes_an_optional_consent_column(source):
     run_import(
         source,
-        "email,согласие на рассылку\n"
-        "a@vector.ru,да\n"
-        "b@vector.ru,нет\n"
-        "c@vector.ru,\n"
-        "d@vector.ru,true\n",
+        "email,согласие на рассылку\na@vector.ru,да\nb@vector.ru,нет\nc@vector.ru,\nd@vector.ru,true\n",
     )
     consents = {c.contact.email: c.text_version for c in MarketingConsent.objects.select_related("contact")}
     assert consents == {"a@vector.ru": "import:leads.csv", "d@vector.ru": "import:leads.csv"}
@@ -148,7 +152,9 @@ def test_the_import_takes_an_optional_consent_column(source):
 
 def test_a_bad_consent_cell_is_a_row_error(source):
     with translation.override("en"):
-        plan = importer.prepare(b"email,marketing_consent\na@vector.ru,perhaps\n", filename="x.csv", source=source)
+        plan = importer.prepare(
+            b"email,marketing_consent\na@vector.ru,perhaps\n", filename="x.csv", source=source
+        )
     assert [e.field for e in plan.errors] == ["marketing_consent"]
 
 
@@ -156,7 +162,9 @@ def test_a_reimport_never_resubscribes(source):
     run_import(source, "email,marketing_consent\na@vector.ru,yes\n")
     contact = Lead.objects.get().contact
     tracks.unsubscribe(contact)
-    run_import(source, "email,marketing_consent,marketing_consent_text\na@vector.ru,yes,v9\n", name="again.csv")
+    run_import(
+        source, "email,marketing_consent,marketing_consent_text\na@vector.ru,yes,v9\n", name="again.csv"
+    )
     assert MarketingConsent.objects.filter(contact=contact).count() == 2
     assert tracks.may_email(contact) == "unsubscribed"
 

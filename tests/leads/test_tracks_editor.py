@@ -50,7 +50,9 @@ def reason(code):
 def make_track(name="Budget season", codes=("no_budget",), active=True):
     track = NurtureTrack.objects.create(name=name, is_active=active)
     track.reasons.set([reason(c) for c in codes])
-    NurtureStep.objects.create(track=track, position=1, kind=StepKind.EMAIL, subject="Hi {{ name }}", body="Text")
+    NurtureStep.objects.create(
+        track=track, position=1, kind=StepKind.EMAIL, subject="Hi {{ name }}", body="Text"
+    )
     NurtureStep.objects.create(track=track, position=2, kind=StepKind.WAIT, wait_days=3)
     return track
 
@@ -232,9 +234,14 @@ def test_a_reason_belongs_to_one_active_track(client, marketer):
     client.force_login(marketer)
     response = client.post(NEW, new_track_post(reasons=[str(reason("no_budget").pk)]))
     assert response.status_code == 400
-    assert "“No budget yet” already puts leads on the active track “Budget season”." in response.content.decode()
+    assert (
+        "“No budget yet” already puts leads on the active track “Budget season”." in response.content.decode()
+    )
     # An inactive track may list it; and the existing one saves with its own reasons.
-    assert client.post(NEW, new_track_post(reasons=[str(reason("no_budget").pk)], is_active="")).status_code == 302
+    assert (
+        client.post(NEW, new_track_post(reasons=[str(reason("no_budget").pk)], is_active="")).status_code
+        == 302
+    )
     assert client.post(f"{LIST}{existing.pk}/", existing_post(existing)).status_code == 302
     # Switching the inactive one on is refused.
     other = NurtureTrack.objects.get(name="Not now")
@@ -242,12 +249,16 @@ def test_a_reason_belongs_to_one_active_track(client, marketer):
     assert not NurtureTrack.objects.get(pk=other.pk).is_active
 
 
-def test_the_list_counts_leads_on_each_track_in_constant_queries(client, marketer, django_assert_max_num_queries):
+def test_the_list_counts_leads_on_each_track_in_constant_queries(
+    client, marketer, django_assert_max_num_queries
+):
     def add(n):
         for _ in range(n):
             track = make_track(f"T{NurtureTrack.objects.count()}", codes=())
             for _ in range(2):
-                TrackEnrollment.objects.create(lead=LeadFactory(stage=stage("nurture")), track=track, due_at=None)
+                TrackEnrollment.objects.create(
+                    lead=LeadFactory(stage=stage("nurture")), track=track, due_at=None
+                )
 
     client.force_login(marketer)
     add(2)
@@ -337,7 +348,9 @@ def test_one_click_post_from_a_mail_system_works_without_csrf(client):
     contact, _lead = consenting_contact()
     strict = Client(enforce_csrf_checks=True)
     url = reverse("tracks:unsubscribe", args=[tracks.unsubscribe_token(contact)])
-    response = strict.post(url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    response = strict.post(
+        url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
     assert Unsubscribe.objects.filter(contact=contact).exists()
 
@@ -372,9 +385,16 @@ def test_the_page_passes_the_csp(client):
 def test_unsubscribing_stops_pending_emails(client):
     contact, lead = consenting_contact()
     track = make_track(codes=())
-    enrollment = TrackEnrollment.objects.create(lead=lead, track=track, due_at=None, state=EnrollmentState.ACTIVE)
+    enrollment = TrackEnrollment.objects.create(
+        lead=lead, track=track, due_at=None, state=EnrollmentState.ACTIVE
+    )
     TrackEmail.objects.create(
-        enrollment=enrollment, lead=lead, contact=contact, to=contact.email, subject="S", body="B",
+        enrollment=enrollment,
+        lead=lead,
+        contact=contact,
+        to=contact.email,
+        subject="S",
+        body="B",
         next_attempt_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
     )
     client.post(reverse("tracks:unsubscribe", args=[tracks.unsubscribe_token(contact)]))

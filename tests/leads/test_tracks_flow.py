@@ -67,7 +67,9 @@ def reason(code):
 
 
 def make_track(name="Budget season", codes=("no_budget",), steps=None, *, active=True, created_at=None):
-    track = NurtureTrack.objects.create(name=name, is_active=active, **({"created_at": created_at} if created_at else {}))
+    track = NurtureTrack.objects.create(
+        name=name, is_active=active, **({"created_at": created_at} if created_at else {})
+    )
     track.reasons.set([reason(c) for c in codes])
     steps = steps or [
         {
@@ -140,7 +142,9 @@ def test_the_attempts_rule_puts_a_silent_lead_on_the_no_answer_track(rep, clock)
     track = make_track("Silent", codes=("no_answer",))
     lead = LeadFactory(owner=rep, created_at=NURTURED - dt.timedelta(hours=2))
     for minutes in (0, 40, 80):
-        actions.log_attempt(lead, rep, channel="call", outcome="no_answer", at=NURTURED + dt.timedelta(minutes=minutes))
+        actions.log_attempt(
+            lead, rep, channel="call", outcome="no_answer", at=NURTURED + dt.timedelta(minutes=minutes)
+        )
     assert TrackEnrollment.objects.get(lead=lead).track == track
 
 
@@ -235,7 +239,11 @@ def test_the_timeline_tells_the_track(rep, marketer, clock):
     sweep(now=FIRST)
     with translation.override("en"):
         timeline = lead_context(Lead.objects.get(pk=lead.pk), marketer)["timeline"]
-        texts = {item.kind: (item.get_kind_display(), item.data["text"]) for kind, _at, item in timeline if kind == "note"}
+        texts = {
+            item.kind: (item.get_kind_display(), item.data["text"])
+            for kind, _at, item in timeline
+            if kind == "note"
+        }
     assert texts[LeadEvent.Kind.ENROLLED] == ("Put on a nurture track", "track “Budget season”")
     assert texts[LeadEvent.Kind.TRACK_EMAIL] == ("Track email sent", "«Анна, бюджет на CRM»")
 
@@ -247,7 +255,9 @@ def test_the_timeline_tells_the_track(rep, marketer, clock):
     ("consent", "email", "why"),
     [(False, "anna@vector.ru", "no consent to advertising"), (True, "", "no email address")],
 )
-def test_without_consent_or_address_the_email_is_skipped_with_the_reason(rep, marketer, clock, consent, email, why):
+def test_without_consent_or_address_the_email_is_skipped_with_the_reason(
+    rep, marketer, clock, consent, email, why
+):
     make_track()
     lead = consenting_lead(rep, consent=consent, email=email)
     if not email:
@@ -300,7 +310,9 @@ def test_a_worker_killed_while_sending_leaves_a_hold_that_expires(rep, clock, mo
     tracks.run_due(FIRST)
     # Claimed by a worker that then died: nobody else sends it until the hold expires.
     email = TrackEmail.objects.get()
-    TrackEmail.objects.filter(pk=email.pk).update(claimed_until=FIRST + dt.timedelta(seconds=tracks.CLAIM_SECONDS))
+    TrackEmail.objects.filter(pk=email.pk).update(
+        claimed_until=FIRST + dt.timedelta(seconds=tracks.CLAIM_SECONDS)
+    )
     assert tracks.deliver_due(FIRST + dt.timedelta(seconds=5)) == 0
     assert tracks.deliver_due(FIRST + dt.timedelta(seconds=tracks.CLAIM_SECONDS + 1)) == 1
     assert len(mail.outbox) == 1
@@ -341,7 +353,9 @@ def test_a_failing_step_is_retried_later_and_others_go_on(rep, clock, monkeypatc
     monkeypatch.setattr(tracks, "_queue_email", flaky)
     assert tracks.run_due(FIRST) == 1
     failed = TrackEnrollment.objects.get(lead=first)
-    assert failed.step.position == 1 and failed.sweep_retry_at == FIRST + dt.timedelta(seconds=tracks.RETRY_SECONDS)
+    assert failed.step.position == 1 and failed.sweep_retry_at == FIRST + dt.timedelta(
+        seconds=tracks.RETRY_SECONDS
+    )
     monkeypatch.undo()
     assert tracks.run_due(FIRST + dt.timedelta(seconds=10)) == 1  # only the other's wait step
     assert tracks.run_due(FIRST + dt.timedelta(seconds=61)) == 1
@@ -391,10 +405,12 @@ def test_two_sweeps_at_once_run_each_step_once(rep):
 
 
 def test_an_unsubscribe_is_honoured_at_once_and_kept(rep, clock):
-    make_track(steps=[
-        {"kind": StepKind.EMAIL, "subject": "Раз", "body": "Текст"},
-        {"kind": StepKind.EMAIL, "subject": "Два", "body": "Текст"},
-    ])
+    make_track(
+        steps=[
+            {"kind": StepKind.EMAIL, "subject": "Раз", "body": "Текст"},
+            {"kind": StepKind.EMAIL, "subject": "Два", "body": "Текст"},
+        ]
+    )
     lead = nurture(consenting_lead(rep), rep)
     tracks.run_due(FIRST)  # the first email waits in the outbox
     assert tracks.unsubscribe(lead.contact) is True
