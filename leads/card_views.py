@@ -167,7 +167,11 @@ def _reject(request, lead):
 
 
 def _nurture(request, lead):
-    data = _parse(request, NurtureSerializer)
+    # The words may be left empty when a listed reason is chosen (the action names it then).
+    serializer = NurtureSerializer(data={"reason": "", **_fields(request, NurtureSerializer)})
+    if not serializer.is_valid():
+        raise actions.Invalid(serializer.errors)
+    data = serializer.validated_data
     lead = actions.send_to_nurture(
         lead, request.user, data.get("reason", ""), data.get("return_on"), cause=data.get("cause", "")
     )

@@ -341,9 +341,7 @@ class RejectSerializer(StrictSerializer):
 class NurtureSerializer(StrictSerializer):
     reason = serializers.CharField(
         max_length=300,
-        required=False,
         allow_blank=True,
-        default="",
         help_text=_("Why, in the rep's words; may be empty when a listed reason (cause) is given."),
     )
     return_on = BoundedDateSerializerField(required=False, allow_null=True)
