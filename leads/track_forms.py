@@ -2,6 +2,7 @@
 formset (one row per step: kind, the fields of that kind, order, remove)."""
 
 from django import forms
+from django.conf import settings
 from django.forms import inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
@@ -61,6 +62,7 @@ class StepForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["wait_days"].widget.attrs.update(min="1", max=str(MAX_WAIT_DAYS))
+        self.fields["kind"].choices = [("", settings.EMPTY_CHOICE_LABEL), *StepKind.choices]
         self.fields["subject"].help_text = _("Fields: %(fields)s") % {
             "fields": ", ".join(f"{{{{ {name} }}}}" for name in FIELDS)
         }
