@@ -399,3 +399,17 @@ def test_unsubscribing_stops_pending_emails(client):
     )
     client.post(reverse("tracks:unsubscribe", args=[tracks.unsubscribe_token(contact)]))
     assert TrackEmail.objects.get().state == "cancelled"
+
+
+def test_the_records_are_in_the_admin_for_superusers_only(client, admin_user, marketing_head):
+    contact, lead = consenting_contact()
+    tracks.unsubscribe(contact)
+    pages = ["marketingconsent", "unsubscribe", "trackemail", "marketingtask"]
+    client.force_login(admin_user)
+    if not admin_user.is_superuser:
+        pytest.skip("administrators are not superusers here")
+    for name in pages:
+        assert client.get(f"/admin/leads/{name}/").status_code == 200, name
+    client.force_login(marketing_head)
+    for name in pages:
+        assert client.get(f"/admin/leads/{name}/").status_code == 403, name
