@@ -23,7 +23,9 @@ from django.db import transaction
 from django.db.models import Count, F, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -101,7 +103,18 @@ def _edit(request, track: NurtureTrack, extra: int):
         if form.is_valid() and formset.is_valid():
             with transaction.atomic():
                 _save(form, formset)
+                stopped = 0 if form.instance.is_active else tracks.stop_track(form.instance, timezone.now())
             messages.success(request, _("Track “%(name)s” saved.") % {"name": form.instance.name})
+            if stopped:
+                messages.info(
+                    request,
+                    ngettext(
+                        "The track is off: %(n)s lead was taken off it.",
+                        "The track is off: %(n)s leads were taken off it.",
+                        stopped,
+                    )
+                    % {"n": stopped},
+                )
             return redirect("tracks:edit", pk=form.instance.pk)
         status = 400
     else:

@@ -139,6 +139,18 @@ def stop(lead: Lead, at: dt.datetime) -> int:
     )
 
 
+def stop_track(track: NurtureTrack, at: dt.datetime) -> int:
+    """A track switched off takes its leads off it (its emails not sent yet are
+    not sent): "off" is how marketing stops a track that went wrong."""
+    ids = list(track.enrollments.filter(state=EnrollmentState.ACTIVE).values_list("pk", flat=True))
+    TrackEmail.objects.filter(enrollment_id__in=ids, state=TrackEmailState.PENDING).update(
+        state=TrackEmailState.CANCELLED, last_error="stopped"
+    )
+    return TrackEnrollment.objects.filter(pk__in=ids, state=EnrollmentState.ACTIVE).update(
+        state=EnrollmentState.STOPPED, ended_at=at, due_at=None
+    )
+
+
 # --- the sweep's step ------------------------------------------------------------------------------
 
 

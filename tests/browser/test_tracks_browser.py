@@ -11,7 +11,7 @@ from django.core import mail
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, new_lead, shot
+from tests.browser.helpers import login, new_lead, shot, unnamed_controls
 
 pytestmark = pytest.mark.browser_context_args(locale="en-US")
 
@@ -39,6 +39,7 @@ def test_a_marketer_builds_a_track_and_sees_the_lead_warmed_and_back(
     login(page, live_server, "marketer")
     page.get_by_role("link", name="Nurture tracks").click()
     page.get_by_role("link", name="New track").click()
+    assert not unnamed_controls(page)
     page.get_by_label("Name").fill("Budget season")
     page.get_by_label("No budget yet").check()
     page.locator('[name="steps-0-ORDER"]').fill("1")
@@ -79,6 +80,19 @@ def test_a_marketer_builds_a_track_and_sees_the_lead_warmed_and_back(
     expect(timeline).to_contain_text("Track email sent")
     expect(timeline).to_contain_text("«Анна Петрова, budgets for ООО «Ромашка»»")
     shot(page, "track_email_on_timeline")
+
+    # The person unsubscribes from the link in the email, without signing in.
+    link = re.search(r"https?://\S+/unsubscribe/\S+/", mail.outbox[0].body).group(0)
+    page.context.clear_cookies()
+    page.goto(live_server.url + link[link.index("/unsubscribe/") :])
+    expect(page.locator("body")).to_contain_text("Отписаться от наших писем?")
+    expect(page.locator("body")).to_contain_text("Unsubscribe from our emails?")
+    page.get_by_role("button", name=re.compile("Unsubscribe")).click()
+    expect(page.locator("body")).to_contain_text("You are unsubscribed")
+    shot(page, "track_unsubscribed")
+    login(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/leads/{lead.pk}/")
+    expect(page.locator("#timeline")).to_contain_text("Unsubscribed from marketing email")
 
     # 4. After the return date the lead is back in the sales queue.
     due = NurtureReturn.objects.get(lead=lead).due_at

@@ -413,3 +413,22 @@ def test_the_records_are_in_the_admin_for_superusers_only(client, admin_user, ma
     client.force_login(marketing_head)
     for name in pages:
         assert client.get(f"/admin/leads/{name}/").status_code == 403, name
+
+
+def test_switching_a_track_off_takes_its_leads_off_it(client, marketer):
+    contact, lead = consenting_contact()
+    track = make_track()
+    enrollment = TrackEnrollment.objects.create(
+        lead=lead, track=track, due_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    )
+    TrackEmail.objects.create(
+        enrollment=enrollment, lead=lead, contact=contact, to=contact.email, subject="S", body="B"
+    )
+    client.force_login(marketer)
+    data = existing_post(track)
+    data.pop("is_active")
+    response = client.post(f"{LIST}{track.pk}/", data, follow=True)
+    assert "The track is off: 1 lead was taken off it." in response.content.decode()
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.STOPPED
+    assert TrackEmail.objects.get().state == "cancelled"
