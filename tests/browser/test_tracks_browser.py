@@ -74,6 +74,7 @@ def test_a_marketer_builds_a_track_and_sees_the_lead_warmed_and_back(
     login(page, live_server, "marketer")
     page.goto(f"{live_server.url}/nurture/tracks/")
     expect(page.locator("#track-table .on-track")).to_have_text("1")
+    shot(page, "track_list")
     page.goto(f"{live_server.url}/leads/{lead.pk}/")
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("Put on a nurture track")
