@@ -19,6 +19,7 @@ from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
 from leads.models import Lead, LeadEvent, NurtureReason, RejectionReason, Stage
 from leads.returns import can_return, describe_return
+from leads.tracks import advertising_status
 from leads.tracks import describe_event as describe_track_event
 from revops.models import User
 from revops.roles import Role
@@ -127,6 +128,7 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "path": [s for s in stages if s.position is not None],
         "reasons": list(RejectionReason.objects.filter(is_active=True)),
         "nurture_reasons": list(NurtureReason.objects.filter(is_active=True)),
+        "advertising": advertising_status(contact),
         "can_change": can_change and lead.stage.kind == StageKind.OPEN,
         "can_return": lead.stage.kind == StageKind.NURTURE and can_return(user),
         "can_assign": can_change and (user.role in (Role.SALES_HEAD, Role.ADMIN) or user.is_superuser),

@@ -65,6 +65,7 @@ from leads.models import (
     TrackEnrollment,
     Unsubscribe,
 )
+from revops import display
 from revops.models import User
 from revops.roles import MARKETING_ROLES
 from sla.models import NotificationKind
@@ -508,6 +509,17 @@ def unsubscribe(contact: Contact, at: dt.datetime | None = None) -> bool:
             for lead_id in contact.leads.order_by("-created_at").values_list("pk", flat=True)[:50]
         )
     return created
+
+
+def advertising_status(contact: Contact) -> str:
+    """The card's line on marketing email for `contact`: agreed, not, or unsubscribed."""
+    left = Unsubscribe.objects.filter(contact=contact).values_list("created_at", flat=True).first()
+    if left is not None:
+        return _("unsubscribed on %(day)s") % {"day": display.day(timezone.localdate(left))}
+    given = MarketingConsent.objects.filter(contact=contact).order_by("-given_at").first()
+    if given is None:
+        return _("no consent")
+    return _("agreed on %(day)s") % {"day": display.day(timezone.localdate(given.given_at))}
 
 
 # --- how the card tells it -------------------------------------------------------------------------

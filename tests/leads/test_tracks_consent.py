@@ -11,6 +11,7 @@ from django.utils import translation
 from leads import importer, tracks
 from leads.intake_keys import create_key
 from leads.models import Lead, MarketingConsent, SiteForm, TrackEnrollment, Unsubscribe
+from revops import display
 from tests.factories import LeadFactory, SourceFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -217,3 +218,16 @@ def test_the_card_refuses_an_unknown_code_and_changes_nothing(client, rep):
     client.force_login(rep)
     client.post(f"/leads/{lead.pk}/do/nurture/", {"cause": "bogus", "reason": "x"})
     assert Lead.objects.get(pk=lead.pk).stage.code == "lead"
+
+
+def test_the_card_says_whether_advertising_email_may_go(client, marketer, api, key):
+    post(api, key, {**BODY, "marketing_consent": True})
+    lead = Lead.objects.get()
+    client.force_login(marketer)
+    with translation.override("en"):
+        page = client.get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        day = display.day(dt.date(2026, 11, 25))
+        assert "Advertising emails" in page and f"agreed on {day}" in page
+        tracks.unsubscribe(lead.contact)
+        page = client.get(f"/leads/{lead.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert f"unsubscribed on {day}" in page
