@@ -310,6 +310,7 @@ def pages(company) -> dict[str, list[str]]:
             "/leads/import/",
             *report_pages(full=True),
             *common,
+            *["/nurture/tracks/", "/nurture/tracks/new/", "/nurture/tasks/"],  # nurture tracks (#15)
         ],
         "marketing_head": ["/", "/admin/", "/sla/breaches/", "/reports/spend/", *common],
         "ceo": [
