@@ -211,6 +211,10 @@ def test_steps_are_reordered_removed_and_added(client, marketer):
         ({"steps-1-kind": "explode"}, "kind", "Select a valid choice"),
         ({"reasons": ["999999"]}, "reasons", "Select a valid choice"),
         ({"steps-TOTAL_FORMS": "x"}, None, "ManagementForm data is missing or has been tampered with"),
+        ({"steps-1-wait_days": "99999999999"}, "wait_days", "Wait from 1 to 365 days."),
+        ({"steps-0-ORDER": "abc"}, "ORDER", "Enter a whole number."),
+        ({"name": "x" * 500}, "name", "Ensure this value has at most 200 characters"),
+        ({"steps-0-subject": "{% include '/etc/passwd' %}"}, "subject", "The template has an error"),
     ],
 )
 def test_bad_input_rerenders_with_errors_and_changes_nothing(client, marketer, overrides, field, message):

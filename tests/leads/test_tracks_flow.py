@@ -458,3 +458,7 @@ def test_template_checks():
         assert tracks.template_errors("{% load static %}")
         assert tracks.template_errors("{% include 'base.html' %}")
         assert tracks.template_errors("{% url 'home' %}")
+
+
+def test_the_first_step_waits_out_the_cards_undo_window():
+    assert tracks.FIRST_STEP_DELAY >= actions.UNDO_WINDOW
