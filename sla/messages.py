@@ -18,6 +18,7 @@ TITLES = {
         _("Lead #%(lead)s went to nurture after %(attempts)s unanswered calls") % p
     ),
     NotificationKind.RETURNED: lambda p: _("Lead #%(lead)s is back from nurture") % p,
+    NotificationKind.TRACK_TASK: lambda p: _("Lead #%(lead)s: a task from its nurture track") % p,
 }
 
 

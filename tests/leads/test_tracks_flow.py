@@ -38,6 +38,7 @@ from leads.models import (
 )
 from leads.returns import return_from_nurture
 from leads.timeline import lead_context
+from sla.messages import title
 from sla.models import Notification, NotificationKind
 from sla.sweep import sweep
 from tests.conftest import skip_or_fail
@@ -206,7 +207,8 @@ def test_each_step_runs_when_due_and_the_track_finishes(rep, marketer, clock):
     assert sweep(now=later).track_steps == 1
     task = MarketingTask.objects.get(lead=lead)
     assert task.text == "Позвонить и спросить про бюджет" and task.done_at is None
-    assert Notification.objects.filter(kind=NotificationKind.TRACK_TASK, recipient=marketer).exists()
+    bell = Notification.objects.get(kind=NotificationKind.TRACK_TASK, recipient=marketer, channel="in_app")
+    assert title(bell, "en") == f"Lead #{lead.pk}: a task from its nurture track"
     enrollment.refresh_from_db()
     assert enrollment.state == EnrollmentState.FINISHED and enrollment.ended_at == later
     assert len(events(lead, LeadEvent.Kind.TRACK_ENDED)) == 1
