@@ -464,3 +464,29 @@ def test_template_checks():
 
 def test_the_first_step_waits_out_the_cards_undo_window():
     assert tracks.FIRST_STEP_DELAY >= actions.UNDO_WINDOW
+
+
+def test_the_database_keeps_one_email_per_step_and_one_unsubscribe(rep, clock):
+    from django.db import IntegrityError, transaction
+
+    make_track()
+    lead = nurture(consenting_lead(rep), rep)
+    tracks.run_due(FIRST)
+    email = TrackEmail.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TrackEmail.objects.create(
+            enrollment=email.enrollment,
+            step=email.step,
+            lead=lead,
+            contact=lead.contact,
+            to="x@y.ru",
+            subject="S",
+            body="B",
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TrackEmail.objects.filter(pk=email.pk).update(state="sent")  # a sent email has its time
+    tracks.unsubscribe(lead.contact)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Unsubscribe.objects.create(contact=lead.contact)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MarketingTask.objects.create(lead=lead, enrollment=email.enrollment, text="t", done_by=rep)
