@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from config import views
-from leads import board_views, nurture_views, site_forms
+from leads import board_views, nurture_views, site_forms, track_views
 from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.feedback_api import FeedbackViewSet
@@ -41,6 +41,9 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("nurture/", nurture_views.nurture_page, name="nurture"),
     path("feedback/", include("leads.feedback_views")),
+    # Nurture tracks and their tasks (/nurture/tracks/, /nurture/tasks/) and the public
+    # unsubscribe link of track emails (/unsubscribe/<token>/); namespace "tracks".
+    path("", include((track_views.urlpatterns, "tracks"))),
     path("reports/", include("reports.urls")),
     path("dashboard/", include("reports.dashboard_urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),

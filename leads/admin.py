@@ -410,3 +410,55 @@ class FeedbackAdmin(ScopedDataAdmin):
     list_filter = ["topic", "state"]
     list_select_related = ["lead__contact", "author", "taken_by"]
     raw_id_fields = ["lead"]
+
+
+# --- nurture tracks' records (issue #15, leads/tracks.py) ------------------------------------------
+# Superusers only, read-only: the proof of a consent to advertising or an
+# unsubscribe, and what a track sent. Marketing works with tracks on their pages.
+from leads.models import MarketingConsent, MarketingTask, TrackEmail, Unsubscribe  # noqa: E402
+
+
+class _SuperuserRecordAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MarketingConsent)
+class MarketingConsentAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "contact", "text_version", "given_at", "ip"]
+    raw_id_fields = ["contact", "request"]
+    list_select_related = ["contact"]
+    date_hierarchy = "given_at"
+
+
+@admin.register(Unsubscribe)
+class UnsubscribeAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "contact", "created_at"]
+    raw_id_fields = ["contact"]
+    list_select_related = ["contact"]
+
+
+@admin.register(TrackEmail)
+class TrackEmailAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "lead", "subject", "state", "created_at", "sent_at", "attempts"]
+    list_filter = ["state"]
+    raw_id_fields = ["enrollment", "step", "lead", "contact"]
+
+
+@admin.register(MarketingTask)
+class MarketingTaskAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "lead", "text", "created_at", "done_at", "done_by"]
+    raw_id_fields = ["lead", "enrollment", "step", "done_by"]
+    list_select_related = ["done_by"]

@@ -159,7 +159,14 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         """Hand the lead to marketing's nurture with a reason and an optional return date."""
         lead = self.changeable_lead()
         data = self.parsed(NurtureSerializer)
-        self.run(actions.send_to_nurture, lead, request.user, data["reason"], data.get("return_on"))
+        self.run(
+            actions.send_to_nurture,
+            lead,
+            request.user,
+            data.get("reason", ""),
+            data.get("return_on"),
+            cause=data.get("cause", ""),
+        )
         return self.lead_response(lead)
 
     @extend_schema(request=ReturnSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})

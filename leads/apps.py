@@ -27,12 +27,27 @@ class LeadsConfig(AppConfig):
         definitions.connect()
         # The same pass returns the leads whose nurture return date has come.
         register_due_step("returned", _return_due)
+        # And runs the nurture tracks' due steps, then sends their emails (leads.tracks).
+        register_due_step("track_steps", _track_steps)
+        register_due_step("track_emails", _track_emails)
 
 
 def _return_due(now):
     from leads.returns import return_due
 
     return return_due(now)
+
+
+def _track_steps(now):
+    from leads.tracks import run_due
+
+    return run_due(now)
+
+
+def _track_emails(now):
+    from leads.tracks import deliver_due
+
+    return deliver_due(now)
 
 
 def _reassign_after_breach(sender, reassign, at, **kwargs):

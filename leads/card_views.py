@@ -61,6 +61,7 @@ FIELD_LABELS = {
     "reason": gettext_lazy("Reason"),
     "comment": gettext_lazy("Comment"),
     "return_on": gettext_lazy("Return on"),
+    "cause": gettext_lazy("Listed reason"),
     "owner": gettext_lazy("Owner"),
     "text": gettext_lazy("Text"),
     "topic": gettext_lazy("Kind"),
@@ -166,8 +167,14 @@ def _reject(request, lead):
 
 
 def _nurture(request, lead):
-    data = _parse(request, NurtureSerializer)
-    lead = actions.send_to_nurture(lead, request.user, data["reason"], data.get("return_on"))
+    # The words may be left empty when a listed reason is chosen (the action names it then).
+    serializer = NurtureSerializer(data={"reason": "", **_fields(request, NurtureSerializer)})
+    if not serializer.is_valid():
+        raise actions.Invalid(serializer.errors)
+    data = serializer.validated_data
+    lead = actions.send_to_nurture(
+        lead, request.user, data.get("reason", ""), data.get("return_on"), cause=data.get("cause", "")
+    )
     _offer_undo(request, lead, _("Lead #%(id)s went to nurture.") % {"id": lead.pk})
     return ""
 

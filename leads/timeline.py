@@ -16,8 +16,10 @@ from leads.actions import (
 )
 from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
-from leads.models import Feedback, FeedbackTopic, Lead, LeadEvent, RejectionReason, Stage
+from leads.models import Feedback, FeedbackTopic, Lead, LeadEvent, NurtureReason, RejectionReason, Stage
 from leads.returns import can_return, describe_return
+from leads.tracks import advertising_status
+from leads.tracks import describe_event as describe_track_event
 from revops.models import User
 from revops.roles import Role
 from sla.display import badge_for, human_duration
@@ -96,6 +98,12 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         elif kind == "note" and item.kind in (LeadEvent.Kind.FEEDBACK, LeadEvent.Kind.FEEDBACK_REPLY):
             item.feedback = feedback.get(item.data.get("feedback"))
             item.topic_label = dict(FEEDBACK_TOPICS).get(item.data.get("topic"), "")
+        elif kind == "note" and item.kind in TRACK_KINDS:
+            # Nurture tracks (leads.tracks): the line in words; an email a track
+            # did not send says so in its title too.
+            if item.kind == LeadEvent.Kind.TRACK_EMAIL and item.data.get("skipped"):
+                item.get_kind_display = _skipped_title
+            item.data = {"text": describe_track_event(item)}
         elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
             labels = dict(Qualification.choices)
             item.qualification_from = labels.get(item.data.get("from"), "")
@@ -120,6 +128,8 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "stages": stages,
         "path": [s for s in stages if s.position is not None],
         "reasons": list(RejectionReason.objects.filter(is_active=True)),
+        "nurture_reasons": list(NurtureReason.objects.filter(is_active=True)),
+        "advertising": advertising_status(contact),
         "can_change": can_change and lead.stage.kind == StageKind.OPEN,
         "can_return": lead.stage.kind == StageKind.NURTURE and can_return(user),
         "can_assign": can_change and (user.role in (Role.SALES_HEAD, Role.ADMIN) or user.is_superuser),
@@ -138,6 +148,21 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
     }
+
+
+TRACK_KINDS = frozenset(
+    {
+        LeadEvent.Kind.ENROLLED,
+        LeadEvent.Kind.TRACK_EMAIL,
+        LeadEvent.Kind.TRACK_TASK,
+        LeadEvent.Kind.TRACK_ENDED,
+        LeadEvent.Kind.UNSUBSCRIBED,
+    }
+)
+
+
+def _skipped_title():
+    return _("Track email not sent")
 
 
 def readable_note(note: str, reason_names: dict[str, str]) -> str:

@@ -19,6 +19,7 @@ TITLES = {
     ),
     NotificationKind.RETURNED: lambda p: _("Lead #%(lead)s is back from nurture") % p,
     NotificationKind.FEEDBACK_REPLY: lambda p: _("Marketing replied to your feedback on lead #%(lead)s") % p,
+    NotificationKind.TRACK_TASK: lambda p: _("Lead #%(lead)s: a task from its nurture track") % p,
 }
 
 

@@ -18,6 +18,7 @@ from leads.models.lead import (
     LeadQuerySet,
     StageChange,
 )
+from leads.models.marketing import MarketingConsent, MarketingTask, TrackEmail, TrackEmailState, Unsubscribe
 from leads.models.nurture import NurtureReturn
 from leads.models.reference import (
     Campaign,
@@ -56,6 +57,11 @@ __all__ = [
     "NurtureTrack",
     "NurtureStep",
     "TrackEnrollment",
+    "MarketingConsent",
+    "Unsubscribe",
+    "TrackEmail",
+    "TrackEmailState",
+    "MarketingTask",
     "CriterionAnswer",
     "ContactAttempt",
     "Deal",

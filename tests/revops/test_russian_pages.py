@@ -314,6 +314,7 @@ def pages(company) -> dict[str, list[str]]:
             "/feedback/",  # issue #15: sales' feedback for marketing
             *report_pages(full=True),
             *common,
+            *["/nurture/tracks/", "/nurture/tracks/new/", "/nurture/tasks/"],  # nurture tracks (#15)
         ],
         "marketing_head": ["/", "/admin/", "/sla/breaches/", "/reports/spend/", *common],
         "ceo": [
