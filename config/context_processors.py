@@ -50,17 +50,13 @@ def navigation(request):
         Role.EXECUTIVE,
         Role.ADMIN,
     ):
-        # Who is in nurture and what their returns became (leads/nurture_page.py).
+        # Who is in nurture and what their returns became (leads/nurture_page.py);
+        # its tabs lead on to the tracks and marketing's tasks (leads/track_views.py).
         items.append((_("Nurture"), reverse("nurture")))
     if user.role in (Role.SALES_HEAD, Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
         items.append((_("Import"), reverse("leads:import")))
     if can_read_list(user):  # sales' feedback for marketing (issue #15)
         items.append((_("Feedback"), reverse("feedback:list")))
-    if user.role in (Role.MARKETER, Role.MARKETING_HEAD, Role.EXECUTIVE, Role.ADMIN) or user.is_superuser:
-        # Nurture tracks (leads/track_views.py): marketing builds them, executives read them.
-        items.append((_("Nurture tracks"), reverse("tracks:list")))
-    if user.role in (Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
-        items.append((_("Marketing tasks"), reverse("tracks:tasks")))
     if user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))
     if uses_api(user):

@@ -37,7 +37,8 @@ def test_a_marketer_builds_a_track_and_sees_the_lead_warmed_and_back(
 
     # 1. The marketer builds the track.
     login(page, live_server, "marketer")
-    page.get_by_role("link", name="Nurture tracks").click()
+    page.get_by_role("link", name="Nurture", exact=True).click()
+    page.get_by_role("link", name="Tracks", exact=True).click()
     page.get_by_role("link", name="New track").click()
     assert not unnamed_controls(page)
     page.get_by_label("Name").fill("Budget season")

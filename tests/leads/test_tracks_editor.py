@@ -150,11 +150,18 @@ def test_unknown_ids_are_404(client, marketer):
     assert client.post(f"{TASKS}999999/done/").status_code == 404
 
 
-def test_the_nav_links_marketing_to_tracks(client, people):
-    for role, shown in (("marketer", True), ("ceo", True), ("rep", False), ("head", False)):
+def test_the_nurture_tabs_link_marketing_to_tracks(client, people):
+    """One menu item, "Nurture"; its page's tabs lead to the tracks and the tasks."""
+    for role, tracks, tasks in (
+        ("marketer", True, True),
+        ("ceo", True, False),
+        ("head", False, False),
+    ):
         client.force_login(people[role])
-        page = client.get("/reports/").content.decode()
-        assert (f'href="{LIST}"' in page) is shown, role
+        assert f'href="{LIST}"' not in client.get("/reports/").content.decode(), role
+        page = client.get("/nurture/").content.decode()
+        assert (f'href="{LIST}"' in page) is tracks, role
+        assert ('href="/nurture/tasks/"' in page) is tasks, role
 
 
 # --- building and editing -----------------------------------------------------------------------------
