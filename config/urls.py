@@ -11,6 +11,7 @@ from config import views
 from leads import board_views, site_forms
 from leads import views as leads_views
 from leads.api import LeadViewSet
+from leads.dispute_api import DisputeViewSet
 from leads.intake_api import IntakeView
 from reports import board_export
 from reports.api import ReportView
@@ -22,6 +23,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("leads", LeadViewSet, basename="lead")
 router.register("sla/breaches", BreachViewSet, basename="breach")
+router.register("disputes", DisputeViewSet, basename="dispute")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -38,6 +40,7 @@ urlpatterns = [
     path("team/breaches.csv", board_export.breaches_csv, name="team-breaches-csv"),
     path("leads/", include("leads.urls")),
     path("reports/", include("reports.urls")),
+    path("disputes/", include("leads.dispute_urls")),
     path("dashboard/", include("reports.dashboard_urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),
     path("sla/breaches/<int:pk>/<slug:verb>/", sla_views.breach_act, name="breach-act"),

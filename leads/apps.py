@@ -23,12 +23,27 @@ class LeadsConfig(AppConfig):
         breached.connect(_reassign_after_breach, dispatch_uid="leads-reassign-after-breach")
         # The same pass returns the leads whose nurture return date has come.
         register_due_step("returned", _return_due)
+        # Disputed rejections: the head's reminder before the deadline, the executives' escalation after.
+        register_due_step("dispute_reminded", _dispute_remind_due)
+        register_due_step("dispute_escalated", _dispute_escalate_due)
 
 
 def _return_due(now):
     from leads.returns import return_due
 
     return return_due(now)
+
+
+def _dispute_remind_due(now):
+    from leads.disputes import remind_due
+
+    return remind_due(now)
+
+
+def _dispute_escalate_due(now):
+    from leads.disputes import escalate_due
+
+    return escalate_due(now)
 
 
 def _reassign_after_breach(sender, reassign, at, **kwargs):

@@ -177,3 +177,11 @@ class NurtureCode:
 
     NO_ANSWER = "no_answer"
     OTHER = "other"
+
+
+class DisputeState(models.TextChoices):
+    """Where a dispute of a rejection stands (leads.disputes)."""
+
+    OPEN = "open", _("Awaiting decision")
+    UPHELD = "upheld", _("Rejection upheld")
+    OVERTURNED = "overturned", _("Rejection overturned")

@@ -17,6 +17,8 @@ from leads.actions import (
 )
 from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
+from leads.disputes import card_context as dispute_card
+from leads.disputes import describe_decision
 from leads.models import Lead, LeadEvent, RejectionReason, Stage
 from leads.returns import can_return, describe_return
 from revops.models import User
@@ -95,6 +97,9 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
             item.inherited = human_duration_or_none(item.sla_left_seconds)
         elif kind == "note" and item.kind == LeadEvent.Kind.RETURNED:
             item.data = {"text": describe_return(item.data)}
+        elif kind == "note" and item.kind == LeadEvent.Kind.DISPUTE_DECIDED:
+            stage_names = {stage.code: stage.name for stage in stages}
+            item.data = {"text": describe_decision(item.data, stage_names, reason_names)}
         elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
             labels = dict(Qualification.choices)
             item.qualification_from = labels.get(item.data.get("from"), "")
@@ -133,6 +138,7 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "feedback_topics": FEEDBACK_TOPICS,
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
+        **dispute_card(lead, user, now),  # issue #15: disputed rejections
     }
 
 
@@ -145,6 +151,8 @@ def readable_note(note: str, reason_names: dict[str, str]) -> str:
     mark, _colon, rest = note.partition(":")
     if mark == "merged" and rest.isdigit():
         return _("merged into lead #%(id)s") % {"id": rest}
+    if mark == "dispute" and rest.isdigit():
+        return _("reopened: the rejection was overturned on dispute")
     if mark == "import" and rest:
         return _("imported from %(file)s") % {"file": rest}
     return note

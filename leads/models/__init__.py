@@ -2,6 +2,7 @@
 per part (reference data, leads and their history, intake, distribution, imports);
 everything is imported here, where Django and the rest of the code look for it."""
 
+from leads.models.disputes import RejectionDispute
 from leads.models.distribution import Assignment, RoutingRule
 from leads.models.imports import ImportJob, ImportJobQuerySet, ImportKind, ImportState
 from leads.models.intake import Consent, IdempotencyRecord, IntakeKey, SiteForm
@@ -48,6 +49,7 @@ __all__ = [
     "StageChange",
     "LeadEvent",
     "NurtureReturn",
+    "RejectionDispute",
     "NurtureReason",
     "NurtureTrack",
     "NurtureStep",

@@ -188,7 +188,9 @@ class TestAttempts:
         assert (data["stage"], data["status"]) == ("nurture", "nurture")
         assert data["furthest_stage"] == "lead"
         lead.refresh_from_db()
-        assert lead.nurture_reason and lead.nurture_cause.code == "no_answer"  # the listed reason tracks pick by
+        assert (
+            lead.nurture_reason and lead.nurture_cause.code == "no_answer"
+        )  # the listed reason tracks pick by
         assert "3" in lead.nurture_reason
         change = StageChange.objects.get(lead=lead)
         assert (change.from_stage.code, change.to_stage.code, change.changed_by) == ("lead", "nurture", rep)
