@@ -144,7 +144,9 @@ class TestDeciding:
         assert event.data["outcome"] == "upheld"
         assert bell(marketer, NotificationKind.DISPUTE_DECIDED).count() == 1
 
-    def test_overturned_reopens_at_the_stage_it_left_with_a_fresh_clock(self, lead, rep, marketer, head, clock):
+    def test_overturned_reopens_at_the_stage_it_left_with_a_fresh_clock(
+        self, lead, rep, marketer, head, clock
+    ):
         dispute = open_now(lead, marketer, clock)
         decided_at = msk(2026, 2, 12, 10, 0)
         clock.move_to(decided_at)
