@@ -185,3 +185,10 @@ class DisputeState(models.TextChoices):
     OPEN = "open", _("Awaiting decision")
     UPHELD = "upheld", _("Rejection upheld")
     OVERTURNED = "overturned", _("Rejection overturned")
+
+
+class DisputeOutcome(models.TextChoices):
+    """What the head may decide (the decided states of DisputeState)."""
+
+    UPHELD = DisputeState.UPHELD.value, DisputeState.UPHELD.label
+    OVERTURNED = DisputeState.OVERTURNED.value, DisputeState.OVERTURNED.label

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from leads import disputes
 from leads.actions import Invalid
-from leads.choices import DisputeState
+from leads.choices import DisputeOutcome, DisputeState
 from leads.models import RejectionDispute, Source
 from revops.api import HttpConflict, StrictSerializer
 from revops.errors import Conflict
@@ -91,7 +91,7 @@ class DisputeOpenSerializer(StrictSerializer):
 
 
 class DecideSerializer(StrictSerializer):
-    outcome = serializers.ChoiceField(choices=[(o.value, o.label) for o in disputes.OUTCOMES])
+    outcome = serializers.ChoiceField(choices=DisputeOutcome.choices)
     comment = serializers.CharField(
         max_length=disputes.MAX_COMMENT, required=False, allow_blank=True, default=""
     )
