@@ -112,13 +112,13 @@ def test_nurture_without_a_date_has_no_return_row(rep, clock):
     lead = nurtured_lead(rep, clock, return_on=None)
 
     assert not NurtureReturn.objects.filter(lead=lead).exists()
-    assert str(sweep(now=DUE)).endswith("returned=0")
+    assert "returned=0" in str(sweep(now=DUE)).split()
 
 
 def test_the_sweep_returns_the_lead_on_its_date_once(rep, clock):
     lead = nurtured_lead(rep, clock)
     clock.move_to(DUE - dt.timedelta(seconds=1))
-    assert sweep().steps == {"returned": 0}  # midnight and 08:59 are not yet the day's start
+    assert sweep().steps["returned"] == 0  # midnight and 08:59 are not yet the day's start
     clock.move_to(DUE)
 
     result = sweep()
@@ -158,7 +158,7 @@ def test_the_command_prints_returned(rep, clock):
 
     call_command("sla_sweep", stdout=out)
 
-    assert out.getvalue().split()[-1] == "returned=1"
+    assert "returned=1" in out.getvalue().split()
 
 
 def test_the_undo_of_a_nurture_cancels_its_return(rep, clock):
