@@ -330,3 +330,9 @@ class TestApi:
         few = count()
         more_disputes(people, 6, clock)
         assert count() == few
+
+
+def test_the_teams_time_to_decide_is_edited_in_the_admin(client, people, team_a):
+    client.force_login(people["admin"])
+    page = client.get(f"/admin/revops/team/{team_a.pk}/change/").content.decode()
+    assert 'name="dispute_working_hours"' in page and 'value="16"' in page
