@@ -289,21 +289,28 @@ def remind_due(now: dt.datetime, batch: int = BATCH) -> int:
     )
     done = 0
     for pk in due:
-        with transaction.atomic():
-            if not RejectionDispute.objects.filter(
-                pk=pk, state=DisputeState.OPEN, reminded_at__isnull=True
-            ).update(reminded_at=now):
-                continue  # another sweep sent it, or the head decided meanwhile
-            dispute = RejectionDispute.objects.select_related("lead__team__head").get(pk=pk)
-            notify(
-                [_head(dispute.lead)],
-                NotificationKind.DISPUTE_REMINDER,
-                lead=dispute.lead,
-                event=f"dispute-reminder:{pk}",
-                params={"lead": dispute.lead_id, "dispute": pk, "decide_by": dispute.decide_by.isoformat()},
-            )
-            done += 1
+        try:
+            done += _remind(pk, now)
+        except Exception:  # one bad row must not stop the others; the next pass tries it again
+            logger.exception("dispute %s: reminder failed", pk)
     return done
+
+
+@transaction.atomic
+def _remind(pk: int, now) -> int:
+    if not RejectionDispute.objects.filter(pk=pk, state=DisputeState.OPEN, reminded_at__isnull=True).update(
+        reminded_at=now
+    ):
+        return 0  # another sweep sent it, or the head decided meanwhile
+    dispute = RejectionDispute.objects.select_related("lead__team__head").get(pk=pk)
+    notify(
+        [_head(dispute.lead)],
+        NotificationKind.DISPUTE_REMINDER,
+        lead=dispute.lead,
+        event=f"dispute-reminder:{pk}",
+        params={"lead": dispute.lead_id, "dispute": pk, "decide_by": dispute.decide_by.isoformat()},
+    )
+    return 1
 
 
 def escalate_due(now: dt.datetime, batch: int = BATCH) -> int:
@@ -319,21 +326,28 @@ def escalate_due(now: dt.datetime, batch: int = BATCH) -> int:
     executives = list(User.objects.filter(role=Role.EXECUTIVE, is_active=True))
     done = 0
     for pk in due:
-        with transaction.atomic():
-            if not RejectionDispute.objects.filter(
-                pk=pk, state=DisputeState.OPEN, escalated_at__isnull=True
-            ).update(escalated_at=now):
-                continue
-            dispute = RejectionDispute.objects.select_related("lead").get(pk=pk)
-            notify(
-                executives,
-                NotificationKind.DISPUTE_ESCALATION,
-                lead=dispute.lead,
-                event=f"dispute-escalation:{pk}",
-                params={"lead": dispute.lead_id, "dispute": pk},
-            )
-            done += 1
+        try:
+            done += _escalate(pk, now, executives)
+        except Exception:  # as in remind_due
+            logger.exception("dispute %s: escalation failed", pk)
     return done
+
+
+@transaction.atomic
+def _escalate(pk: int, now, executives) -> int:
+    if not RejectionDispute.objects.filter(pk=pk, state=DisputeState.OPEN, escalated_at__isnull=True).update(
+        escalated_at=now
+    ):
+        return 0  # another sweep escalated it, or the head decided meanwhile
+    dispute = RejectionDispute.objects.select_related("lead").get(pk=pk)
+    notify(
+        executives,
+        NotificationKind.DISPUTE_ESCALATION,
+        lead=dispute.lead,
+        event=f"dispute-escalation:{pk}",
+        params={"lead": dispute.lead_id, "dispute": pk},
+    )
+    return 1
 
 
 # --- how pages tell it ----------------------------------------------------------------------------

@@ -5,11 +5,13 @@ The story is in tests/leads/dispute_story.py."""
 
 import datetime as dt
 import io
+import threading
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core.management import call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from leads import actions, disputes
 from leads.actions import Invalid
@@ -19,6 +21,7 @@ from leads.models import LeadEvent, RejectionDispute, StageChange
 from revops.errors import Conflict
 from sla.models import Notification, NotificationChannel, NotificationKind, SlaTimer, TimerKind, TimerState
 from sla.sweep import sweep
+from tests.conftest import skip_or_fail
 from tests.factories import LeadFactory, make_calendar
 from tests.leads.dispute_story import ARRIVAL, DECIDE_BY, DISPUTED, REJECTED, REMIND_AT, msk, rejected_lead
 
@@ -272,3 +275,67 @@ class TestSweep:
     def test_executives_may_not_decide_before_the_escalation(self, lead, marketer, ceo, clock):
         dispute = open_now(lead, marketer, clock)
         assert not disputes.can_decide(ceo, dispute)
+
+
+# --- two sweeps at once (PostgreSQL) --------------------------------------------------------------
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=ON_POSTGRES)
+def test_two_sweeps_at_once_remind_and_escalate_each_dispute_once(rep, head, marketer, ceo):
+    if connection.vendor != "postgresql":
+        skip_or_fail("needs PostgreSQL (concurrent transactions)")
+    with time_machine.travel(ARRIVAL, tick=False) as clock:
+        for _ in range(20):
+            clock.move_to(ARRIVAL)
+            lead = rejected_lead(rep)
+            clock.move_to(DISPUTED)
+            disputes.open_dispute(lead, marketer, "наш")
+        later = DECIDE_BY + dt.timedelta(minutes=1)
+        clock.move_to(later)
+        results, errors = [], []
+        barrier = threading.Barrier(2)
+
+        def worker():
+            try:
+                barrier.wait(timeout=10)
+                results.append(sweep(now=later))
+            except Exception as exc:  # reported to the main thread
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not any(t.is_alive() for t in threads), "a sweep hung"
+        assert not errors, errors
+    assert sum(r.steps["dispute_reminded"] for r in results) == 20
+    assert sum(r.steps["dispute_escalated"] for r in results) == 20
+    assert bell(head, NotificationKind.DISPUTE_REMINDER).count() == 20
+    assert bell(ceo, NotificationKind.DISPUTE_ESCALATION).count() == 20
+
+
+def test_one_failing_reminder_does_not_stop_the_others(rep, head, marketer, clock, monkeypatch):
+    opened = []
+    for _ in range(2):
+        clock.move_to(ARRIVAL)
+        lead = rejected_lead(rep)
+        clock.move_to(DISPUTED)
+        opened.append(disputes.open_dispute(lead, marketer, "наш"))
+    real = disputes.notify
+
+    def flaky(recipients, kind, **kwargs):
+        if kwargs["params"]["dispute"] == opened[0].pk:
+            raise RuntimeError("mail server on fire")
+        return real(recipients, kind, **kwargs)
+
+    monkeypatch.setattr(disputes, "notify", flaky)
+    assert disputes.remind_due(REMIND_AT) == 1
+    monkeypatch.setattr(disputes, "notify", real)
+    assert disputes.remind_due(REMIND_AT) == 1  # the failed one, on the next pass
+    assert bell(head, NotificationKind.DISPUTE_REMINDER).count() == 2
