@@ -14,7 +14,9 @@ The reminder and the escalation are due rows swept like SLA timers: their times
 are stored on the dispute (partial indexes), the sweep registered by leads/apps.py
 claims each with a conditional update (reminded_at / escalated_at still empty,
 the dispute still open), so each happens once whatever sweeps run at the same
-time. Lock order, everywhere: the lead's row, then the dispute's.
+time. A decision locks the lead's row, then claims the dispute by a conditional
+update (open → decided), so two heads clicking at once decide once; the sweep
+touches only the dispute's row and never waits on two locks.
 """
 
 import datetime as dt

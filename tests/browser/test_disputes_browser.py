@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login, new_lead, shot
+from tests.browser.helpers import login, new_lead, page_scroll_width, shot, unnamed_controls
 
 pytestmark = pytest.mark.browser_context_args(locale="en-US")
 
@@ -38,6 +38,7 @@ def dispute_on_the_card(page, live_server, lead):
     expect(page.locator("#disputes")).to_contain_text("Awaiting decision")
     expect(page.locator("#disputes")).to_contain_text("left")  # the deadline in words
     expect(page.get_by_role("button", name="Dispute the rejection")).to_have_count(0)
+    assert unnamed_controls(page) == []
 
 
 def test_a_marketer_disputes_and_the_head_overturns(page, live_server, floor, rejected):
@@ -53,11 +54,13 @@ def test_a_marketer_disputes_and_the_head_overturns(page, live_server, floor, re
     expect(row).to_contain_text(f"#{lead.pk}")
     expect(row).to_contain_text("Awaiting decision")
     shot(page, "disputes_list_head")
+    assert unnamed_controls(page) == []
     row.get_by_role("link", name=re.compile(f"#{lead.pk}")).click()
     card = page.locator("#disputes")
     expect(card).to_contain_text("Это наш ICP")
     card.get_by_label("Your decision's comment (optional)").fill("Согласна, вернуть в работу")
     shot(page, "dispute_head_decides")
+    assert unnamed_controls(page) == []
     card.get_by_role("button", name="Overturn: back to sales").click()
     expect(page.locator(".messages")).to_contain_text("rejection overturned, the lead is back in sales")
     expect(page.locator(".banner-lost")).to_have_count(0)
@@ -85,3 +88,17 @@ def test_the_head_upholds_and_the_lead_stays_rejected(page, live_server, floor, 
     expect(page.locator(".messages")).to_contain_text("rejection upheld")
     expect(page.locator("#disputes")).to_contain_text("Rejection upheld")
     assert Lead.objects.get(pk=lead.pk).stage.kind == "lost"
+
+
+@pytest.mark.browser_context_args(locale="ru-RU", viewport={"width": 390, "height": 844})
+def test_the_list_reads_on_a_phone_in_russian(page, live_server, floor, rejected):
+    from leads import disputes
+    from revops.models import User
+
+    disputes.open_dispute(rejected, User.objects.get(username="marketer"), "Наш клиент")
+    login(page, live_server, "marketer")
+    page.goto(f"{live_server.url}/disputes/")
+    expect(page.locator("h1")).to_contain_text("Оспоренные отказы")
+    expect(page.locator("table.disputes")).to_contain_text("Ждёт решения")
+    assert page_scroll_width(page) <= 390
+    shot(page, "disputes_list_phone_ru")
