@@ -33,6 +33,7 @@ def dispute_list(request):
     now = timezone.now()
     for dispute in page.object_list:
         dispute.deadline_words = disputes.deadline_words(dispute, now)
+        dispute.decidable = dispute.is_open and disputes.can_decide(request.user, dispute, dispute.lead)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -90,8 +91,7 @@ def dispute_decide(request, pk: int):
         else:
             text = _("Lead #%(id)s: rejection upheld.")
         messages.success(request, text % {"id": lead_id})
-    back = reverse("leads:detail", args=[lead_id])
     # Someone who decided from the list goes back to it.
     if request.POST.get("from") == "list":
-        back = reverse("disputes:list")
-    return redirect(back + ("" if request.POST.get("from") == "list" else "#disputes"))
+        return redirect("disputes:list")
+    return redirect(reverse("leads:detail", args=[lead_id]) + "#disputes")

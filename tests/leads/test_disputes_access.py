@@ -336,3 +336,14 @@ def test_the_teams_time_to_decide_is_edited_in_the_admin(client, people, team_a)
     client.force_login(people["admin"])
     page = client.get(f"/admin/revops/team/{team_a.pk}/change/").content.decode()
     assert 'name="dispute_working_hours"' in page and 'value="16"' in page
+
+
+def test_the_head_decides_from_the_list_too(client, people, dispute, lead):
+    client.force_login(people["marketer"])
+    assert "Uphold the rejection" not in client.get("/disputes/").content.decode()
+    client.force_login(people["head"])
+    assert "Uphold the rejection" in client.get("/disputes/").content.decode()
+    response = client.post(f"/disputes/{dispute.pk}/decide/", {"outcome": "upheld", "from": "list"})
+    assert response.status_code == 302 and response["Location"] == "/disputes/"
+    dispute.refresh_from_db()
+    assert dispute.state == DisputeState.UPHELD
