@@ -2,6 +2,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from leads.feedback import can_read_list
 from revops.roles import Role
 
 
@@ -42,11 +43,27 @@ def navigation(request):
     items.append((_("Reports"), reverse("reports")))
     if user.role in (Role.MARKETER, Role.MARKETING_HEAD, Role.EXECUTIVE, Role.ADMIN) or user.is_superuser:
         items.append((_("Spend"), reverse("spend:list")))
+    if user.is_superuser or user.role in (
+        Role.SALES_HEAD,
+        Role.MARKETER,
+        Role.MARKETING_HEAD,
+        Role.EXECUTIVE,
+        Role.ADMIN,
+    ):
+        # Who is in nurture and what their returns became (leads/nurture_page.py).
+        items.append((_("Nurture"), reverse("nurture")))
     if user.role in (Role.SALES_HEAD, Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
         items.append((_("Import"), reverse("leads:import")))
     if user.sees_all_leads or user.role == Role.SALES_HEAD:
         # Issue #15: marketing disputes rejections, heads decide, executives watch.
         items.append((_("Disputes"), reverse("disputes:list")))
+    if can_read_list(user):  # sales' feedback for marketing (issue #15)
+        items.append((_("Feedback"), reverse("feedback:list")))
+    if user.role in (Role.MARKETER, Role.MARKETING_HEAD, Role.EXECUTIVE, Role.ADMIN) or user.is_superuser:
+        # Nurture tracks (leads/track_views.py): marketing builds them, executives read them.
+        items.append((_("Nurture tracks"), reverse("tracks:list")))
+    if user.role in (Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
+        items.append((_("Marketing tasks"), reverse("tracks:tasks")))
     if user.is_staff:
         items.append((_("Administration"), reverse("admin:index")))
     if uses_api(user):

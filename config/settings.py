@@ -334,6 +334,9 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "revops <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where people reach the site from outside: links in emails to clients (a nurture
+# track's unsubscribe link, leads/tracks.py) are built on it.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 
 # --- security (production) ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

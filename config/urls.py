@@ -8,10 +8,11 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from config import views
-from leads import board_views, site_forms
+from leads import board_views, nurture_views, site_forms, track_views
 from leads import views as leads_views
 from leads.api import LeadViewSet
 from leads.dispute_api import DisputeViewSet
+from leads.feedback_api import FeedbackViewSet
 from leads.intake_api import IntakeView
 from reports import board_export
 from reports.api import ReportView
@@ -24,6 +25,7 @@ router.include_root_view = False
 router.register("leads", LeadViewSet, basename="lead")
 router.register("sla/breaches", BreachViewSet, basename="breach")
 router.register("disputes", DisputeViewSet, basename="dispute")
+router.register("feedback", FeedbackViewSet, basename="feedback")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -39,6 +41,11 @@ urlpatterns = [
     path("team/breaches/acknowledge/", board_views.acknowledge_breaches, name="team-acknowledge"),
     path("team/breaches.csv", board_export.breaches_csv, name="team-breaches-csv"),
     path("leads/", include("leads.urls")),
+    path("nurture/", nurture_views.nurture_page, name="nurture"),
+    path("feedback/", include("leads.feedback_views")),
+    # Nurture tracks and their tasks (/nurture/tracks/, /nurture/tasks/) and the public
+    # unsubscribe link of track emails (/unsubscribe/<token>/); namespace "tracks".
+    path("", include((track_views.urlpatterns, "tracks"))),
     path("reports/", include("reports.urls")),
     path("disputes/", include("leads.dispute_urls")),
     path("dashboard/", include("reports.dashboard_urls")),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from leads import tracks
 from leads.choices import (
     FAILED_CALL_OUTCOMES,
     Answer,
@@ -270,6 +271,8 @@ def _to_nurture(lead, actor, reason, return_on, at, *, attempts=None, cause=None
             due_at=return_due_at(lead, return_on),
             created_at=at,
         )
+    # The track of the listed reason starts warming the lead (leads.tracks).
+    tracks.enroll(lead, change, at, actor)
     marketing = User.objects.filter(role__in=MARKETING_ROLES, is_active=True)
     notify(
         [lead.owner, *marketing],
@@ -342,6 +345,7 @@ def undo_close(lead: Lead, actor, change_id: int, *, at=None) -> Lead:
         NurtureReturn.objects.filter(lead=lead, nurture_change=close, state=ReturnState.PENDING).update(
             state=ReturnState.CANCELLED
         )
+        tracks.stop(lead, at)  # nor a track to follow
     previous = lead.stage
     lead.stage = close.from_stage
     lead.stage_changed_at = at

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leads import definitions
 from leads.actions import EDITABLE_LEAD_FIELDS, update_lead
 from leads.intake_keys import create_key
 from leads.models import (
@@ -12,6 +13,8 @@ from leads.models import (
     ContactAttempt,
     CriterionAnswer,
     Deal,
+    DefinitionVersion,
+    Feedback,
     ImportJob,
     InboundRequest,
     IntakeKey,
@@ -81,8 +84,44 @@ class CriterionInline(admin.TabularInline):
     fields = ["level", "code", "text_ru", "text_en", "position", "is_active"]
 
 
+class DefinitionAdminMixin:
+    """The checklist and the segments are agreed definitions: a change made
+    here is a new version in the name of who made it (leads.definitions)."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        with definitions.changed_by(request.user):
+            return super().changeform_view(request, *args, **kwargs)
+
+    def changelist_view(self, request, *args, **kwargs):  # bulk actions and list edits
+        with definitions.changed_by(request.user):
+            return super().changelist_view(request, *args, **kwargs)
+
+    def delete_view(self, request, *args, **kwargs):
+        with definitions.changed_by(request.user):
+            return super().delete_view(request, *args, **kwargs)
+
+
+@admin.register(DefinitionVersion)
+class DefinitionVersionAdmin(admin.ModelAdmin):
+    """Read-only: versions are written by the changes themselves."""
+
+    list_display = ["kind", "number", "changed_at", "changed_by"]
+    list_filter = ["kind"]
+    list_select_related = ["changed_by"]
+    readonly_fields = ["kind", "number", "changed_at", "changed_by", "snapshot", "changes"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(DefinitionAdminMixin, admin.ModelAdmin):
     list_display = ["name_ru", "name_en", "code", "fit", "company_size", "deal_cycle_days", "is_active"]
     list_filter = ["fit", "is_active"]
     search_fields = ["name_ru", "name_en", "code", "industry"]
@@ -109,7 +148,7 @@ class RejectionReasonAdmin(admin.ModelAdmin):
 
 
 @admin.register(QualificationCriterion)
-class QualificationCriterionAdmin(admin.ModelAdmin):
+class QualificationCriterionAdmin(DefinitionAdminMixin, admin.ModelAdmin):
     list_display = ["text_ru", "level", "code", "segment", "position", "is_active"]
     list_filter = ["level", "segment", "is_active"]
     search_fields = ["text_ru", "text_en", "code"]
@@ -362,3 +401,64 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
+
+
+# Issue #15: sales' feedback for marketing. Written and answered by leads/feedback.py.
+@admin.register(Feedback)
+class FeedbackAdmin(ScopedDataAdmin):
+    list_display = ["lead", "topic", "author", "created_at", "state", "taken_by", "replied_at"]
+    list_filter = ["topic", "state"]
+    list_select_related = ["lead__contact", "author", "taken_by"]
+    raw_id_fields = ["lead"]
+
+
+# --- nurture tracks' records (issue #15, leads/tracks.py) ------------------------------------------
+# Superusers only, read-only: the proof of a consent to advertising or an
+# unsubscribe, and what a track sent. Marketing works with tracks on their pages.
+from leads.models import MarketingConsent, MarketingTask, TrackEmail, Unsubscribe  # noqa: E402
+
+
+class _SuperuserRecordAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MarketingConsent)
+class MarketingConsentAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "contact", "text_version", "given_at", "ip"]
+    raw_id_fields = ["contact", "request"]
+    list_select_related = ["contact"]
+    date_hierarchy = "given_at"
+
+
+@admin.register(Unsubscribe)
+class UnsubscribeAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "contact", "created_at"]
+    raw_id_fields = ["contact"]
+    list_select_related = ["contact"]
+
+
+@admin.register(TrackEmail)
+class TrackEmailAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "lead", "subject", "state", "created_at", "sent_at", "attempts"]
+    list_filter = ["state"]
+    raw_id_fields = ["enrollment", "step", "lead", "contact"]
+
+
+@admin.register(MarketingTask)
+class MarketingTaskAdmin(_SuperuserRecordAdmin):
+    list_display = ["id", "lead", "text", "created_at", "done_at", "done_by"]
+    raw_id_fields = ["lead", "enrollment", "step", "done_by"]
+    list_select_related = ["done_by"]

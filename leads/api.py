@@ -11,6 +11,7 @@ from leads import actions
 from leads.assignment import assign_manually
 from leads.choices import ReturnTrigger
 from leads.dispute_api import DisputeOpenSerializer, DisputeSerializer, open_for_lead
+from leads.feedback_api import FeedbackCreateSerializer, FeedbackSerializer, create_for_lead
 from leads.filters import LeadFilter
 from leads.models import Lead
 from leads.returns import can_return, return_from_nurture
@@ -159,7 +160,14 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         """Hand the lead to marketing's nurture with a reason and an optional return date."""
         lead = self.changeable_lead()
         data = self.parsed(NurtureSerializer)
-        self.run(actions.send_to_nurture, lead, request.user, data["reason"], data.get("return_on"))
+        self.run(
+            actions.send_to_nurture,
+            lead,
+            request.user,
+            data.get("reason", ""),
+            data.get("return_on"),
+            cause=data.get("cause", ""),
+        )
         return self.lead_response(lead)
 
     @extend_schema(request=ReturnSerializer, responses={200: LeadSerializer, **ACTION_ERRORS})
@@ -183,3 +191,14 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         head of the lead's team decides within the team's working time."""
         lead = self.get_object()  # 404 for a lead the caller cannot see
         return open_for_lead(request, lead)
+
+    # Issue #15: sales' feedback for marketing (leads/feedback_api.py).
+    @extend_schema(
+        request=FeedbackCreateSerializer,
+        responses={201: FeedbackSerializer, **{code: r for code, r in ACTION_ERRORS.items() if code != 409}},
+    )
+    @action(detail=True, methods=["post"])
+    def feedback(self, request, pk=None):
+        """Feedback for marketing on the lead: a topic from the list and free text."""
+        lead = self.changeable_lead()
+        return create_for_lead(lead, request.user, request.data)

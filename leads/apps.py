@@ -21,8 +21,15 @@ class LeadsConfig(AppConfig):
         refcache.connect(Stage, Product, Campaign, RoutingRule, Source, Segment, IntakeKey)
         # The sweep (sla, below leads) breaches; what a breach does to the lead is here.
         breached.connect(_reassign_after_breach, dispatch_uid="leads-reassign-after-breach")
+        # Every change of the checklist or the segments is a version (leads.definitions).
+        from leads import definitions
+
+        definitions.connect()
         # The same pass returns the leads whose nurture return date has come.
         register_due_step("returned", _return_due)
+        # And runs the nurture tracks' due steps, then sends their emails (leads.tracks).
+        register_due_step("track_steps", _track_steps)
+        register_due_step("track_emails", _track_emails)
         # Disputed rejections: the head's reminder before the deadline, the executives' escalation after.
         register_due_step("dispute_reminded", _dispute_remind_due)
         register_due_step("dispute_escalated", _dispute_escalate_due)
@@ -46,6 +53,18 @@ def _dispute_escalate_due(now):
     return escalate_due(now)
 
 
+def _track_steps(now):
+    from leads.tracks import run_due
+
+    return run_due(now)
+
+
+def _track_emails(now):
+    from leads.tracks import deliver_due
+
+    return deliver_due(now)
+
+
 def _reassign_after_breach(sender, reassign, at, **kwargs):
     """A breached lead whose policy says so goes to someone else in the team."""
     from leads.assignment import reassign_after_breach
@@ -60,3 +79,6 @@ def _seed(sender, apps=None, **kwargs):
 
     for seed in (seed_vocabulary, seed_nurture_reasons):
         seed(apps) if apps is not None else seed()
+    from leads.definitions import record_all
+
+    record_all()  # version 1 of each definition, or what changed outside the app

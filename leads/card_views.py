@@ -27,6 +27,7 @@ from leads.choices import (
     ReturnTrigger,
     StageKind,
 )
+from leads.feedback import leave_feedback
 from leads.models import Lead, LeadEvent
 from leads.returns import can_return, return_from_nurture
 from leads.serializers import (
@@ -37,7 +38,6 @@ from leads.serializers import (
     ReturnSerializer,
     StageSerializer,
 )
-from leads.timeline import FEEDBACK_TOPICS
 from revops.inputs import parse_id
 from revops.redirects import safe_next
 from revops.roles import Role
@@ -61,6 +61,7 @@ FIELD_LABELS = {
     "reason": gettext_lazy("Reason"),
     "comment": gettext_lazy("Comment"),
     "return_on": gettext_lazy("Return on"),
+    "cause": gettext_lazy("Listed reason"),
     "owner": gettext_lazy("Owner"),
     "text": gettext_lazy("Text"),
     "topic": gettext_lazy("Kind"),
@@ -166,8 +167,14 @@ def _reject(request, lead):
 
 
 def _nurture(request, lead):
-    data = _parse(request, NurtureSerializer)
-    lead = actions.send_to_nurture(lead, request.user, data["reason"], data.get("return_on"))
+    # The words may be left empty when a listed reason is chosen (the action names it then).
+    serializer = NurtureSerializer(data={"reason": "", **_fields(request, NurtureSerializer)})
+    if not serializer.is_valid():
+        raise actions.Invalid(serializer.errors)
+    data = serializer.validated_data
+    lead = actions.send_to_nurture(
+        lead, request.user, data.get("reason", ""), data.get("return_on"), cause=data.get("cause", "")
+    )
     _offer_undo(request, lead, _("Lead #%(id)s went to nurture.") % {"id": lead.pk})
     return ""
 
@@ -251,10 +258,10 @@ def _note(request, lead):
         raise actions.Invalid({"text": [_("Write the note first.")]})
     if len(text) > 5000:
         raise actions.Invalid({"text": [_("At most 5000 characters.")]})
-    if topic and topic not in dict(FEEDBACK_TOPICS):
-        raise actions.Invalid({"topic": [_("Unknown topic.")]})
-    kind = LeadEvent.Kind.FEEDBACK if topic else LeadEvent.Kind.NOTE
-    LeadEvent.objects.create(lead=lead, kind=kind, actor=request.user, data={"text": text, "topic": topic})
+    if topic:  # feedback for marketing: its own row, read at /feedback/ (leads/feedback.py)
+        leave_feedback(lead, request.user, topic, text)
+        return _named(lead, _("feedback sent to marketing."))
+    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.NOTE, actor=request.user, data={"text": text})
     return _named(lead, _("note saved."))
 
 

@@ -4,6 +4,7 @@ normalisers in leads.contacts) and call the same actions."""
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from leads.contacts import normalize_email, normalize_phone
@@ -11,11 +12,24 @@ from leads.models import Lead, Product, Source
 from revops.models import User
 from revops.roles import Role
 
+NURTURE_CHECK = {
+    "hx-get": reverse_lazy("leads:new-nurture-check"),
+    "hx-trigger": "change, keyup changed delay:600ms",
+    "hx-target": "#nurture-notice",
+    "hx-include": "#id_phone, #id_email",
+}
+
 
 class ManualLeadForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
-    email = forms.CharField(label=_("Email"), max_length=254, required=False)
+    # As a phone or email is typed, the page says whether that person has a lead
+    # in nurture, which saving brings back (leads.nurture_views.lead_new_check).
+    phone = forms.CharField(
+        label=_("Phone"), max_length=40, required=False, widget=forms.TextInput(attrs=NURTURE_CHECK)
+    )
+    email = forms.CharField(
+        label=_("Email"), max_length=254, required=False, widget=forms.TextInput(attrs=NURTURE_CHECK)
+    )
     company = forms.CharField(label=_("Company"), max_length=200, required=False)
     source = forms.ModelChoiceField(
         label=_("Source"),

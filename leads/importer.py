@@ -98,6 +98,18 @@ FIELD_ALIASES = {
     "utm_content": ("utm_content",),
     "utm_term": ("utm_term",),
     "landing_page": ("landing_page", "landing", "посадочная страница"),
+    # The separate consent to advertising (38-FZ art. 18): yes/no, and its text's version.
+    "marketing_consent": (
+        "marketing_consent",
+        "marketing consent",
+        "согласие на рекламу",
+        "согласие на рассылку",
+    ),
+    "marketing_consent_text": (
+        "marketing_consent_text",
+        "версия согласия на рекламу",
+        "версия согласия на рассылку",
+    ),
     "source": ("source", "источник"),
     # Who gets the lead: a sales rep within the importer's scope (see Scope).
     "owner": ("owner", "ответственный", "менеджер"),
@@ -625,6 +637,7 @@ def _validate_row(number, values, extra, lookups, consent_text, historical, now)
     errors: dict[str, list[str]] = {}
     data = {name: _text(values.get(name)) for name in INTAKE_FIELDS}
     data.update(consent=True, consent_text=consent_text, extra=extra)
+    _marketing_consent(data, consent_text)
     validated = None
     try:
         validated = lookups.serializer.run_validation(data)
@@ -660,6 +673,32 @@ def _validate_row(number, values, extra, lookups, consent_text, historical, now)
         # Straight to the chosen rep, as a lead typed in by hand (the clock runs on their team's calendar).
         submission = dataclasses.replace(submission, owner=owner, entered_by=lookups.scope.actor)
     return ImportRow(number, submission, history), []
+
+
+# What people write in a yes/no column besides true/false.
+_YES = {"да", "д", "+", "y", "согласен", "согласна"}
+_NO = {"нет", "н", "-", "n", "не согласен", "не согласна"}
+
+
+def _marketing_consent(data: dict, consent_text: str) -> None:
+    """The optional consent-to-advertising cells as the intake API takes them:
+    an empty cell is no consent; a consent without its own version carries the
+    import's (the file name), like the processing consent."""
+    value = data.get("marketing_consent", "").strip().lower()
+    if not value:
+        data.pop("marketing_consent", None)
+    elif value in _YES:
+        data["marketing_consent"] = True
+    elif value in _NO:
+        data["marketing_consent"] = False
+    if data.get("marketing_consent") is True or str(data.get("marketing_consent", "")).lower() in (
+        "true",
+        "1",
+        "yes",
+    ):
+        data["marketing_consent_text"] = data.get("marketing_consent_text") or consent_text
+    else:
+        data["marketing_consent_text"] = data.get("marketing_consent_text", "")
 
 
 def _row_errors(number: int, errors: dict[str, list[str]]) -> list[RowError]:

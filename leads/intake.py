@@ -33,6 +33,7 @@ from leads.models import (
     IdempotencyRecord,
     InboundRequest,
     Lead,
+    MarketingConsent,
     Product,
     Source,
     Stage,
@@ -64,6 +65,9 @@ class Submission:
     utm: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
     consent_text: str = ""
+    # The separate, optional consent to advertising (38-FZ art. 18) and its text's version.
+    marketing_consent: bool = False
+    marketing_consent_text: str = ""
     client_ip: str | None = None
     received_at: dt.datetime | None = None
     # Manual entry: the person who typed it in, and the owner they chose
@@ -309,6 +313,16 @@ def _record_request(sub: Submission, contact, lead, campaign, now, *, repeat: bo
         given_at=now,
         ip=sub.client_ip or None,
     )
+    if sub.marketing_consent:
+        # Recorded even for someone who unsubscribed: it is what they sent. The
+        # unsubscribe still wins (leads.tracks.may_email), so nobody is re-subscribed.
+        MarketingConsent.objects.create(
+            contact=contact,
+            request=request,
+            text_version=sub.marketing_consent_text,
+            given_at=now,
+            ip=sub.client_ip or None,
+        )
     return request
 
 

@@ -62,6 +62,8 @@ def submission_from(data: dict, source, *, received_at=None) -> Submission:
         },
         extra=data["extra"],
         consent_text=data["consent_text"],
+        marketing_consent=data.get("marketing_consent", False),
+        marketing_consent_text=data.get("marketing_consent_text", ""),
         client_ip=data["client_ip"],
         received_at=received_at,
     )

@@ -54,6 +54,7 @@ ROW_FIELDS = (
     "created_at",
     "next_step",
     "next_step_at",
+    "returned_at",  # the "back from nurture" mark
 )
 TIMER_FIELDS = ("lead_id", "kind", "state", "due_at", "met_at", "budget_seconds", "calendar")
 

@@ -76,6 +76,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "rejection_comment",
             "nurture_reason",
             "nurture_until",
+            "returned_at",
             "channel",
             "comment",
             "utm_source",
@@ -180,6 +181,21 @@ class IntakeSerializer(serializers.Serializer):
         required=True, help_text=_("Consent to personal-data processing; must be true.")
     )
     consent_text = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    marketing_consent = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Separate consent to advertising by email (Federal Law 38-FZ, art. 18); nurture tracks "
+            "email only people who gave it."
+        ),
+    )
+    marketing_consent_text = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Version of the advertising consent text."),
+    )
     client_ip = serializers.IPAddressField(required=False, allow_null=True, default=None)
     extra = serializers.DictField(required=False, default=dict)
 
@@ -324,8 +340,21 @@ class RejectSerializer(StrictSerializer):
 
 
 class NurtureSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=300)
+    reason = serializers.CharField(
+        max_length=300,
+        allow_blank=True,
+        help_text=_("Why, in the rep's words; may be empty when a listed reason (cause) is given."),
+    )
     return_on = BoundedDateSerializerField(required=False, allow_null=True)
+    cause = serializers.SlugField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_(
+            "Code of a listed nurture reason (no_answer, not_now, no_budget, researching, other…); default other."
+        ),
+    )
 
 
 class ReturnSerializer(StrictSerializer):

@@ -98,6 +98,9 @@ def submit(request, public_id):
     }
     if data.get("consent") in ("on", "1", "true", "yes"):
         data["consent"] = True
+    # The advertising consent is its own, optional box: ticked or not, never required.
+    data["marketing_consent"] = data.get("marketing_consent") in ("on", "1", "true", "yes", True)
+    data["marketing_consent_text"] = form.marketing_consent_version
     serializer = IntakeSerializer(data=data, strict=False)
     if not serializer.is_valid():
         return _cors(JsonResponse(serializer.errors, status=400), origin)

@@ -16,14 +16,32 @@ history (LeadEvent kind `qualified`, data {"from", "to"}), `meeting`,
 (type nurture) from the first StageChange into that stage, not counting a
 close taken back by Undo or the undo itself; `leads` = arrivals.
 
+Returns from nurture (issue #15), three steps of their own beside the funnel:
+- `returned`: the lead came back from nurture (a `done` NurtureReturn; its
+  `returned_at` is the event). Cohort: ever, up to now. Events: its FIRST
+  return falls in the period.
+- `returned_sql`: the lead moved on to SQL after coming back — a qualification
+  to `sql` (the history's `qualified` event), or an entry into `meeting` or a
+  later stage, strictly after a return of that lead (the return's own move back
+  to the stage it left is not such an entry: it comes from nurture and happens
+  at the return's instant). Cohort: ever; events: the first such event in the
+  period (whenever the return was).
+- `returned_won`: an entry into a won stage after a return (cohort: and the
+  lead is won now, so it is part of `won`); events: the first such entry in
+  the period.
+So, in cohort mode, returned ⊇ returned_sql ⊇ returned_won (a won stage lies
+after `meeting`). Entries taken back by Undo do not count, as above.
+
 Leads rejected as `duplicate` (merged away or rejected as such) count nowhere:
 `counted()`.
 """
 
 from django.db.models import Exists, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Least
 from django.utils.translation import gettext_lazy as _
 
-STEPS = ("leads", "mql", "sql", "meeting", "proposal", "won", "rejected", "nurture")
+RETURN_STEPS = ("returned", "returned_sql", "returned_won")
+STEPS = ("leads", "mql", "sql", "meeting", "proposal", "won", "rejected", "nurture", *RETURN_STEPS)
 MODES = ("cohort", "events")
 # What the lead list's drill-down fields show for the codes above.
 STEP_LABELS = {
@@ -35,6 +53,9 @@ STEP_LABELS = {
     "won": _("Won"),
     "rejected": _("Rejected"),
     "nurture": _("Nurture"),
+    "returned": _("Back from nurture"),
+    "returned_sql": _("Back from nurture, then SQL"),
+    "returned_won": _("Back from nurture, then won"),
 }
 MODE_LABELS = {"cohort": _("Cohort (by arrival)"), "events": _("Events (by when each step happened)")}
 DUPLICATE_REASON = "duplicate"
@@ -75,6 +96,13 @@ def reached_condition(step: str) -> Q:
 
     if step == "leads":
         return Q()
+    if step in RETURN_STEPS:
+        condition = Q()
+        for rows, _at in _event_sources(step):
+            condition |= Q(Exists(rows.filter(lead=OuterRef("pk"))))
+        if step == "returned_won":
+            condition &= Q(stage_id__in=_stage_ids_of_kind(StageKind.WON))
+        return condition
     if step in ("meeting", "proposal"):
         code = StageCode.MEETING if step == "meeting" else StageCode.PROPOSAL
         return Q(furthest_stage_id__in=_stage_ids_from(code))
@@ -108,6 +136,43 @@ def _event_rows(step: str):
     )
 
 
+def _after_a_return(at: str) -> Exists:
+    """The event row (of a `lead`, at its column `at`) comes strictly after a
+    return from nurture of its lead."""
+    from leads.choices import ReturnState
+    from leads.models import NurtureReturn
+
+    return Exists(
+        NurtureReturn.objects.filter(
+            lead=OuterRef("lead"), state=ReturnState.DONE, returned_at__lt=OuterRef(at)
+        )
+    )
+
+
+def _event_sources(step: str) -> list:
+    """[(rows, at)]: the tables whose earliest row per lead is the step's event
+    (one table, except `returned_sql`: a qualification or a stage entry)."""
+    from leads.choices import Qualification, ReturnState, StageCode, StageKind
+    from leads.models import LeadEvent, NurtureReturn, StageChange
+
+    if step == "returned":
+        return [(NurtureReturn.objects.filter(state=ReturnState.DONE), "returned_at")]
+    if step in ("returned_sql", "returned_won"):
+        entered = StageChange.objects.filter(undoes=None, undone_by=None).exclude(
+            from_stage_id__in=_stage_ids_of_kind(StageKind.NURTURE)
+        )
+        if step == "returned_won":
+            won = entered.filter(to_stage_id__in=_stage_ids_of_kind(StageKind.WON))
+            return [(won.filter(_after_a_return("changed_at")), "changed_at")]
+        qualified = LeadEvent.objects.filter(kind=LeadEvent.Kind.QUALIFIED, data__to=Qualification.SQL)
+        entered = entered.filter(to_stage_id__in=_stage_ids_from(StageCode.MEETING))
+        return [
+            (qualified.filter(_after_a_return("created_at")), "created_at"),
+            (entered.filter(_after_a_return("changed_at")), "changed_at"),
+        ]
+    return [_event_rows(step)]
+
+
 def happened_condition(step: str, start=None, end=None) -> Q:
     """Q over Lead: the lead's first `step` event is in [start, end) (events mode).
     "First in the period" = one in the period and none before it (two EXISTS,
@@ -119,17 +184,18 @@ def happened_condition(step: str, start=None, end=None) -> Q:
         if end is not None:
             condition &= Q(created_at__lt=end)
         return condition
-    rows, at = _event_rows(step)
-    rows = rows.filter(lead=OuterRef("pk"))
-    inside = rows
-    if start is not None:
-        inside = inside.filter(**{f"{at}__gte": start})
-    if end is not None:
-        inside = inside.filter(**{f"{at}__lt": end})
-    condition = Q(Exists(inside))
-    if start is not None:
-        condition &= ~Q(Exists(rows.filter(**{f"{at}__lt": start})))
-    return condition
+    inside, before = Q(), Q()
+    for rows, at in _event_sources(step):
+        rows = rows.filter(lead=OuterRef("pk"))
+        within = rows
+        if start is not None:
+            within = within.filter(**{f"{at}__gte": start})
+        if end is not None:
+            within = within.filter(**{f"{at}__lt": end})
+        inside |= Q(Exists(within))
+        if start is not None:
+            before |= Q(Exists(rows.filter(**{f"{at}__lt": start})))
+    return inside & ~before if start is not None else inside
 
 
 def first_event_rows(step: str, start, end):
@@ -151,9 +217,21 @@ def first_at(step: str):
 
     if step == "leads":
         return F("created_at")
-    rows, at = _event_rows(step)
-    first = rows.filter(lead=OuterRef("pk")).order_by().values("lead").annotate(first=Min(at)).values("first")
-    return Subquery(first[:1])
+    firsts = [
+        Subquery(
+            rows.filter(lead=OuterRef("pk"))
+            .order_by()
+            .values("lead")
+            .annotate(first=Min(at))
+            .values("first")[:1]
+        )
+        for rows, at in _event_sources(step)
+    ]
+    if len(firsts) == 1:
+        return firsts[0]
+    # The earlier of the two, either may be missing (LEAST is NULL on SQLite if one is).
+    a, b = firsts
+    return Least(Coalesce(a, b), Coalesce(b, a))
 
 
 def _duplicate_reason():

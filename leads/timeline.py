@@ -6,7 +6,6 @@ import datetime as dt
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from leads.actions import (
     criteria_for,
@@ -19,8 +18,10 @@ from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
 from leads.disputes import card_context as dispute_card
 from leads.disputes import describe_decision
-from leads.models import Lead, LeadEvent, RejectionReason, Stage
+from leads.models import Feedback, FeedbackTopic, Lead, LeadEvent, NurtureReason, RejectionReason, Stage
 from leads.returns import can_return, describe_return
+from leads.tracks import advertising_status
+from leads.tracks import describe_event as describe_track_event
 from revops.models import User
 from revops.roles import Role
 from sla.display import badge_for, human_duration
@@ -29,11 +30,8 @@ from sla.models import Breach, SlaTimer
 # (code, label) of the timeline's filter; labels are translated in the template.
 TIMELINE_TYPES = ["request", "assignment", "attempt", "stage", "note", "sla"]
 
-FEEDBACK_TOPICS = [
-    ("objection", gettext_lazy("Objection heard")),
-    ("not_understood", gettext_lazy("Not understood in the offer")),
-    ("trust", gettext_lazy("What built trust")),
-]
+# The card's feedback topics (issue #15: six, stored in leads.models.Feedback).
+FEEDBACK_TOPICS = FeedbackTopic.choices
 
 
 def lead_context(lead: Lead, user, posted=None) -> dict:
@@ -52,6 +50,8 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         lead.assignments.select_related("to_owner", "from_owner", "assigned_by").order_by("-created_at")[:100]
     )
     events = list(lead.events.select_related("actor").order_by("-created_at")[:200])
+    # Feedback rows with marketing's reply, shown under their FEEDBACK event (one query).
+    feedback = {f.pk: f for f in Feedback.objects.filter(lead=lead).select_related("taken_by")}
     timers = list(
         SlaTimer.objects.filter(lead=lead).select_related("calendar", "policy").order_by("-started_at")[:50]
     )
@@ -100,6 +100,15 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         elif kind == "note" and item.kind == LeadEvent.Kind.DISPUTE_DECIDED:
             stage_names = {stage.code: stage.name for stage in stages}
             item.data = {"text": describe_decision(item.data, stage_names, reason_names)}
+        elif kind == "note" and item.kind in (LeadEvent.Kind.FEEDBACK, LeadEvent.Kind.FEEDBACK_REPLY):
+            item.feedback = feedback.get(item.data.get("feedback"))
+            item.topic_label = dict(FEEDBACK_TOPICS).get(item.data.get("topic"), "")
+        elif kind == "note" and item.kind in TRACK_KINDS:
+            # Nurture tracks (leads.tracks): the line in words; an email a track
+            # did not send says so in its title too.
+            if item.kind == LeadEvent.Kind.TRACK_EMAIL and item.data.get("skipped"):
+                item.get_kind_display = _skipped_title
+            item.data = {"text": describe_track_event(item)}
         elif kind == "note" and item.kind == LeadEvent.Kind.QUALIFIED:
             labels = dict(Qualification.choices)
             item.qualification_from = labels.get(item.data.get("from"), "")
@@ -124,6 +133,8 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "stages": stages,
         "path": [s for s in stages if s.position is not None],
         "reasons": list(RejectionReason.objects.filter(is_active=True)),
+        "nurture_reasons": list(NurtureReason.objects.filter(is_active=True)),
+        "advertising": advertising_status(contact),
         "can_change": can_change and lead.stage.kind == StageKind.OPEN,
         "can_return": lead.stage.kind == StageKind.NURTURE and can_return(user),
         "can_assign": can_change and (user.role in (Role.SALES_HEAD, Role.ADMIN) or user.is_superuser),
@@ -136,10 +147,28 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "next_step": lead.next_step_label(),
         "next_step_overdue": bool(lead.next_step_at and lead.next_step_at < now),
         "feedback_topics": FEEDBACK_TOPICS,
+        # Notes and feedback are welcome on a closed lead too ("wrong segment" is
+        # often learnt by rejecting it): whoever may work the lead writes them.
+        "can_write_note": can_change,
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
         **dispute_card(lead, user, now),  # issue #15: disputed rejections
     }
+
+
+TRACK_KINDS = frozenset(
+    {
+        LeadEvent.Kind.ENROLLED,
+        LeadEvent.Kind.TRACK_EMAIL,
+        LeadEvent.Kind.TRACK_TASK,
+        LeadEvent.Kind.TRACK_ENDED,
+        LeadEvent.Kind.UNSUBSCRIBED,
+    }
+)
+
+
+def _skipped_title():
+    return _("Track email not sent")
 
 
 def readable_note(note: str, reason_names: dict[str, str]) -> str:

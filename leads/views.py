@@ -18,6 +18,7 @@ from leads.intake import Submission, take_lead
 from leads.merge import merge
 from leads.models import Lead, Stage
 from leads.moved import moved_away
+from leads.nurture_page import brought_back, nurtured_lead_of
 from leads.queue import ORDERS, next_in_work_mode, ordered, queue_queryset, rows, work_summary
 from leads.timeline import lead_context
 from leads.updates import newest_unread, version_for
@@ -109,7 +110,19 @@ def lead_new(request):
             )
         )
         visible = Lead.objects.visible_to(request.user).filter(pk=outcome.lead_id).exists()
-        if outcome.repeat and visible:
+        back = outcome.repeat and brought_back(outcome.lead_id, outcome.request_id)
+        if back and visible:
+            messages.info(
+                request,
+                _("Lead #%(id)s was in nurture; this request brought it back to the sales queue.")
+                % {"id": outcome.lead_id},
+            )
+        elif back:
+            messages.info(
+                request,
+                _("This person had a lead in nurture; the request brought it back to the sales queue."),
+            )
+        elif outcome.repeat and visible:
             messages.info(request, _("This person already has an open lead; the request was added to it."))
         elif outcome.repeat:
             # Someone else's lead: de-duplicated all the same, but not named, linked or numbered.
@@ -122,7 +135,11 @@ def lead_new(request):
         if visible:
             return redirect("leads:detail", pk=outcome.lead_id)
         return redirect("leads:list")
-    return render(request, "leads/lead_new.html", {"form": form})
+    nurtured = None
+    if request.method == "POST":  # the form came back with errors: say it again
+        nurtured = nurtured_lead_of(request.POST.get("phone", "")[:40], request.POST.get("email", "")[:254])
+    visible = nurtured is not None and Lead.objects.visible_to(request.user).filter(pk=nurtured.pk).exists()
+    return render(request, "leads/lead_new.html", {"form": form, "nurtured": nurtured, "visible": visible})
 
 
 @login_required

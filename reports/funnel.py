@@ -1,5 +1,5 @@
 """Funnel and money (DESIGN.md, "Reports" → "Funnel"): leads → MQL → SQL →
-meeting → proposal → won, rejected and nurture, revenue and margin, spend and
+meeting → proposal → won, rejected and nurture, returns from nurture, revenue and margin, spend and
 its ratios, grouped by source, campaign, segment, product, team, owner, month
 or week, in cohort or events mode.
 
@@ -22,6 +22,7 @@ from django.db.models.functions import TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from leads import definitions
 from leads.choices import DealStatus
 from leads.models import Deal, Spend
 from leads.steps import first_at, happened_condition, reached_condition
@@ -30,7 +31,13 @@ from reports.params import company_zone
 from revops import display
 
 STEPS = ("leads", "mql", "sql", "meeting", "proposal", "won")
-COUNTS = (*STEPS, "rejected", "nurture")
+# `nurture`: in nurture now (cohort) / first sent to nurture in the period
+# (events). `returned`, `returned_sql`, `returned_won`: the leads that came back
+# from nurture, of those the ones that then became SQL, and the ones then won —
+# defined once in leads/steps.py (its docstring says exactly how, per mode), so
+# each count's drill-down (/leads/?step=returned…) lists the same leads.
+RETURNS = ("returned", "returned_sql", "returned_won")
+COUNTS = (*STEPS, "rejected", "nurture", *RETURNS)
 MONEY = ("revenue", "margin", "repeat_revenue", "repeat_margin")
 SPEND_FIELDS = ("spend", "cpl", "cost_per_sql", "cpa", "romi")
 LEAD_KEYS = {
@@ -109,6 +116,9 @@ class FunnelReport(Report):
         ("won", _("Won")),
         ("rejected", _("Rejected")),
         ("nurture", _("Nurture")),
+        ("returned", _("Back from nurture")),
+        ("returned_sql", _("Back, then SQL")),
+        ("returned_won", _("Back, then won")),
         ("revenue", _("Revenue")),
         ("margin", _("Margin")),
         ("repeat_revenue", _("Repeat revenue")),
@@ -346,4 +356,7 @@ class FunnelReport(Report):
             # Money in the total is the sum of the rows as shown (each rounded once).
             total["spend"] = money(sum((Decimal(r["spend"]) for r in rows), Decimal(0)))
         total["links"] = {step: params.drilldown(step=step) for step in COUNTS}
-        return self.envelope(params, rows, total)
+        answer = self.envelope(params, rows, total)
+        # Which MQL/SQL checklist and ICP segments the period was measured with.
+        answer["definitions"] = definitions.measured_with(params.start, params.end)
+        return answer

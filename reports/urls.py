@@ -9,5 +9,6 @@ urlpatterns = [
     path("", views.report_index, name="reports"),
     # Spend entry and import (r2-spend), before the generic report page; namespace "spend".
     path("spend/", include((spend_views.urlpatterns, "spend"))),
+    path("definitions/", views.definition_history, name="definitions"),
     path("<slug:name>/", views.report_page, name="report"),
 ]

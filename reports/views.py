@@ -138,3 +138,21 @@ def _urlencode(params: dict) -> str:
     from urllib.parse import urlencode
 
     return urlencode(params)
+
+
+@login_required
+def definition_history(request):
+    """Every version of the MQL/SQL checklist and the ICP segments: when, who,
+    what changed (leads.definitions). Everyone reads the definitions the
+    numbers are measured with; only the admin changes them."""
+    from leads.definitions import describe
+    from leads.models import DefinitionKind, DefinitionVersion
+
+    versions = (
+        DefinitionVersion.objects.defer("snapshot").select_related("changed_by").order_by("kind", "-number")
+    )
+    kinds = {kind: {"label": label, "versions": []} for kind, label in DefinitionKind.choices}
+    for version in versions[:400]:  # a few per year in practice; the page stays bounded
+        version.described = [describe(change) for change in version.changes]
+        kinds[version.kind]["versions"].append(version)
+    return render(request, "reports/definitions.html", {"kinds": kinds.values(), "reports": all_reports()})

@@ -37,6 +37,7 @@ _VIEW_FUNNEL_REFERENCE = [
     "leads.view_stage",
     "leads.view_rejectionreason",
     "leads.view_qualificationcriterion",
+    "leads.view_definitionversion",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.REP: [*_VIEW_FUNNEL_REFERENCE, "leads.view_lead", "leads.change_lead", "leads.view_contact"],

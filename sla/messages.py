@@ -30,6 +30,8 @@ TITLES = {
         if p.get("outcome") == "overturned"
         else _("Lead #%(lead)s: the rejection was upheld") % p
     ),
+    NotificationKind.FEEDBACK_REPLY: lambda p: _("Marketing replied to your feedback on lead #%(lead)s") % p,
+    NotificationKind.TRACK_TASK: lambda p: _("Lead #%(lead)s: a task from its nurture track") % p,
 }
 
 

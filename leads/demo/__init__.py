@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from leads.choices import DealStatus, Qualification, StageCode, StageKind
 from leads.demo.company import DEFAULT_LEADS, DEMO_PASSWORD, DEMO_USERNAMES, MARGIN_SHARES, TEAM_SETUP
+from leads.demo.feedback import add_feedback
 from leads.demo.generator import Generator
 from leads.demo.setup import (
     delete_demo_leads,
@@ -140,6 +141,7 @@ def run(
         refcache.clear()  # rosters and routing as just upserted
         Generator(ref, users, seed=seed, today=today, cutoff=cutoff).generate(leads)
         generated = demo_leads()
+        add_feedback(generated, seed=seed, cutoff=cutoff)  # sales' notes for marketing (issue #15)
         # The history happened before anyone was watching: its notifications would
         # all arrive at once on the first start (and its e-mails go out).
         Notification.objects.filter(pk__gt=first_notification, lead__in=generated).delete()

@@ -2,8 +2,10 @@
 per part (reference data, leads and their history, intake, distribution, imports);
 everything is imported here, where Django and the rest of the code look for it."""
 
+from leads.models.definitions import DefinitionKind, DefinitionVersion
 from leads.models.disputes import RejectionDispute
 from leads.models.distribution import Assignment, RoutingRule
+from leads.models.feedback import Feedback, FeedbackState, FeedbackTopic
 from leads.models.imports import ImportJob, ImportJobQuerySet, ImportKind, ImportState
 from leads.models.intake import Consent, IdempotencyRecord, IntakeKey, SiteForm
 from leads.models.lead import (
@@ -17,6 +19,7 @@ from leads.models.lead import (
     LeadQuerySet,
     StageChange,
 )
+from leads.models.marketing import MarketingConsent, MarketingTask, TrackEmail, TrackEmailState, Unsubscribe
 from leads.models.nurture import NurtureReturn
 from leads.models.reference import (
     Campaign,
@@ -33,6 +36,8 @@ from leads.models.reference import (
 from leads.models.tracks import NurtureStep, NurtureTrack, TrackEnrollment
 
 __all__ = [
+    "DefinitionKind",
+    "DefinitionVersion",
     "localized",
     "Source",
     "Campaign",
@@ -54,6 +59,11 @@ __all__ = [
     "NurtureTrack",
     "NurtureStep",
     "TrackEnrollment",
+    "MarketingConsent",
+    "Unsubscribe",
+    "TrackEmail",
+    "TrackEmailState",
+    "MarketingTask",
     "CriterionAnswer",
     "ContactAttempt",
     "Deal",
@@ -67,4 +77,7 @@ __all__ = [
     "ImportState",
     "ImportJobQuerySet",
     "ImportJob",
+    "Feedback",
+    "FeedbackTopic",
+    "FeedbackState",
 ]

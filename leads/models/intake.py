@@ -71,6 +71,11 @@ class SiteForm(models.Model):
     )
     consent_text = models.TextField(_("consent text"), blank=True)
     consent_version = models.CharField(_("consent text version"), max_length=50, default="1")
+    # The separate, unticked checkbox for advertising (38-FZ art. 18); empty text: the default wording.
+    marketing_consent_text = models.TextField(_("advertising consent text"), blank=True)
+    marketing_consent_version = models.CharField(
+        _("advertising consent text version"), max_length=50, default="1"
+    )
     rate_limit_per_minute = models.PositiveIntegerField(_("requests per minute per IP"), default=10)
     is_active = models.BooleanField(_("active"), default=True)
 

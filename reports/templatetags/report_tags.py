@@ -54,3 +54,20 @@ def moment(value):
 def figure_filter(value, field):
     """{{ value|figure:"revenue" }} — a figure as people read it (reports/display.py)."""
     return figure(field, value)
+
+
+@register.inclusion_tag("reports/_measured_with.html")
+def measured_with(result):
+    """The funnel's "measured with": the checklist and segment versions in force
+    in the period, from the answer's `definitions`."""
+    from leads.models import DefinitionKind
+
+    kinds = []
+    for kind, label in DefinitionKind.choices:
+        versions = [
+            {**v, "since": parse_datetime(v["since"])}
+            for v in (result or {}).get("definitions", {}).get(kind, [])
+        ]
+        if versions:
+            kinds.append({"label": label, "versions": versions, "changed": len(versions) > 1})
+    return {"kinds": kinds}

@@ -226,8 +226,62 @@ def _key_and_join(by: str, period: Period, column="l.created_at"):
 
 # --- the funnel ----------------------------------------------------------------------------
 
-COUNTS = ("leads", "mql", "sql", "meeting", "proposal", "won", "rejected", "nurture")
+COUNTS = (
+    "leads",
+    "mql",
+    "sql",
+    "meeting",
+    "proposal",
+    "won",
+    "rejected",
+    "nurture",
+    "returned",
+    "returned_sql",
+    "returned_won",
+)
 MONEY = ("revenue", "margin", "repeat_revenue", "repeat_margin")
+
+# Returns from nurture (issue #15). A return is a done NurtureReturn row. After a
+# return = strictly after one of the lead's returns. A stage entry is not taken back
+# by Undo (nor an undo), and does not come from a nurture stage (the return's own move).
+AFTER_RETURN = (
+    "EXISTS (SELECT 1 FROM leads_nurturereturn r WHERE r.lead_id = {row}.lead_id "
+    "AND r.state = 'done' AND r.returned_at < {row}.{at})"
+)
+REAL_ENTRY = (
+    "c.undoes_id IS NULL AND NOT EXISTS (SELECT 1 FROM leads_stagechange u WHERE u.undoes_id = c.id) "
+    "AND (c.from_stage_id IS NULL OR c.from_stage_id NOT IN "
+    "(SELECT s1.id FROM leads_stage s1 WHERE s1.kind = 'nurture'))"
+)
+
+
+def _return_rows(what: str) -> str:
+    """FROM … WHERE … of the rows whose earliest per lead is `what`'s event, with
+    `x_at` their time; correlated to the lead `l`."""
+    if what == "returned":
+        return (
+            "SELECT r2.returned_at AS x_at FROM leads_nurturereturn r2 "
+            "WHERE r2.lead_id = l.id AND r2.state = 'done'"
+        )
+    if what == "qualified_sql":
+        return (
+            f"SELECT e.created_at AS x_at FROM leads_leadevent e WHERE e.lead_id = l.id AND e.kind = 'qualified' "
+            f"AND {json_text('e.data', 'to')} = 'sql' AND {AFTER_RETURN.format(row='e', at='created_at')}"
+        )
+    condition = f"ts.position >= {MEETING_POS}" if what == "entered_sql" else "ts.kind = 'won'"
+    return (
+        "SELECT c.changed_at AS x_at FROM leads_stagechange c JOIN leads_stage ts ON ts.id = c.to_stage_id "
+        f"WHERE c.lead_id = l.id AND {condition} AND {REAL_ENTRY} AND {AFTER_RETURN.format(row='c', at='changed_at')}"
+    )
+
+
+def _first(what: str) -> str:
+    return f"(SELECT MIN(x_at) FROM ({_return_rows(what)}) x)"
+
+
+def _earlier(a: str, b: str) -> str:
+    return f"(CASE WHEN {a} IS NULL THEN {b} WHEN {b} IS NULL THEN {a} WHEN {a} < {b} THEN {a} ELSE {b} END)"
+
 
 COHORT_STEPS = f"""
     COUNT(*),
@@ -237,7 +291,11 @@ COHORT_STEPS = f"""
     SUM(CASE WHEN fs.position >= {PROPOSAL_POS} THEN 1 ELSE 0 END),
     SUM(CASE WHEN cs.kind = 'won' THEN 1 ELSE 0 END),
     SUM(CASE WHEN cs.kind = 'lost' THEN 1 ELSE 0 END),
-    SUM(CASE WHEN cs.kind = 'nurture' THEN 1 ELSE 0 END)
+    SUM(CASE WHEN cs.kind = 'nurture' THEN 1 ELSE 0 END),
+    SUM(CASE WHEN EXISTS ({_return_rows("returned")}) THEN 1 ELSE 0 END),
+    SUM(CASE WHEN EXISTS ({_return_rows("qualified_sql")}) OR EXISTS ({_return_rows("entered_sql")})
+        THEN 1 ELSE 0 END),
+    SUM(CASE WHEN cs.kind = 'won' AND EXISTS ({_return_rows("entered_won")}) THEN 1 ELSE 0 END)
 """
 
 
@@ -262,6 +320,9 @@ def _first_event_columns() -> str:
             entered.format(cond="ts.kind = 'won'") + " AS t_won",
             entered.format(cond="ts.kind = 'lost'") + " AS t_rejected",
             entered.format(cond="ts.kind = 'nurture'") + " AS t_nurture",
+            _first("returned") + " AS t_returned",
+            _earlier(_first("qualified_sql"), _first("entered_sql")) + " AS t_returned_sql",
+            _first("entered_won") + " AS t_returned_won",
         ]
     )
 
@@ -1006,6 +1067,44 @@ def stir(period: Period, seed: int) -> dict:
             decide_by=again.changed_at + dt.timedelta(days=2),
         )
         done["disputed_twice"] += 1
+    # 10. Returns from nurture (issue #15): before a win, before an SQL qualification,
+    # with nothing after; rows that are not returns (pending, cancelled); a return's own
+    # move back to the meeting it left (no new SQL); a lead back twice, across the start.
+    from leads.models import NurtureReturn
+
+    def back(lead, at):
+        NurtureReturn.objects.create(lead=lead, state="done", trigger="hand", returned_at=at, created_at=at)
+        done["returns"] += 1
+
+    won_entries = list(
+        StageChange.objects.filter(
+            to_stage__kind="won", lead__created_at__gte=period.start, lead__created_at__lt=period.end
+        ).order_by("id")
+    )
+    for change in rnd.sample(won_entries, min(5, len(won_entries))):
+        back(change.lead, change.changed_at - dt.timedelta(days=rnd.randint(1, 20)))
+    sql_events = list(LeadEvent.objects.filter(kind="qualified", data__to="sql").order_by("id"))
+    for row in rnd.sample(sql_events, min(8, len(sql_events))):
+        back(row.lead, row.created_at - dt.timedelta(hours=1))
+    for lead in rnd.sample(inside, 8):
+        back(lead, lead.created_at + dt.timedelta(days=rnd.randint(1, 60)))
+    waiting = set(NurtureReturn.objects.filter(state="pending").values_list("lead_id", flat=True))
+    free = [lead for lead in inside if lead.pk not in waiting]
+    for lead, state in zip(rnd.sample(free, 4), ["pending", "cancelled"] * 2, strict=True):
+        NurtureReturn.objects.create(lead=lead, state=state, due_at=period.end, created_at=lead.created_at)
+        done["not_returns"] += 1
+    lead = rnd.choice(inside)
+    at = lead.created_at + dt.timedelta(days=3)
+    back(lead, at)
+    StageChange.objects.create(
+        lead=lead,
+        from_stage=stages["nurture"],
+        to_stage=stages["meeting"],
+        changed_at=at + dt.timedelta(seconds=1),
+    )
+    lead = rnd.choice([lead for lead in leads if lead.created_at < period.start])
+    back(lead, period.start - dt.timedelta(days=2))
+    back(lead, period.start + dt.timedelta(days=10))
     return dict(done)
 
 

@@ -189,6 +189,7 @@ def test_the_data_exercises_every_figure(world):
         "edge_leads",
         "met_with_breach",
         "undone_closes",
+        "returns",
     }
 
 

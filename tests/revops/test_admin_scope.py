@@ -67,6 +67,7 @@ REFERENCE = {
     "leads.stage",
     "leads.rejectionreason",
     "leads.qualificationcriterion",
+    "leads.definitionversion",
     "leads.intakekey",
     "leads.siteform",
     "leads.routingrule",

@@ -314,6 +314,7 @@ def pages(company) -> dict[str, list[str]]:
             "/leads/import/",
             "/dashboard/",
             "/admin/",
+            "/nurture/",
             *lead_cards(people["sales_head"]),
             *report_pages(full=True),
             *common,
@@ -327,8 +328,12 @@ def pages(company) -> dict[str, list[str]]:
             f"/reports/spend/{spend.pk}/",
             f"/reports/spend/{spend.pk}/delete/",
             "/leads/import/",
+            "/nurture/",
+            f"/nurture/{YEAR}",
+            "/feedback/",  # issue #15: sales' feedback for marketing
             *report_pages(full=True),
             *common,
+            *["/nurture/tracks/", "/nurture/tracks/new/", "/nurture/tasks/"],  # nurture tracks (#15)
         ],
         "marketing_head": ["/", "/admin/", "/sla/breaches/", "/reports/spend/", *common],
         "ceo": [
@@ -337,6 +342,7 @@ def pages(company) -> dict[str, list[str]]:
             "/dashboard/trend/",
             "/dashboard/targets/",
             "/disputes/",
+            "/feedback/",
             "/leads/",
             "/sla/breaches/",
             *lead_cards(people["ceo"]),

@@ -118,9 +118,10 @@ def test_it_reports_nothing_when_nothing_is_due(clock, rep, head):
 
     result = sweep(now=msk(2026, 2, 11, 11, 5))
 
-    assert str(result).startswith(
-        "breached=0 reminded=0 escalated=0 returned=0"
-    )  # the steps of the apps above follow
+    assert (
+        str(result)
+        == "breached=0 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
+    )
     assert not Breach.objects.exists()
     assert not Notification.objects.filter(kind=NotificationKind.SLA_BREACH).exists()
 
@@ -330,7 +331,10 @@ def test_the_owner_is_reminded_once_at_the_reminder_time(clock, rep, head):
     _, timer = arrive(owner=rep)
 
     assert sweep(now=REMIND - dt.timedelta(seconds=1)).reminded == 0
-    assert str(sweep(now=REMIND)).startswith("breached=0 reminded=1 escalated=0 returned=0")
+    assert (
+        str(sweep(now=REMIND))
+        == "breached=0 reminded=1 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
+    )
     assert sweep(now=REMIND + dt.timedelta(minutes=1)).reminded == 0
 
     timer.refresh_from_db()
@@ -363,7 +367,10 @@ def test_an_unresolved_breach_is_escalated_to_the_executives_once(clock, rep, he
     sweep(now=DUE)
 
     assert sweep(now=DUE + HOUR - dt.timedelta(seconds=1)).escalated == 0
-    assert str(sweep(now=DUE + HOUR)).startswith("breached=0 reminded=0 escalated=1 returned=0")
+    assert (
+        str(sweep(now=DUE + HOUR))
+        == "breached=0 reminded=0 escalated=1 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
+    )
     assert sweep(now=DUE + 2 * HOUR).escalated == 0
 
     assert Breach.objects.get().escalated_at == DUE + HOUR
@@ -541,10 +548,16 @@ def test_the_command_runs_one_pass_and_prints_what_it_did(clock, rep, head):
 
     call_command("sla_sweep", stdout=out)
 
-    assert out.getvalue().strip().startswith("breached=2 reminded=0 escalated=0 returned=0")
+    assert (
+        out.getvalue().strip()
+        == "breached=2 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
+    )
     out = io.StringIO()
     call_command("sla_sweep", stdout=out)
-    assert out.getvalue().strip().startswith("breached=0 reminded=0 escalated=0 returned=0")
+    assert (
+        out.getvalue().strip()
+        == "breached=0 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
+    )
 
 
 def test_the_command_can_deliver_the_outbox_too(clock, rep, head, mailoutbox):

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0010_seed_nurture_reasons'),
+        ('leads', '0013_tracks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
