@@ -55,6 +55,9 @@ def navigation(request):
         items.append((_("Nurture"), reverse("nurture")))
     if user.role in (Role.SALES_HEAD, Role.MARKETER, Role.MARKETING_HEAD, Role.ADMIN) or user.is_superuser:
         items.append((_("Import"), reverse("leads:import")))
+    if user.sees_all_leads or user.role == Role.SALES_HEAD:
+        # Issue #15: marketing disputes rejections, heads decide, executives watch.
+        items.append((_("Disputes"), reverse("disputes:list")))
     if can_read_list(user):  # sales' feedback for marketing (issue #15)
         items.append((_("Feedback"), reverse("feedback:list")))
     if user.is_staff:

@@ -421,6 +421,8 @@ SPECTACULAR_SETTINGS = {
         "IntakeChannelEnum": "leads.choices.IntakeChannel",
         "AttemptChannelEnum": "leads.choices.AttemptChannel",
         "NotificationChannelEnum": "sla.models.NotificationChannel",
+        "DisputeOutcomeEnum": "leads.choices.DisputeOutcome",
+        "OutcomeEnum": "leads.choices.AttemptOutcome",  # its name before disputes had an outcome too
     },
 }
 

@@ -11,6 +11,7 @@ from config import views
 from leads import board_views, nurture_views, site_forms, track_views
 from leads import views as leads_views
 from leads.api import LeadViewSet
+from leads.dispute_api import DisputeViewSet
 from leads.feedback_api import FeedbackViewSet
 from leads.intake_api import IntakeView
 from reports import board_export
@@ -23,6 +24,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("leads", LeadViewSet, basename="lead")
 router.register("sla/breaches", BreachViewSet, basename="breach")
+router.register("disputes", DisputeViewSet, basename="dispute")
 router.register("feedback", FeedbackViewSet, basename="feedback")
 
 urlpatterns = [
@@ -45,6 +47,7 @@ urlpatterns = [
     # unsubscribe link of track emails (/unsubscribe/<token>/); namespace "tracks".
     path("", include((track_views.urlpatterns, "tracks"))),
     path("reports/", include("reports.urls")),
+    path("disputes/", include("leads.dispute_urls")),
     path("dashboard/", include("reports.dashboard_urls")),
     path("sla/breaches/", sla_views.breach_list, name="breaches"),
     path("sla/breaches/<int:pk>/<slug:verb>/", sla_views.breach_act, name="breach-act"),

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from leads import actions
 from leads.assignment import assign_manually
 from leads.choices import ReturnTrigger
+from leads.dispute_api import DisputeOpenSerializer, DisputeSerializer, open_for_lead
 from leads.feedback_api import FeedbackCreateSerializer, FeedbackSerializer, create_for_lead
 from leads.filters import LeadFilter
 from leads.models import Lead
@@ -180,6 +181,16 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data = self.parsed(ReturnSerializer)
         self.run(return_from_nurture, lead, ReturnTrigger.HAND, request.user, note=data["note"].strip())
         return self.lead_response(lead)
+
+    # Issue #15: marketing disputes a rejection (leads.disputes; the list and the
+    # decision are leads.dispute_api.DisputeViewSet).
+    @extend_schema(request=DisputeOpenSerializer, responses={201: DisputeSerializer, **ACTION_ERRORS})
+    @action(detail=True, methods=["post"])
+    def dispute(self, request, pk=None):
+        """Dispute the lead's rejection with a comment (marketing and admins); the
+        head of the lead's team decides within the team's working time."""
+        lead = self.get_object()  # 404 for a lead the caller cannot see
+        return open_for_lead(request, lead)
 
     # Issue #15: sales' feedback for marketing (leads/feedback_api.py).
     @extend_schema(

@@ -30,12 +30,27 @@ class LeadsConfig(AppConfig):
         # And runs the nurture tracks' due steps, then sends their emails (leads.tracks).
         register_due_step("track_steps", _track_steps)
         register_due_step("track_emails", _track_emails)
+        # Disputed rejections: the head's reminder before the deadline, the executives' escalation after.
+        register_due_step("dispute_reminded", _dispute_remind_due)
+        register_due_step("dispute_escalated", _dispute_escalate_due)
 
 
 def _return_due(now):
     from leads.returns import return_due
 
     return return_due(now)
+
+
+def _dispute_remind_due(now):
+    from leads.disputes import remind_due
+
+    return remind_due(now)
+
+
+def _dispute_escalate_due(now):
+    from leads.disputes import escalate_due
+
+    return escalate_due(now)
 
 
 def _track_steps(now):

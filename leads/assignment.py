@@ -483,6 +483,7 @@ REASON_TEXTS = {
     "handed_over": lambda p: _("%(user)s's leads handed over by %(by)s") % p,
     "back_from_nurture": lambda p: _("back from nurture"),
     "owner_inactive": lambda p: _("%(user)s no longer works here") % p,
+    "dispute_overturned": lambda p: _("reopened: the rejection was overturned on dispute"),
 }
 
 

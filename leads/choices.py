@@ -177,3 +177,18 @@ class NurtureCode:
 
     NO_ANSWER = "no_answer"
     OTHER = "other"
+
+
+class DisputeState(models.TextChoices):
+    """Where a dispute of a rejection stands (leads.disputes)."""
+
+    OPEN = "open", _("Awaiting decision")
+    UPHELD = "upheld", _("Rejection upheld")
+    OVERTURNED = "overturned", _("Rejection overturned")
+
+
+class DisputeOutcome(models.TextChoices):
+    """What the head may decide (the decided states of DisputeState)."""
+
+    UPHELD = DisputeState.UPHELD.value, DisputeState.UPHELD.label
+    OVERTURNED = DisputeState.OVERTURNED.value, DisputeState.OVERTURNED.label

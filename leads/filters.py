@@ -182,6 +182,25 @@ class LeadFilter(django_filters.FilterSet):
         method="filter_rejected_from",
         help_text=_("The stage the lead left for lost (none: no such move recorded)."),
     )
+    # Drill-down from the Rejections report's dispute counts (issue #15).
+    dispute = django_filters.ChoiceFilter(
+        label=_("Disputed rejection"),
+        choices=[
+            ("any", _("Any dispute")),
+            ("open", _("Awaiting decision")),
+            ("upheld", _("Rejection upheld")),
+            ("overturned", _("Rejection overturned")),
+        ],
+        method="filter_dispute",
+        help_text=_("Leads whose rejection marketing disputed (with dispute_reason: the reason disputed)."),
+    )
+    dispute_reason = CodeChoiceFilter(
+        label=_("Disputed reason"),
+        field_name="rejection_reason",
+        to_field_name="code",
+        queryset=RejectionReason.objects.all(),
+        method="filter_dispute_reason",
+    )
     sla_state = django_filters.ChoiceFilter(
         label=_("SLA"),
         choices=TimerState.choices,
@@ -216,6 +235,18 @@ class LeadFilter(django_filters.FilterSet):
 
     def filter_rejected_from(self, qs, name, value):
         return rejected_from(qs, value) if value else qs
+
+    def filter_dispute(self, qs, name, value):
+        if not value:
+            return qs
+        reason = self.form.cleaned_data.get("dispute_reason")
+        return qs.disputed(value, reason.code if reason else None)
+
+    def filter_dispute_reason(self, qs, name, value):
+        # Alone it means any dispute of that reason; with `dispute`, filter_dispute applies both.
+        if not value or self.form.cleaned_data.get("dispute"):
+            return qs
+        return qs.disputed("any", value.code)
 
     def filter_noop(self, qs, name, value):
         return qs

@@ -53,3 +53,23 @@ def rejected_from(leads, stage_code: str):
 
 def with_rejection_reason(leads, reason_code: str):
     return leads.filter(rejection_reason__code=reason_code)
+
+
+# Issue #15: the Rejections report's dispute counts and the lead list behind them.
+DISPUTE_STATES = ("any", "open", "upheld", "overturned")
+
+
+def dispute_condition(state: str = "any", reason_code: str | None = None):
+    """Q over Lead: the lead has a dispute of its rejection (in `state`, unless
+    "any"; about a rejection for `reason_code`, if given — the reason at the
+    time, kept on the dispute when an overturn clears it from the lead)."""
+    from django.db.models import Exists, Q
+
+    from leads.models import RejectionDispute
+
+    rows = RejectionDispute.objects.filter(lead=OuterRef("pk"))
+    if state != "any":
+        rows = rows.filter(state=state)
+    if reason_code is not None:
+        rows = rows.filter(rejection_reason__code=reason_code)
+    return Q(Exists(rows))

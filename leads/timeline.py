@@ -16,6 +16,8 @@ from leads.actions import (
 )
 from leads.assignment import describe, logins_in, names_of
 from leads.choices import AttemptChannel, AttemptOutcome, Priority, Qualification, StageKind
+from leads.disputes import card_context as dispute_card
+from leads.disputes import describe_decision
 from leads.models import Feedback, FeedbackTopic, Lead, LeadEvent, NurtureReason, RejectionReason, Stage
 from leads.returns import can_return, describe_return
 from leads.tracks import advertising_status
@@ -95,6 +97,9 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
             item.inherited = human_duration_or_none(item.sla_left_seconds)
         elif kind == "note" and item.kind == LeadEvent.Kind.RETURNED:
             item.data = {"text": describe_return(item.data)}
+        elif kind == "note" and item.kind == LeadEvent.Kind.DISPUTE_DECIDED:
+            stage_names = {stage.code: stage.name for stage in stages}
+            item.data = {"text": describe_decision(item.data, stage_names, reason_names)}
         elif kind == "note" and item.kind in (LeadEvent.Kind.FEEDBACK, LeadEvent.Kind.FEEDBACK_REPLY):
             item.feedback = feedback.get(item.data.get("feedback"))
             item.topic_label = dict(FEEDBACK_TOPICS).get(item.data.get("topic"), "")
@@ -147,6 +152,7 @@ def lead_context(lead: Lead, user, posted=None) -> dict:
         "can_write_note": can_change,
         "repeat_count": sum(1 for r in requests if r.is_repeat),
         "note_kinds": LeadEvent.Kind,
+        **dispute_card(lead, user, now),  # issue #15: disputed rejections
     }
 
 
@@ -174,6 +180,8 @@ def readable_note(note: str, reason_names: dict[str, str]) -> str:
     mark, _colon, rest = note.partition(":")
     if mark == "merged" and rest.isdigit():
         return _("merged into lead #%(id)s") % {"id": rest}
+    if mark == "dispute" and rest.isdigit():
+        return _("reopened: the rejection was overturned on dispute")
     if mark == "import" and rest:
         return _("imported from %(file)s") % {"file": rest}
     return note

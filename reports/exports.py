@@ -84,7 +84,7 @@ def table(report, result: dict) -> tuple[list, list[list]]:
         for record in [total, *rows] if total else rows:
             value = record.get(field)
             if isinstance(value, dict):
-                codes.extend(code for code in value if code not in codes)
+                codes.extend(code for code in _codes(value) if code not in codes)
         if codes or any(isinstance(r.get(field), dict) for r in records):
             nested[field] = codes
 
@@ -110,10 +110,24 @@ def _line(record: dict, label, columns, nested) -> list:
         value = record.get(field)
         if field in nested:
             value = value or {}
-            line.extend(_figure(value.get(code)) for code in nested[field])
+            line.extend(_figure(_pick(value, code)) for code in nested[field])
         else:
             line.append(_figure(value))
     return line
+
+
+def _codes(value: dict) -> list:
+    """A nested figure's columns: its codes, or for a figure nested twice (the
+    rejections' `dispute_outcomes: {reason: {state: n}}`) (code, sub-code) pairs."""
+    if value and all(isinstance(inner, dict) for inner in value.values()):
+        return [(code, sub) for code, inner in value.items() for sub in inner]
+    return list(value)
+
+
+def _pick(value: dict, code):
+    if isinstance(code, tuple):
+        return (value.get(code[0]) or {}).get(code[1])
+    return value.get(code)
 
 
 def _figure(value):

@@ -64,6 +64,13 @@ class Team(models.Model):
     daily_cap = models.PositiveIntegerField(
         _("new leads per rep per day"), null=True, blank=True, help_text=_("Empty: no cap.")
     )
+    # How long the head has to decide marketing's dispute of a rejection (leads.disputes):
+    # working hours on the team's calendar, so weekends and holidays do not count.
+    dispute_working_hours = models.PositiveSmallIntegerField(
+        _("time to decide a disputed rejection, working hours"),
+        default=16,
+        help_text=_("On the team's calendar; 16 is two 8-hour working days."),
+    )
     # The round-robin ticket counter (leads.assignment.next_ticket).
     rr_counter = models.BigIntegerField(default=0, editable=False)
     fallback_team = models.ForeignKey(
@@ -83,6 +90,10 @@ class Team(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=["sales", "marketing"]), name="team_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(dispute_working_hours__gte=1, dispute_working_hours__lte=2000),
+                name="team_dispute_hours_range",
             ),
         ]
 

@@ -18,6 +18,18 @@ TITLES = {
         _("Lead #%(lead)s went to nurture after %(attempts)s unanswered calls") % p
     ),
     NotificationKind.RETURNED: lambda p: _("Lead #%(lead)s is back from nurture") % p,
+    NotificationKind.DISPUTE_OPENED: lambda p: _("Marketing disputes the rejection of lead #%(lead)s") % p,
+    NotificationKind.DISPUTE_REMINDER: lambda p: (
+        _("Lead #%(lead)s: the disputed rejection is due for a decision soon") % p
+    ),
+    NotificationKind.DISPUTE_ESCALATION: lambda p: (
+        _("Escalation: the disputed rejection of lead #%(lead)s is past its deadline") % p
+    ),
+    NotificationKind.DISPUTE_DECIDED: lambda p: (
+        _("Lead #%(lead)s: the rejection was overturned, the lead is back in sales") % p
+        if p.get("outcome") == "overturned"
+        else _("Lead #%(lead)s: the rejection was upheld") % p
+    ),
     NotificationKind.FEEDBACK_REPLY: lambda p: _("Marketing replied to your feedback on lead #%(lead)s") % p,
     NotificationKind.TRACK_TASK: lambda p: _("Lead #%(lead)s: a task from its nurture track") % p,
 }

@@ -3,6 +3,7 @@ per part (reference data, leads and their history, intake, distribution, imports
 everything is imported here, where Django and the rest of the code look for it."""
 
 from leads.models.definitions import DefinitionKind, DefinitionVersion
+from leads.models.disputes import RejectionDispute
 from leads.models.distribution import Assignment, RoutingRule
 from leads.models.feedback import Feedback, FeedbackState, FeedbackTopic
 from leads.models.imports import ImportJob, ImportJobQuerySet, ImportKind, ImportState
@@ -53,6 +54,7 @@ __all__ = [
     "StageChange",
     "LeadEvent",
     "NurtureReturn",
+    "RejectionDispute",
     "NurtureReason",
     "NurtureTrack",
     "NurtureStep",

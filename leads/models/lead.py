@@ -78,6 +78,12 @@ class LeadQuerySet(FunnelStepsQuerySet, RowVisibilityQuerySet):
             return self.none()
         return self.visible_to(user)
 
+    def disputed(self, state: str = "any", reason_code: str | None = None):
+        """Leads whose rejection marketing disputed (leads.report_keys.dispute_condition)."""
+        from leads.report_keys import dispute_condition
+
+        return self.filter(dispute_condition(state, reason_code))
+
     def with_related(self):
         return self.select_related(
             "contact", "stage", "furthest_stage", "rejection_reason", "product", "owner", "source", "campaign"

@@ -152,7 +152,7 @@ def test_unknown_ids_are_404(client, marketer):
 
 def test_the_nurture_tabs_link_marketing_to_tracks(client, people):
     """One menu item, "Nurture"; its page's tabs lead to the tracks and the tasks."""
-    for role, tracks, tasks in (
+    for role, shows_tracks, shows_tasks in (
         ("marketer", True, True),
         ("ceo", True, False),
         ("head", False, False),
@@ -160,8 +160,8 @@ def test_the_nurture_tabs_link_marketing_to_tracks(client, people):
         client.force_login(people[role])
         assert f'href="{LIST}"' not in client.get("/reports/").content.decode(), role
         page = client.get("/nurture/").content.decode()
-        assert (f'href="{LIST}"' in page) is tracks, role
-        assert ('href="/nurture/tasks/"' in page) is tasks, role
+        assert (f'href="{LIST}"' in page) is shows_tracks, role
+        assert ('href="/nurture/tasks/"' in page) is shows_tasks, role
 
 
 # --- building and editing -----------------------------------------------------------------------------

@@ -630,7 +630,16 @@ def rejections(by: str, period: Period, viewer: Viewer) -> dict:
     result: dict = {}
 
     def row(k):
-        return result.setdefault(k, {"leads": 0, "rejected": 0, "reasons": {}})
+        return result.setdefault(
+            k,
+            {
+                "leads": 0,
+                "rejected": 0,
+                "reasons": {},
+                **dict.fromkeys(DISPUTE_STATES, 0),
+                "dispute_outcomes": {},
+            },
+        )
 
     base = f"""
         FROM leads_lead l JOIN leads_stage cs ON cs.id = l.stage_id
@@ -648,12 +657,36 @@ def rejections(by: str, period: Period, viewer: Viewer) -> dict:
         target["reasons"][code] = n
         if by == "stage":
             target["leads"] += n
+    # Disputes: the group's leads with a dispute (in a state); per reason disputed and state.
+    for field, state in DISPUTE_STATES.items():
+        condition = "" if state is None else "AND d.state = %s"
+        sql = f"""SELECT {key} AS k, COUNT(*) {base} AND EXISTS (
+            SELECT 1 FROM leads_rejectiondispute d WHERE d.lead_id = l.id {condition}) GROUP BY k"""
+        for k, n in rows(sql, params + ([state] if state else [])):
+            row(k)[field] = n
+    sql = f"""SELECT k, code, state, COUNT(DISTINCT id) FROM (
+        SELECT {key} AS k, dr.code AS code, d.state AS state, l.id AS id
+        FROM leads_lead l JOIN leads_rejectiondispute d ON d.lead_id = l.id
+        LEFT JOIN leads_rejectionreason dr ON dr.id = d.rejection_reason_id
+        WHERE {COUNTED} AND {viewer.where} AND {IN_PERIOD}) x GROUP BY k, code, state"""
+    field_of = {state: field for field, state in DISPUTE_STATES.items() if state}
+    for k, code, state, n in rows(sql, params):
+        outcomes = row(k)["dispute_outcomes"].setdefault(code, dict.fromkeys(field_of.values(), 0))
+        outcomes[field_of[state]] = n
     for item in result.values():
         item.update(_shares(item))
     total = {
         "leads": sum(i["leads"] for i in result.values()),
         "rejected": sum(i["rejected"] for i in result.values()),
+        **{field: sum(i[field] for i in result.values()) for field in DISPUTE_STATES},
     }
+    outcomes_total: dict = {}
+    for item in result.values():
+        for code, counts in item["dispute_outcomes"].items():
+            into = outcomes_total.setdefault(code, dict.fromkeys(counts, 0))
+            for field, n in counts.items():
+                into[field] += n
+    total["dispute_outcomes"] = outcomes_total
     reasons: dict = defaultdict(int)
     for item in result.values():
         for code, n in item["reasons"].items():
@@ -661,6 +694,9 @@ def rejections(by: str, period: Period, viewer: Viewer) -> dict:
     total["reasons"] = dict(reasons)
     total.update(_shares(total))
     return {"rows": result, "total": total}
+
+
+DISPUTE_STATES = {"disputed": None, "disputes_open": "open", "upheld": "upheld", "overturned": "overturned"}
 
 
 def _shares(counts: dict) -> dict:
@@ -972,6 +1008,65 @@ def stir(period: Period, seed: int) -> dict:
         )
         done["undone_closes"] += 1
 
+    # 10. Disputed rejections (issue #15): open, upheld and overturned (the lead reopened
+    # at the stage it left, its reason cleared and kept on the dispute), and a lead
+    # disputed twice (overturned, rejected again, disputed again: it has two states).
+    from leads.models import RejectionDispute
+
+    marketer, head = _user("marketer"), _user("sales_head")
+    lost = [
+        lead
+        for lead in Lead.objects.filter(
+            created_at__gte=period.start, created_at__lt=period.end, stage__kind="lost"
+        )
+        .exclude(rejection_reason=duplicate)
+        .order_by("id")
+        if lead.stage_changes.filter(to_stage__kind="lost").exists()
+    ]
+    for n, lead in enumerate(rnd.sample(lost, min(9, len(lost)))):
+        change = lead.stage_changes.filter(to_stage__kind="lost").order_by("-changed_at", "-id").first()
+        at = change.changed_at + dt.timedelta(hours=2)
+        state = ("open", "upheld", "overturned")[n % 3]
+        decided = {} if state == "open" else {"decided_by": head, "decided_at": at + dt.timedelta(hours=3)}
+        RejectionDispute.objects.create(
+            lead=lead,
+            lost_change=change,
+            rejection_reason_id=lead.rejection_reason_id,
+            comment="ours",
+            opened_by=marketer,
+            opened_at=at,
+            decide_by=at + dt.timedelta(days=2),
+            state=state,
+            **decided,
+        )
+        done[f"disputes_{state}"] += 1
+        if state != "overturned":
+            continue
+        back = change.from_stage or stages["lead"]
+        reopened_at = at + dt.timedelta(hours=3)
+        StageChange.objects.create(
+            lead=lead, from_stage=stages["lost"], to_stage=back, changed_at=reopened_at
+        )
+        Lead.objects.filter(pk=lead.pk).update(
+            stage=back, rejection_reason=None, rejection_comment="", closed_at=None
+        )
+        if done["disputed_twice"]:
+            continue
+        again = StageChange.objects.create(
+            lead=lead, from_stage=back, to_stage=stages["lost"], changed_at=reopened_at + dt.timedelta(days=1)
+        )
+        reason = RejectionReason.objects.get(code="no_need")
+        Lead.objects.filter(pk=lead.pk).update(stage=stages["lost"], rejection_reason=reason)
+        RejectionDispute.objects.create(
+            lead=lead,
+            lost_change=again,
+            rejection_reason=reason,
+            comment="ours, again",
+            opened_by=marketer,
+            opened_at=again.changed_at + dt.timedelta(hours=1),
+            decide_by=again.changed_at + dt.timedelta(days=2),
+        )
+        done["disputed_twice"] += 1
     # 10. Returns from nurture (issue #15): before a win, before an SQL qualification,
     # with nothing after; rows that are not returns (pending, cancelled); a return's own
     # move back to the meeting it left (no new SQL); a lead back twice, across the start.

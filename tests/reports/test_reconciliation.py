@@ -152,6 +152,15 @@ def drill_down(world, viewer, rows, total, counted, what, *, rows_too=True):
                         f"{what} {key!r} reason {code}",
                     )
                 continue
+            if field == "dispute_outcomes":  # {reason: {outcome: link}}
+                for code, links in link.items():
+                    for outcome, outcome_link in links.items():
+                        check(
+                            listed(world, viewer, outcome_link),
+                            row["dispute_outcomes"][code][outcome],
+                            f"{what} {key!r} dispute {code} {outcome}",
+                        )
+                continue
             assert field in counted, f"{what}: a link on {field!r}, which is not a count"
             check(listed(world, viewer, link), row[field], f"{what} {key!r} {field} drill-down")
 
@@ -173,6 +182,7 @@ def test_the_data_exercises_every_figure(world):
     assert timers["met"] and timers["breached"] and timers["running"] and timers["callback_breaches"]
     assert timers["breaches_system"] and timers["breaches_rep"]
     assert len(lost["reasons"]) >= 5
+    assert lost["disputed"] > 0 and lost["upheld"] and lost["overturned"] and lost["disputes_open"]
     assert set(world.stirred) >= {
         "qualified_events",
         "made_duplicate",
@@ -259,8 +269,13 @@ def test_rejections(world, viewer, by):
     expected = sql.rejections(by, world.period, sql.Viewer(world.users[viewer]))
     for item in [*expected["rows"].values(), expected["total"]]:
         item["reasons"] = {("null" if code is None else code): n for code, n in item["reasons"].items()}
-    rows = reconcile(answer, expected, ("leads", "rejected", "reasons", "not_target_pct", "spam_pct"), what)
-    drill_down(world, viewer, rows, answer["total"], ("leads", "rejected"), what)
+        item["dispute_outcomes"] = {
+            ("null" if code is None else code): n for code, n in item["dispute_outcomes"].items()
+        }
+    disputes = ("disputed", "disputes_open", "upheld", "overturned", "dispute_outcomes")
+    fields = ("leads", "rejected", "reasons", "not_target_pct", "spam_pct", *disputes)
+    rows = reconcile(answer, expected, fields, what)
+    drill_down(world, viewer, rows, answer["total"], ("leads", "rejected", *disputes[:4]), what)
 
 
 # --- KPI tiles ---------------------------------------------------------------------------

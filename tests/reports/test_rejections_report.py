@@ -271,7 +271,8 @@ def test_query_count_does_not_grow_with_the_data(april, ceo, rep, team_a, by):
     with CaptureQueriesContext(connection) as large:
         result = compute(ceo, f"by={by}")
     assert result["total"]["rejected"] == 5 + 12
-    assert len(large) == len(small) <= 6
+    # By stage the rows are lost leads only: the disputed ones (reopened too) take a query of their own.
+    assert len(large) == len(small) <= (7 if by == "stage" else 6)
 
 
 def test_empty_period(db, ceo):

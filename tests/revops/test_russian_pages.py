@@ -236,7 +236,21 @@ def company(settings, tmp_path):
         actions.log_attempt(second, rep, channel="call", outcome="reached")
         actions.move_stage(second, rep, StageCode.QUALIFICATION)
         actions.move_stage(second, rep, StageCode.MEETING, meeting_at=NOW + dt.timedelta(days=2))
-        yield {"rep": rep, "callback": first, "meeting": second}
+        # Issue #15: marketing disputes two rejections of the head's team; the head upholds one.
+        from leads import disputes
+
+        head, marketer = User.objects.get(username="sales_head"), User.objects.get(username="marketer")
+        lost = (
+            Lead.objects.filter(team=head.team, stage__kind="lost")
+            .exclude(rejection_reason__code="duplicate")
+            .order_by("-pk")[:2]
+        )
+        disputed = [
+            disputes.open_dispute(lead, marketer, "Это наш клиент: ИП из целевого сегмента") for lead in lost
+        ]
+        assert len(disputed) == 2, "the demo has rejections to dispute"
+        disputes.decide(disputed[-1], head, "upheld", "Бюджета нет, подтверждено")
+        yield {"rep": rep, "callback": first, "meeting": second, "disputed": [d.lead_id for d in disputed]}
     finally:
         traveller.stop()
 
@@ -275,6 +289,7 @@ def pages(company) -> dict[str, list[str]]:
     rep = company["rep"]
     spend = Spend.objects.order_by("-month", "pk").first()
     common = ["/notifications/", "/notifications/badge/", "/account/tokens/", "/leads/999999/"]
+    disputed_cards = [f"/leads/{pk}/" for pk in company.get("disputed", [])]
     return {
         "rep1": [
             "/",
@@ -292,6 +307,8 @@ def pages(company) -> dict[str, list[str]]:
         "sales_head": [
             "/",
             "/team/",
+            "/disputes/",
+            *disputed_cards,
             "/sla/breaches/",
             "/leads/",
             "/leads/import/",
@@ -305,6 +322,8 @@ def pages(company) -> dict[str, list[str]]:
         "marketer": [
             "/",
             "/dashboard/",
+            "/disputes/",
+            *disputed_cards,
             "/reports/spend/",
             f"/reports/spend/{spend.pk}/",
             f"/reports/spend/{spend.pk}/delete/",
@@ -322,6 +341,7 @@ def pages(company) -> dict[str, list[str]]:
             "/dashboard/",
             "/dashboard/trend/",
             "/dashboard/targets/",
+            "/disputes/",
             "/feedback/",
             "/leads/",
             "/sla/breaches/",

@@ -118,7 +118,10 @@ def test_it_reports_nothing_when_nothing_is_due(clock, rep, head):
 
     result = sweep(now=msk(2026, 2, 11, 11, 5))
 
-    assert str(result) == "breached=0 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0"
+    assert (
+        str(result)
+        == "breached=0 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
+    )
     assert not Breach.objects.exists()
     assert not Notification.objects.filter(kind=NotificationKind.SLA_BREACH).exists()
 
@@ -329,7 +332,8 @@ def test_the_owner_is_reminded_once_at_the_reminder_time(clock, rep, head):
 
     assert sweep(now=REMIND - dt.timedelta(seconds=1)).reminded == 0
     assert (
-        str(sweep(now=REMIND)) == "breached=0 reminded=1 escalated=0 returned=0 track_steps=0 track_emails=0"
+        str(sweep(now=REMIND))
+        == "breached=0 reminded=1 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
     )
     assert sweep(now=REMIND + dt.timedelta(minutes=1)).reminded == 0
 
@@ -365,7 +369,7 @@ def test_an_unresolved_breach_is_escalated_to_the_executives_once(clock, rep, he
     assert sweep(now=DUE + HOUR - dt.timedelta(seconds=1)).escalated == 0
     assert (
         str(sweep(now=DUE + HOUR))
-        == "breached=0 reminded=0 escalated=1 returned=0 track_steps=0 track_emails=0"
+        == "breached=0 reminded=0 escalated=1 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
     )
     assert sweep(now=DUE + 2 * HOUR).escalated == 0
 
@@ -545,12 +549,14 @@ def test_the_command_runs_one_pass_and_prints_what_it_did(clock, rep, head):
     call_command("sla_sweep", stdout=out)
 
     assert (
-        out.getvalue().strip() == "breached=2 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0"
+        out.getvalue().strip()
+        == "breached=2 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
     )
     out = io.StringIO()
     call_command("sla_sweep", stdout=out)
     assert (
-        out.getvalue().strip() == "breached=0 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0"
+        out.getvalue().strip()
+        == "breached=0 reminded=0 escalated=0 returned=0 track_steps=0 track_emails=0 dispute_reminded=0 dispute_escalated=0"
     )
 
 
