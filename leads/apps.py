@@ -75,10 +75,13 @@ def _reassign_after_breach(sender, reassign, at, **kwargs):
 
 
 def _seed(sender, apps=None, **kwargs):
+    from django.db import transaction
+
+    from leads.definitions import record_all
     from leads.vocabulary import seed_nurture_reasons, seed_vocabulary
 
-    for seed in (seed_vocabulary, seed_nurture_reasons):
-        seed(apps) if apps is not None else seed()
-    from leads.definitions import record_all
-
+    # One transaction: the checklist seeded after a flush is one version, not one per line.
+    with transaction.atomic():
+        for seed in (seed_vocabulary, seed_nurture_reasons):
+            seed(apps) if apps is not None else seed()
     record_all()  # version 1 of each definition, or what changed outside the app

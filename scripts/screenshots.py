@@ -24,6 +24,11 @@ PAGES = [
     ("dashboard_ru", "ceo", "/dashboard/"),
     ("funnel_ru", "marketer", "/reports/funnel/?by=source"),
     ("sla_report_ru", "sales_head", "/reports/sla/?by=owner"),
+    # The loop between the departments (issue #15).
+    ("nurture_ru", "marketer", "/nurture/"),
+    ("track_ru", "marketer", "{track}"),
+    ("feedback_ru", "marketer", "/feedback/"),
+    ("disputes_ru", "sales_head", "/disputes/"),
 ]
 
 
@@ -39,6 +44,12 @@ def sign_in(page, url: str, username: str) -> None:
 def first_lead(page, url: str) -> str:
     page.goto(f"{url}/queue/")
     return page.locator("#queue-rows a[href*='/leads/']").first.get_attribute("href")
+
+
+def first_track(page, url: str) -> str:
+    page.goto(f"{url}/nurture/tracks/")
+    # The second track of the list (by name): the one with all three kinds of step.
+    return page.locator("main table a[href^='/nurture/tracks/']").nth(1).get_attribute("href")
 
 
 def main() -> None:
@@ -60,7 +71,8 @@ def main() -> None:
                 if username != who:
                     sign_in(page, args.url, username)
                     who = username
-                target = first_lead(page, args.url) if path == "{lead}" else path
+                targets = {"{lead}": first_lead, "{track}": first_track}
+                target = targets[path](page, args.url) if path in targets else path
                 page.goto(f"{args.url}{target}")
                 page.wait_for_load_state("networkidle")
                 page.wait_for_timeout(500)  # charts and badges settle

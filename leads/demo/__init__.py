@@ -25,11 +25,13 @@ from leads.choices import DealStatus, Qualification, StageCode, StageKind
 from leads.demo.company import DEFAULT_LEADS, DEMO_PASSWORD, DEMO_USERNAMES, MARGIN_SHARES, TEAM_SETUP
 from leads.demo.feedback import add_feedback
 from leads.demo.generator import Generator
+from leads.demo.loop import add_loop
 from leads.demo.setup import (
     delete_demo_leads,
     demo_cutoff,
     demo_leads,
     demo_users_exist,
+    demo_window,
     ensure_absence,
     ensure_calendars,
     ensure_reference_data,
@@ -142,6 +144,9 @@ def run(
         Generator(ref, users, seed=seed, today=today, cutoff=cutoff).generate(leads)
         generated = demo_leads()
         add_feedback(generated, seed=seed, cutoff=cutoff)  # sales' notes for marketing (issue #15)
+        add_loop(
+            generated, seed=seed, first=demo_window(today)[0], cutoff=cutoff
+        )  # tracks, disputes, versions
         # The history happened before anyone was watching: its notifications would
         # all arrive at once on the first start (and its e-mails go out).
         Notification.objects.filter(pk__gt=first_notification, lead__in=generated).delete()

@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('decision_comment', models.TextField(blank=True, verbose_name='decision comment')),
                 ('decided_by', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='decided by')),
                 ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='disputes', to='leads.lead', verbose_name='lead')),
-                ('lost_change', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='leads.stagechange', verbose_name='rejection')),
+                ('lost_change', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='leads.stagechange', verbose_name='rejection')),
                 ('opened_by', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='disputed by')),
                 ('rejection_reason', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='leads.rejectionreason', verbose_name='rejection reason')),
             ],

@@ -25,8 +25,9 @@ class RejectionDispute(models.Model):
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="disputes")
     # The rejection disputed: the lead's stage change into lost. It stays in the
     # history after an overturn, with the reason kept below.
+    # CASCADE: a stage change goes only with its lead, and the dispute with them.
     lost_change = models.ForeignKey(
-        StageChange, verbose_name=_("rejection"), on_delete=models.PROTECT, related_name="+"
+        StageChange, verbose_name=_("rejection"), on_delete=models.CASCADE, related_name="+"
     )
     rejection_reason = models.ForeignKey(
         RejectionReason,

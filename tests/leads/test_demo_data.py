@@ -18,6 +18,7 @@ from leads import demo
 from leads.assignment import REASON_TEXTS, describe, route
 from leads.choices import FAILED_CALL_OUTCOMES, AssignmentKind, DealStatus, Qualification, StageKind
 from leads.contacts import normalize_phone
+from leads.disputes import DISPUTE_NOTE
 from leads.intake import Submission, take_lead
 from leads.models import (
     Assignment,
@@ -29,6 +30,7 @@ from leads.models import (
     InboundRequest,
     Lead,
     QualificationCriterion,
+    RejectionDispute,
     RoutingRule,
     Segment,
     Source,
@@ -394,6 +396,8 @@ def test_histories_follow_the_clock(demo_company):
         assert change.lead.created_at <= change.changed_at < end
         if change.from_stage_id is None:  # the arrival (intake writes it, nobody did it)
             assert change.changed_by_id is None and change.changed_at == change.lead.created_at
+        elif change.note.startswith(DISPUTE_NOTE):  # a dispute overturned by the team's head
+            assert change.changed_by_id == change.lead.team.head_id
         else:
             assert change.changed_by_id == change.lead.owner_id
     for attempt in ContactAttempt.objects.select_related("lead"):
@@ -570,10 +574,13 @@ def test_every_lead_has_one_first_contact_timer_as_the_app_would_have_left_it(de
     end = end_of_demo_year()
     policy = SlaPolicy.objects.get(is_default=True)
     breaches = dict(Breach.objects.values_list("timer_id").annotate(n=Count("id")))
+    # A rejection overturned on dispute restarts the clock (leads.disputes): a second timer.
+    reopened = RejectionDispute.objects.filter(state="overturned").values_list("lead_id", flat=True)
+    assert 1 <= len(reopened) <= 3
     timers = SlaTimer.objects.select_related("lead__team__calendar", "calendar", "lead__stage")
-    assert timers.count() == Lead.objects.count()
-    assert not Lead.objects.annotate(n=Count("timers")).exclude(n=1).exists()
-    for timer in timers:
+    assert timers.count() == Lead.objects.count() + len(reopened)
+    assert not Lead.objects.exclude(pk__in=reopened).annotate(n=Count("timers")).exclude(n=1).exists()
+    for timer in timers.exclude(lead__in=reopened):
         lead = timer.lead
         assert timer.kind == TimerKind.FIRST_CONTACT and timer.policy_id == policy.pk
         assert timer.calendar == team_calendar(lead.team)
