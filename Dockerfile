@@ -11,7 +11,7 @@ RUN pip install -c constraints.txt . && useradd --create-home --uid 1000 revops
 COPY . .
 # Static files are collected at build time; whitenoise serves them from the image.
 RUN SECRET_KEY=build-only-not-secret-build-only-not-secret-build-only-x \
-    DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 ALLOWED_HOSTS=build \
+    DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://localhost:6379/0 ALLOWED_HOSTS=build SITE_URL=https://build \
     python manage.py collectstatic --noinput \
  && mkdir -p /app/var && chown revops /app/var
 

@@ -336,7 +336,11 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "revops <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Where people reach the site from outside: links in emails to clients (a nurture
 # track's unsubscribe link, leads/tracks.py) are built on it.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
+SITE_URL = env_str("SITE_URL", None if PRODUCTION else "http://127.0.0.1:8000").rstrip("/")
+if PRODUCTION and not SITE_URL.startswith("https://"):
+    raise ImproperlyConfigured(
+        "SITE_URL must be the site's https:// address in production (links in emails)."
+    )
 
 # --- security (production) ---------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -488,8 +488,7 @@ def contact_id_from(token: str) -> int | None:
 
 
 def unsubscribe_url(contact: Contact) -> str:
-    base = getattr(settings, "SITE_URL", "").rstrip("/") or "http://127.0.0.1:8000"
-    return base + reverse("tracks:unsubscribe", args=[unsubscribe_token(contact)])
+    return settings.SITE_URL + reverse("tracks:unsubscribe", args=[unsubscribe_token(contact)])
 
 
 @transaction.atomic

@@ -32,7 +32,15 @@ def test_each_app_service_runs_the_right_process():
 
 def test_app_services_get_every_setting_production_requires():
     services = load()["services"]
-    required = {"REVOPS_ENV", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "TIME_ZONE"}
+    required = {
+        "REVOPS_ENV",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECRET_KEY",
+        "ALLOWED_HOSTS",
+        "TIME_ZONE",
+        "SITE_URL",
+    }
     for name in ["web", "worker", "beat", "migrate"]:
         env = services[name]["environment"]
         assert required <= set(env), name

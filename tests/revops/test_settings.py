@@ -74,6 +74,7 @@ PRODUCTION_OK = {
     "REVOPS_ENV": "production",
     "SECRET_KEY": GOOD_SECRET,
     "ALLOWED_HOSTS": "crm.example.com",
+    "SITE_URL": "https://crm.example.com",
     "DATABASE_URL": "postgres://u@db:5432/revops",
     "REDIS_URL": "redis://redis:6379/0",
 }
@@ -91,6 +92,8 @@ def test_production_starts_with_everything_set(tmp_path):
         ({"SECRET_KEY": None}, "SECRET_KEY"),
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"SITE_URL": None}, "SITE_URL"),
+        ({"SITE_URL": "http://crm.example.com"}, "SITE_URL"),
         ({"DATABASE_URL": None}, "DATABASE_URL"),
         ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL"),
         ({"REDIS_URL": None}, "REDIS_URL"),
