@@ -13,14 +13,12 @@ through `manage.py import_spend`.
 """
 
 import datetime as dt
-import functools
 import re
 from decimal import Decimal
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.validators import MinValueValidator
 from django.db import IntegrityError, transaction
@@ -36,6 +34,7 @@ from django.views.decorators.http import require_POST
 from leads import import_jobs, importer, spend_import
 from leads.models import Campaign, ImportJob, Source, Spend
 from revops import display
+from revops.access import allowed_if
 from revops.roles import MARKETING_ROLES, Role
 
 EDIT_ROLES = frozenset({*MARKETING_ROLES, Role.ADMIN})
@@ -52,22 +51,8 @@ def may_edit(user) -> bool:
     return user.is_superuser or user.role in EDIT_ROLES
 
 
-def _guard(check):
-    def decorator(view):
-        @login_required
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not check(request.user):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-viewer_only = _guard(may_view)
-editor_only = _guard(may_edit)
+viewer_only = allowed_if(may_view)
+editor_only = allowed_if(may_edit)
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 # What people type where the browser has no month picker: 03.2026, 03/2026.

@@ -14,11 +14,7 @@ is exempt from CSRF: the most a forged POST can do is what the link's owner
 asked for.
 """
 
-import functools
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, F, Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +29,7 @@ from leads import tracks
 from leads.choices import EnrollmentState
 from leads.models import Contact, MarketingTask, NurtureReason, NurtureStep, NurtureTrack, Unsubscribe
 from leads.track_forms import TrackForm, step_formset
+from revops.access import allowed_if
 from revops.roles import MARKETING_ROLES, Role
 
 EDIT_ROLES = frozenset({*MARKETING_ROLES, Role.ADMIN})
@@ -47,22 +44,8 @@ def may_view(user) -> bool:
     return user.is_active and (user.is_superuser or user.role in VIEW_ROLES)
 
 
-def _guard(check):
-    def decorator(view):
-        @login_required
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not check(request.user):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-viewer_only = _guard(may_view)
-editor_only = _guard(may_edit)
+viewer_only = allowed_if(may_view)
+editor_only = allowed_if(may_edit)
 
 
 @viewer_only

@@ -5,7 +5,6 @@ The story is in tests/leads/dispute_story.py."""
 
 import datetime as dt
 import io
-import threading
 
 import pytest
 import time_machine
@@ -21,6 +20,7 @@ from leads.models import LeadEvent, RejectionDispute, StageChange
 from revops.errors import Conflict
 from sla.models import Notification, NotificationChannel, NotificationKind, SlaTimer, TimerKind, TimerState
 from sla.sweep import sweep
+from tests.concurrent import run_together
 from tests.conftest import skip_or_fail
 from tests.factories import LeadFactory, make_calendar
 from tests.leads.dispute_story import ARRIVAL, DECIDE_BY, DISPUTED, REJECTED, REMIND_AT, msk, rejected_lead
@@ -295,25 +295,7 @@ def test_two_sweeps_at_once_remind_and_escalate_each_dispute_once(rep, head, mar
             disputes.open_dispute(lead, marketer, "наш")
         later = DECIDE_BY + dt.timedelta(minutes=1)
         clock.move_to(later)
-        results, errors = [], []
-        barrier = threading.Barrier(2)
-
-        def worker():
-            try:
-                barrier.wait(timeout=10)
-                results.append(sweep(now=later))
-            except Exception as exc:  # reported to the main thread
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a sweep hung"
-        assert not errors, errors
+        results = run_together(lambda: sweep(now=later))
     assert sum(r.steps["dispute_reminded"] for r in results) == 20
     assert sum(r.steps["dispute_escalated"] for r in results) == 20
     assert bell(head, NotificationKind.DISPUTE_REMINDER).count() == 20

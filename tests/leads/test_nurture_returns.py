@@ -10,7 +10,6 @@ day, not midnight — at qualification, with a fresh first-contact clock.
 
 import datetime as dt
 import io
-import threading
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,6 +40,7 @@ from sla.models import (
     TimerState,
 )
 from sla.sweep import sweep
+from tests.concurrent import run_together
 from tests.conftest import skip_or_fail
 from tests.factories import ContactFactory, LeadFactory, SourceFactory, stage
 
@@ -429,25 +429,7 @@ def test_two_sweeps_at_once_return_each_lead_once(rep, teammate):
         for n in range(40):
             traveller.move_to(ARRIVAL)
             leads.append(nurtured_lead(rep, traveller, phone=f"+7916{n:07d}"))
-        results, errors = [], []
-        barrier = threading.Barrier(2)
-
-        def worker():
-            try:
-                barrier.wait(timeout=10)
-                results.append(sweep(now=DUE))
-            except Exception as exc:  # reported to the main thread
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a sweep hung"
-        assert not errors, errors
+        results = run_together(lambda: sweep(now=DUE))
         # A lead the other sweep held is left to the next pass: run one.
         results.append(sweep(now=DUE + dt.timedelta(seconds=2)))
 

@@ -9,7 +9,6 @@ the card's Undo window), waits 7 days, then gives a marketer a task.
 """
 
 import datetime as dt
-import threading
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,6 +40,7 @@ from leads.timeline import lead_context
 from sla.messages import title
 from sla.models import Notification, NotificationKind
 from sla.sweep import sweep
+from tests.concurrent import run_together
 from tests.conftest import skip_or_fail
 from tests.factories import ContactFactory, LeadFactory, ProductFactory, stage
 
@@ -376,25 +376,7 @@ def test_two_sweeps_at_once_run_each_step_once(rep):
         make_track()
         for n in range(30):
             nurture(consenting_lead(rep, email=f"p{n}@vector.ru"), rep)
-        results, errors = [], []
-        barrier = threading.Barrier(2)
-
-        def worker():
-            try:
-                barrier.wait(timeout=10)
-                results.append(sweep(now=FIRST))
-            except Exception as exc:  # reported to the main thread
-                errors.append(exc)
-            finally:
-                connection.close()
-
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not any(t.is_alive() for t in threads), "a sweep hung"
-        assert not errors, errors
+        results = run_together(lambda: sweep(now=FIRST))
         results.append(sweep(now=FIRST))  # what a locked lead left to the next pass
 
     assert TrackEmail.objects.count() == 30
