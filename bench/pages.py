@@ -176,6 +176,10 @@ def main(argv=None):
             ("/leads/ (rep)", clients[rep.username], "/leads/"),
             ("/leads/ (head)", clients[head.username], "/leads/"),
             ("/leads/ (executive)", clients[ceo.username], "/leads/"),
+            # Issue #15's pages (company-wide for the executive).
+            ("/nurture/ (executive)", clients[ceo.username], "/nurture/"),
+            ("/feedback/ (executive)", clients[ceo.username], "/feedback/"),
+            ("/disputes/ (executive)", clients[ceo.username], "/disputes/"),
         ]
         results = []
         for name, client, url in pages:
