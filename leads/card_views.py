@@ -252,7 +252,7 @@ def _assign(request, lead):
 
 
 def _note(request, lead):
-    text = request.POST.get("text", "").strip()
+    text = request.POST.get("text", "").replace("\x00", "").strip()  # PostgreSQL refuses NUL
     topic = request.POST.get("topic", "")
     if not text:
         raise actions.Invalid({"text": [_("Write the note first.")]})

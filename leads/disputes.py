@@ -137,7 +137,8 @@ def disputed_rejection(lead: Lead):
 
 
 def check_comment(comment, field="comment", *, required=True) -> str:
-    comment = (comment or "").strip() if isinstance(comment, str) else ""
+    # NUL is dropped: PostgreSQL's text columns refuse it (a 500 otherwise).
+    comment = (comment or "").replace("\x00", "").strip() if isinstance(comment, str) else ""
     if required and not comment:
         raise Invalid({field: [_("Say why in a comment.")]})
     if len(comment) > MAX_COMMENT:

@@ -32,7 +32,8 @@ def can_read_list(user) -> bool:
 
 
 def clean_text(value, field: str, *, empty_message: str) -> str:
-    text = value.strip() if isinstance(value, str) else ""
+    # NUL is dropped: PostgreSQL's text columns refuse it (a 500 otherwise).
+    text = value.replace("\x00", "").strip() if isinstance(value, str) else ""
     if not text:
         raise Invalid({field: [empty_message]})
     if len(text) > MAX_FEEDBACK_LENGTH:
