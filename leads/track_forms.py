@@ -107,7 +107,8 @@ class BaseStepFormSet(forms.BaseInlineFormSet):
             for i, f in enumerate(self.forms)
             if f.cleaned_data and not f.cleaned_data.get("DELETE")
         ]
-        return [f for _order, _i, f in sorted(kept, key=lambda item: (item[0], item[1]))]
+        # A row left without an order (the editor's empty row) goes last, as Django's formsets do.
+        return [f for _order, _i, f in sorted(kept, key=lambda item: (item[0] == 0, item[0], item[1]))]
 
 
 def step_formset(extra: int = 1):

@@ -317,7 +317,8 @@ def deliver_due(now: dt.datetime, limit: int = DELIVERY_BATCH) -> int:
             attempts = email.attempts + 1
             final = attempts >= MAX_ATTEMPTS
             delay = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
-            TrackEmail.objects.filter(pk=pk).update(
+            # Only a row still pending: a return or unsubscribe may have cancelled it meanwhile.
+            TrackEmail.objects.filter(pk=pk, state=TrackEmailState.PENDING).update(
                 attempts=attempts,
                 state=TrackEmailState.FAILED if final else TrackEmailState.PENDING,
                 next_attempt_at=now + dt.timedelta(seconds=delay),
