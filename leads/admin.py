@@ -20,6 +20,8 @@ from leads.models import (
     IntakeKey,
     Lead,
     LeadEvent,
+    MarketingConsent,
+    MarketingTask,
     Product,
     QualificationCriterion,
     RejectionReason,
@@ -30,6 +32,8 @@ from leads.models import (
     Spend,
     Stage,
     StageChange,
+    TrackEmail,
+    Unsubscribe,
 )
 from revops import refcache
 from revops.admin_scope import HistoryInlineMixin, ScopedAdminMixin
@@ -415,7 +419,6 @@ class FeedbackAdmin(ScopedDataAdmin):
 # --- nurture tracks' records (issue #15, leads/tracks.py) ------------------------------------------
 # Superusers only, read-only: the proof of a consent to advertising or an
 # unsubscribe, and what a track sent. Marketing works with tracks on their pages.
-from leads.models import MarketingConsent, MarketingTask, TrackEmail, Unsubscribe  # noqa: E402
 
 
 class _SuperuserRecordAdmin(admin.ModelAdmin):
