@@ -3,6 +3,8 @@ formset (one row per step: kind, the fields of that kind, order, remove)."""
 
 from django import forms
 from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db.models import Q
 from django.forms import inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
@@ -12,6 +14,8 @@ from leads.tracks import FIELDS, template_errors
 
 MAX_WAIT_DAYS = 365
 MAX_STEPS = 30
+# An email's text, in characters: a long letter fits; a megabyte of template does not.
+MAX_BODY = 20_000
 
 
 class TrackForm(forms.ModelForm):
@@ -29,7 +33,12 @@ class TrackForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["reasons"].queryset = NurtureReason.objects.filter(is_active=True)
+        # A reason switched off since stays on the tracks that listed it (and shown), so
+        # saving a track never drops it silently; it cannot be newly added.
+        listed = Q(tracks=self.instance) if self.instance.pk else Q(pk__in=[])
+        self.fields["reasons"].queryset = (
+            NurtureReason.objects.filter(Q(is_active=True) | listed).distinct().order_by("position", "code")
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -61,6 +70,9 @@ class StepForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["body"].max_length = MAX_BODY
+        self.fields["body"].validators.append(MaxLengthValidator(MAX_BODY))
+        self.fields["body"].widget.attrs["maxlength"] = str(MAX_BODY)
         self.fields["wait_days"].widget.attrs.update(min="1", max=str(MAX_WAIT_DAYS))
         self.fields["kind"].choices = [("", settings.EMPTY_CHOICE_LABEL), *StepKind.choices]
         self.fields["subject"].help_text = _("Fields: %(fields)s") % {

@@ -84,9 +84,20 @@ def _edit(request, track: NurtureTrack, extra: int):
         form = TrackForm(request.POST, instance=track)
         formset = Steps(request.POST, instance=track, queryset=steps, prefix="steps")
         if form.is_valid() and formset.is_valid():
-            with transaction.atomic():
-                _save(form, formset)
-                stopped = 0 if form.instance.is_active else tracks.stop_track(form.instance, timezone.now())
+            try:
+                with transaction.atomic():
+                    _save(form, formset)
+                    stopped = (
+                        0 if form.instance.is_active else tracks.stop_track(form.instance, timezone.now())
+                    )
+            except ChangedMeanwhile:
+                form.add_error(
+                    None,
+                    _(
+                        "Someone changed this track's steps while you were editing. Open it again to see them."
+                    ),
+                )
+                return _page(request, form, formset, track, status=409)
             messages.success(request, _("Track “%(name)s” saved.") % {"name": form.instance.name})
             if stopped:
                 messages.info(
@@ -99,11 +110,13 @@ def _edit(request, track: NurtureTrack, extra: int):
                     % {"n": stopped},
                 )
             return redirect("tracks:edit", pk=form.instance.pk)
-        status = 400
-    else:
-        form = TrackForm(instance=track)
-        formset = Steps(instance=track, queryset=steps, prefix="steps")
-        status = 200
+        return _page(request, form, formset, track, status=400)
+    form = TrackForm(instance=track)
+    formset = Steps(instance=track, queryset=steps, prefix="steps")
+    return _page(request, form, formset, track, status=200)
+
+
+def _page(request, form, formset, track: NurtureTrack, status: int):
     on_track = track.enrollments.filter(state=EnrollmentState.ACTIVE).count() if track.pk else 0
     return render(
         request,
@@ -113,12 +126,23 @@ def _edit(request, track: NurtureTrack, extra: int):
     )
 
 
+class ChangedMeanwhile(Exception):
+    """Another save changed the track's steps between this form's check and its save."""
+
+
 def _save(form: TrackForm, formset) -> NurtureTrack:
+    if form.instance.pk:
+        # Two marketers saving one track take turns (the track's row is the lock),
+        # and the later one may not renumber steps it never saw.
+        list(NurtureTrack.objects.select_for_update().filter(pk=form.instance.pk).values_list("pk"))
+        shown = {f.instance.pk for f in formset.initial_forms}
+        if shown != set(NurtureStep.objects.filter(track=form.instance).values_list("pk", flat=True)):
+            raise ChangedMeanwhile
     track = form.save()
     ordered = formset.ordered()
-    for deleted in formset.deleted_forms:
-        if deleted.instance.pk:
-            deleted.instance.delete()
+    removed = [f.instance.pk for f in formset.deleted_forms if f.instance.pk]
+    tracks.remove_steps(track, removed)
+    NurtureStep.objects.filter(track=track, pk__in=removed).delete()
     # Positions are unique per track: move the kept steps out of the way first,
     # then number them 1, 2, 3… in the new order.
     kept = [f.instance.pk for f in ordered if f.instance.pk]

@@ -198,30 +198,40 @@ def _run_one(pk: int, now: dt.datetime) -> bool:
     if lead.stage.kind != StageKind.NURTURE:
         # Left nurture some way that did not stop the track: nothing more is due.
         return bool(stop(lead, now))
+    done = set(enrollment.done_steps)
+    # A track reordered while the lead was on it can bring a step it has run up
+    # again: that step is passed over, never run twice.
+    run = step if step is not None and step.pk not in done else None
     following = (
-        enrollment.track.steps.filter(position__gt=step.position).order_by("position").first()
+        enrollment.track.steps.filter(position__gt=step.position)
+        .exclude(pk__in=done | {step.pk})
+        .order_by("position")
+        .first()
         if step is not None
         else None
     )
-    if step is not None and step.kind == StepKind.WAIT:
+    if run is not None and run.kind == StepKind.WAIT:
         # The pause runs now; whatever follows (or the finish) is due after it.
-        due_at = now + dt.timedelta(days=step.wait_days or 0)
+        due_at = now + dt.timedelta(days=run.wait_days or 0)
     else:
         due_at = now
-    finished = step is None or (following is None and step.kind != StepKind.WAIT)
+    finished = following is None and (run is None or run.kind != StepKind.WAIT)
     claim = TrackEnrollment.objects.filter(
         pk=pk, state=EnrollmentState.ACTIVE, step=step, due_at=enrollment.due_at
     )
+    done_steps = sorted(done | {run.pk}) if run is not None else sorted(done)
     if finished:
-        claimed = claim.update(state=EnrollmentState.FINISHED, step=None, due_at=None, ended_at=now)
+        claimed = claim.update(
+            state=EnrollmentState.FINISHED, step=None, due_at=None, ended_at=now, done_steps=done_steps
+        )
     else:
-        claimed = claim.update(step=following, due_at=due_at, sweep_retry_at=None)
+        claimed = claim.update(step=following, due_at=due_at, sweep_retry_at=None, done_steps=done_steps)
     if not claimed:
         return False
-    if step is not None and step.kind == StepKind.EMAIL:
-        _queue_email(enrollment, lead, step, now)
-    elif step is not None and step.kind == StepKind.TASK:
-        _make_task(enrollment, lead, step, now)
+    if run is not None and run.kind == StepKind.EMAIL:
+        _queue_email(enrollment, lead, run, now)
+    elif run is not None and run.kind == StepKind.TASK:
+        _make_task(enrollment, lead, run, now)
     if finished:
         LeadEvent.objects.create(
             lead=lead,
@@ -230,6 +240,23 @@ def _run_one(pk: int, now: dt.datetime) -> bool:
             data={"track": enrollment.track_id, "name": enrollment.track.name},
         )
     return True
+
+
+def remove_steps(track: NurtureTrack, removed: list[int]) -> None:
+    """Before the editor deletes the steps `removed` from `track`: the leads
+    whose next step is one of them go on to the next step kept (in the track's
+    order before the edit), so deleting a step never ends a track early. None
+    kept after it: they finish when it was due."""
+    if not removed:
+        return
+    order = list(track.steps.order_by("position").values_list("pk", flat=True))
+    gone = set(removed)
+    for pk in removed:
+        after = order[order.index(pk) + 1 :] if pk in order else []
+        replacement = next((step for step in after if step not in gone), None)
+        TrackEnrollment.objects.filter(track=track, state=EnrollmentState.ACTIVE, step_id=pk).update(
+            step_id=replacement
+        )
 
 
 # --- emails ---------------------------------------------------------------------------------------
@@ -369,12 +396,31 @@ def message(email: TrackEmail) -> EmailMessage:
 # --- templates ------------------------------------------------------------------------------------
 
 # Marketers write subjects and bodies with the lead's fields in them. The engine
-# knows only `if` and the built-in filters (no include, load, url…), and the
+# knows only `if` and a few text filters (no include, load, url…), and the
 # context holds plain strings, never model objects, so a template can read
-# nothing beyond them. Plain text: nothing is HTML-escaped.
+# nothing beyond them. Filters that pad or format to a width the template names
+# (center, ljust, rjust, stringformat…) are left out: "{{ name|ljust:999999999 }}"
+# would build a gigabyte in the worker. Plain text: nothing is HTML-escaped.
+SAFE_FILTERS = (
+    "capfirst",
+    "cut",
+    "default",
+    "default_if_none",
+    "first",
+    "last",
+    "length",
+    "lower",
+    "title",
+    "truncatechars",
+    "truncatewords",
+    "upper",
+    "wordcount",
+    "yesno",
+)
 _library = Library()
 _library.tag("if", defaulttags.do_if)
-_library.filters.update(defaultfilters.register.filters)
+for _name in SAFE_FILTERS:
+    _library.filter(_name, defaultfilters.register.filters[_name])
 ENGINE = Engine(autoescape=False, string_if_invalid="")
 ENGINE.template_builtins = [_library]
 

@@ -122,6 +122,9 @@ class TrackEnrollment(models.Model):
     due_at = models.DateTimeField(_("next step at"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), default=timezone.now)
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    # The steps this enrollment has run (their ids): a track edited while leads
+    # are on it may move a done step after the next one, and it must not run twice.
+    done_steps = models.JSONField(_("steps done"), default=list, blank=True)
     # A row whose step failed waits until then (as SlaTimer.sweep_retry_at).
     sweep_retry_at = models.DateTimeField(null=True, blank=True)
 
