@@ -25,6 +25,7 @@ from leads.choices import (
     AttemptOutcome,
     CriterionLevel,
     DealStatus,
+    DisputeState,
     NextStep,
     NurtureCode,
     Qualification,
@@ -41,6 +42,7 @@ from leads.models import (
     NurtureReason,
     NurtureReturn,
     QualificationCriterion,
+    RejectionDispute,
     RejectionReason,
     Stage,
     StageChange,
@@ -338,6 +340,12 @@ def undo_close(lead: Lead, actor, change_id: int, *, at=None) -> Lead:
     if close is None or close.pk != change_id:
         raise Conflict(_("Lead #%(id)s can no longer be taken back.") % {"id": lead.pk})
     if close.to_stage.kind == StageKind.LOST:
+        # Marketing disputed it in the moment since: the head's decision settles it now.
+        if RejectionDispute.objects.filter(lost_change=close, state=DisputeState.OPEN).exists():
+            raise Conflict(
+                _("Marketing has disputed this rejection of lead #%(id)s: its head decides now.")
+                % {"id": lead.pk}
+            )
         lead.rejection_reason, lead.rejection_comment = None, ""
     else:
         lead.nurture_reason, lead.nurture_until, lead.nurture_cause = "", None, None

@@ -13,13 +13,16 @@ from urllib.parse import urlencode
 
 import django_filters
 from django import forms
-from django.db.models import Count, F, OuterRef, Prefetch, Subquery
+from django.core.exceptions import ValidationError
+from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import EnrollmentState, ReturnState, ReturnTrigger, StageKind
+from leads.contacts import normalize_email, normalize_phone
 from leads.models import (
     Lead,
+    LeadEvent,
     NurtureReason,
     NurtureReturn,
     NurtureStep,
@@ -278,15 +281,12 @@ def summary(user, date_from: dt.date, date_to: dt.date) -> dict:
 # --- manual entry: the person typed in may be in nurture ---------------------------------------
 
 
-def nurtured_lead_of(phone: str, email: str) -> Lead | None:
-    """The latest lead in nurture of the contact with this phone or email (as
-    typed; unreadable input finds nothing), the one a new request from them
-    brings back (leads.intake). One query."""
-    from django.core.exceptions import ValidationError
-    from django.db.models import Q
-
-    from leads.contacts import normalize_email, normalize_phone
-
+def nurtured_lead_of(user, phone: str, email: str) -> Lead | None:
+    """The latest lead in nurture that `user` may see of the contact with this
+    phone or email (as typed; unreadable input finds nothing): the one a new
+    request from them brings back (leads.intake). Leads `user` may not see are
+    not looked at, so typing numbers tells nobody whose people are in nurture.
+    One query."""
     condition = Q()
     for field, raw, normalize in (("phone", phone, normalize_phone), ("email", email, normalize_email)):
         try:
@@ -298,7 +298,8 @@ def nurtured_lead_of(phone: str, email: str) -> Lead | None:
     if not condition:
         return None
     return (
-        Lead.objects.in_nurture()
+        Lead.objects.visible_to(user)
+        .in_nurture()
         .filter(condition)
         .select_related("nurture_cause")
         .order_by("-created_at", "-id")
@@ -308,8 +309,6 @@ def nurtured_lead_of(phone: str, email: str) -> Lead | None:
 
 def brought_back(lead_id: int, request_id: int) -> bool:
     """Whether the request `request_id` brought lead `lead_id` back from nurture."""
-    from leads.models import LeadEvent
-
     return LeadEvent.objects.filter(
         lead_id=lead_id, kind=LeadEvent.Kind.RETURNED, data__request=request_id
     ).exists()

@@ -8,7 +8,6 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.utils import timezone
 
-from leads.models import Lead
 from leads.nurture_page import (
     PAGE_SIZE,
     NurtureFilter,
@@ -71,10 +70,12 @@ def nurture_page(request):
 @login_required
 def lead_new_check(request):
     """The manual-entry page asks, as the phone or email is typed (htmx), whether
-    that person has a lead in nurture: saving will bring it back. A lead the
-    user may not see is not named or linked."""
+    that person has a lead in nurture: saving will bring it back. Only leads
+    the user may see are looked at: the check is no way to learn whose people
+    are in nurture."""
     if not request.user.can_work_leads:
         raise PermissionDenied
-    lead = nurtured_lead_of(request.GET.get("phone", "")[:40], request.GET.get("email", "")[:254])
-    visible = lead is not None and Lead.objects.visible_to(request.user).filter(pk=lead.pk).exists()
-    return render(request, "leads/_nurture_notice.html", {"nurtured": lead, "visible": visible})
+    lead = nurtured_lead_of(
+        request.user, request.GET.get("phone", "")[:40], request.GET.get("email", "")[:254]
+    )
+    return render(request, "leads/_nurture_notice.html", {"nurtured": lead})

@@ -137,9 +137,10 @@ def lead_new(request):
         return redirect("leads:list")
     nurtured = None
     if request.method == "POST":  # the form came back with errors: say it again
-        nurtured = nurtured_lead_of(request.POST.get("phone", "")[:40], request.POST.get("email", "")[:254])
-    visible = nurtured is not None and Lead.objects.visible_to(request.user).filter(pk=nurtured.pk).exists()
-    return render(request, "leads/lead_new.html", {"form": form, "nurtured": nurtured, "visible": visible})
+        nurtured = nurtured_lead_of(
+            request.user, request.POST.get("phone", "")[:40], request.POST.get("email", "")[:254]
+        )
+    return render(request, "leads/lead_new.html", {"form": form, "nurtured": nurtured})
 
 
 @login_required

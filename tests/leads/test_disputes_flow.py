@@ -221,6 +221,22 @@ class TestDeciding:
         dispute.refresh_from_db()
         assert dispute.state == DisputeState.OPEN
 
+    def test_a_disputed_rejection_is_no_longer_undone_by_the_rep(self, rep, marketer, head, clock):
+        lead = rejected_lead(rep)
+        clock.move_to(REJECTED + dt.timedelta(seconds=5))  # still within the card's Undo window
+        change = actions.undoable_close(lead, rep)
+        assert change is not None
+        dispute = disputes.open_dispute(lead, marketer, "Наш клиент")
+        with pytest.raises(Conflict, match="disputed"):
+            actions.undo_close(lead, rep, change.pk)
+        lead.refresh_from_db()
+        assert lead.stage.code == "lost" and lead.rejection_reason.code == "not_target"
+        assert not StageChange.objects.filter(undoes=change).exists()
+        # The head's decision settles it.
+        disputes.decide(dispute, head, DisputeState.OVERTURNED)
+        lead.refresh_from_db()
+        assert lead.stage.code == "qualification"
+
     def test_the_timeline_tells_the_story(self, client, lead, marketer, head, clock):
         dispute = open_now(lead, marketer, clock)
         disputes.decide(dispute, head, DisputeState.OVERTURNED, "берём")
