@@ -140,6 +140,8 @@ def set_stage(lead: Lead, stage: Stage, actor, at, note="", meeting_at=None) -> 
         lead.closed_at = max(at, lead.created_at)
         # The next step stays on record (only open leads show one), so an undo restores it.
         clock.cancel_timers(lead, at)
+    if previous.kind == StageKind.NURTURE and stage.kind != StageKind.NURTURE:
+        tracks.stop(lead, at)  # whatever way it leaves nurture (a return, a merge), its track ends
     plan_after_move(lead, stage, meeting_at)
     lead.save()
     return StageChange.objects.create(

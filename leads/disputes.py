@@ -67,15 +67,16 @@ def can_open(user) -> bool:
 
 
 def can_decide(user, dispute: RejectionDispute, lead: Lead | None = None) -> bool:
-    """The head of the lead's team and admins decide; executives too once the
-    dispute was escalated to them."""
+    """The head of the lead's team (a head of sales of that team: whoever reads
+    its leads, as visible_disputes says) and admins decide; executives too once
+    the dispute was escalated to them."""
     if not (user.is_authenticated and user.is_active):
         return False
     if user.is_superuser or user.role == Role.ADMIN:
         return True
     lead = lead or dispute.lead
     if user.role == Role.SALES_HEAD and lead.team_id is not None:
-        return user.team_id == lead.team_id or lead.team.head_id == user.pk
+        return user.team_id == lead.team_id
     return user.role == Role.EXECUTIVE and dispute.escalated_at is not None
 
 

@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from leads import tracks
 from leads.actions import lock_lead, set_stage
 from leads.assignment import _record, decide
 from leads.choices import AssignmentKind, ReturnState, ReturnTrigger, StageCode, StageKind
@@ -106,7 +105,6 @@ def return_from_nurture(
             created_at=at,
         )
     lead.nurture_reason, lead.nurture_until, lead.nurture_cause = "", None, None
-    tracks.stop(lead, at)  # back in sales' hands: marketing's track ends here
     lead.returned_at = at
     set_stage(lead, back_to, actor, at)
     timer = start_first_contact_timer(lead, at)  # the fresh clock, from the moment it is back

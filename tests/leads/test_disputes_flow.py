@@ -292,6 +292,16 @@ class TestSweep:
         dispute = open_now(lead, marketer, clock)
         assert not disputes.can_decide(ceo, dispute)
 
+    def test_who_decides_is_who_reads_the_teams_leads(self, lead, marketer, head, other_head, clock):
+        dispute = open_now(lead, marketer, clock)
+        # Named head on the record of the lead's team, but a member of another team:
+        # they read none of its leads, so they neither list nor decide its disputes.
+        lead.team.head = other_head
+        lead.team.save()
+        for user, may in ((head, True), (other_head, False)):
+            assert disputes.can_decide(user, dispute) is may
+            assert disputes.visible_disputes(user).filter(pk=dispute.pk).exists() is may
+
 
 # --- two sweeps at once (PostgreSQL) --------------------------------------------------------------
 

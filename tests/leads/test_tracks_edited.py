@@ -16,12 +16,20 @@ from django.db import connection
 from django.test import Client
 from django.utils import translation
 
-from leads import tracks
+from leads import actions, tracks
 from leads.choices import EnrollmentState, StepKind
-from leads.models import MarketingTask, NurtureReason, NurtureStep, TrackEmail, TrackEnrollment
+from leads.models import (
+    MarketingTask,
+    NurtureReason,
+    NurtureStep,
+    TrackEmail,
+    TrackEmailState,
+    TrackEnrollment,
+)
 from sla.sweep import sweep
 from tests.concurrent import run_together
 from tests.conftest import skip_or_fail
+from tests.factories import stage
 from tests.leads.test_tracks_editor import LIST, existing_post
 from tests.leads.test_tracks_flow import FIRST, consenting_lead, make_track, nurture
 
@@ -232,3 +240,14 @@ def test_two_marketers_saving_one_track_at_once_both_get_an_answer(marketer, mar
 
     assert sorted(run_together(save_once)) == [302, 302]
     assert sorted(track.steps.values_list("position", flat=True)) == [1, 2, 3]
+
+
+def test_any_way_out_of_nurture_ends_the_track_and_its_unsent_emails(rep, on_track):
+    _track, lead, enrollment = on_track
+    email = TrackEmail.objects.get(lead=lead)
+    TrackEmail.objects.filter(pk=email.pk).update(state=TrackEmailState.PENDING, sent_at=None)
+    lead = actions.lock_lead(lead)
+    actions.set_stage(lead, stage("qualification"), rep, FIRST + dt.timedelta(minutes=1))
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.STOPPED
+    assert TrackEmail.objects.get(pk=email.pk).state == TrackEmailState.CANCELLED
