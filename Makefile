@@ -48,7 +48,7 @@ format: setup
 # Re-extract and compile translations (needs GNU gettext; the compiled .mo
 # files are committed so setup never needs it).
 messages: setup
-	$(PY) manage.py makemessages -l ru -l en --ignore=.venv --ignore=staticfiles --ignore=tests
+	$(PY) manage.py makemessages -l ru -l en --add-location file --ignore=.venv --ignore=staticfiles --ignore=tests
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:
