@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Count, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from leads.choices import EnrollmentState, ReturnState, ReturnTrigger, StageKind
@@ -166,8 +167,6 @@ def track_step_text(enrollment) -> str:
 def returns_in_words(due: dt.datetime | None, now: dt.datetime) -> str:
     """When a lead comes back, as people say it: "today", "tomorrow", "in 5 days",
     "overdue"; "no date" without a pending return."""
-    from django.utils.translation import gettext, ngettext
-
     if due is None:
         return gettext("no date")
     days = (timezone.localdate(due) - timezone.localdate(now)).days

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
+from leads.definitions import describe
+from leads.models import DefinitionKind, DefinitionVersion
 from leads.steps import MODE_LABELS
 from reports.api import export_response, parse_format
 from reports.base import all_reports, get_report
@@ -145,9 +147,6 @@ def definition_history(request):
     """Every version of the MQL/SQL checklist and the ICP segments: when, who,
     what changed (leads.definitions). Everyone reads the definitions the
     numbers are measured with; only the admin changes them."""
-    from leads.definitions import describe
-    from leads.models import DefinitionKind, DefinitionVersion
-
     versions = (
         DefinitionVersion.objects.defer("snapshot").select_related("changed_by").order_by("kind", "-number")
     )
