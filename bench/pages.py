@@ -133,30 +133,6 @@ def timed(fn, runs: int) -> list[float]:
     return out
 
 
-def build_leads(**kwargs):
-    """bench.sla's build(), which predates Lead.next_step (issue #14: NOT NULL, no
-    database default) and does not write it: the column gets a default of '' (no
-    next step, as the model's default) while the leads are loaded, in this run's own
-    database, and loses it afterwards. Nothing is changed if the column has a default."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT column_default IS NULL AND is_nullable = 'NO' FROM information_schema.columns "
-            "WHERE table_schema = 'public' AND table_name = 'leads_lead' AND column_name = 'next_step'"
-        )
-        row = cursor.fetchone()
-        patch = bool(row and row[0])
-        if patch:
-            cursor.execute("ALTER TABLE leads_lead ALTER COLUMN next_step SET DEFAULT ''")
-    try:
-        return build(**kwargs)
-    finally:
-        if patch:
-            with connection.cursor() as cursor:
-                cursor.execute("ALTER TABLE leads_lead ALTER COLUMN next_step DROP DEFAULT")
-
-
 # --- issue #15's rows ---------------------------------------------------------------------------
 #
 # build() makes leads, their history and timers only. fill_issue15() adds, set-based
@@ -176,7 +152,7 @@ TRACKS = [
             (
                 "email",
                 "Как дела с задачей?",
-                "Здравствуйте, {{ contact.name }}! Вернёмся к разговору?",
+                "Здравствуйте, {{ name }}! Вернёмся к разговору?",
                 None,
                 "",
             ),
@@ -828,7 +804,7 @@ def main(argv=None):
             db, _env = prepare_database("revops_bench_pages", REVOPS_DATA_DIR=workdir)
             open_leads = args.open_per_rep * args.reps
             print(f"building {args.leads:,} leads ({open_leads:,} open over {args.reps} reps) …", flush=True)
-            data = build_leads(
+            data = build(
                 leads=args.leads, running=open_leads * 5 // 6, open_leads=open_leads, reps=args.reps, teams=2
             )
             print(f"  built in {data.seconds:.1f} s", flush=True)

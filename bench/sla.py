@@ -115,7 +115,7 @@ INSERT INTO leads_lead (id, channel, utm_source, utm_medium, utm_campaign, utm_c
     landing_page, product_text, comment, fit, qualification, priority, rejection_comment, is_returning,
     created_at, updated_at, first_contact_at, qualified_at, stage_changed_at, closed_at, campaign_id,
     contact_id, owner_id, team_id, product_id, rejection_reason_id, segment_id, source_id,
-    furthest_stage_id, stage_id, nurture_reason, nurture_until)
+    furthest_stage_id, stage_id, nurture_reason, nurture_until, next_step)
 SELECT g.i, 'form', 'yandex', 'cpc', 'brand', '', '', 'https://example.ru/crm', '', 'Нужна консультация',
        '', CASE WHEN g.stage_code = 'deal' THEN 'sql' ELSE 'none' END,
        (ARRAY['normal', 'normal', 'normal', 'high', 'urgent', 'normal', 'low', 'normal'])[1 + g.i %% 8],
@@ -125,7 +125,7 @@ SELECT g.i, 'form', 'yandex', 'cpc', 'brand', '', '', 'https://example.ru/crm', 
        CASE WHEN g.stage_code = 'lost' THEN (%(reasons)s::bigint[])[1 + g.i %% %(nr)s] END,
        NULL, g.source_id,
        CASE WHEN g.stage_code IN ('lost', 'nurture') THEN %(stage_qualification)s ELSE s.id END,
-       s.id, CASE WHEN g.stage_code = 'nurture' THEN 'not now' ELSE '' END, NULL
+       s.id, CASE WHEN g.stage_code = 'nurture' THEN 'not now' ELSE '' END, NULL, ''
 FROM bench_gen g JOIN leads_stage s ON s.code = g.stage_code
 """,
     ),
