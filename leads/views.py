@@ -186,6 +186,10 @@ def _queue_context(request, partial=False):
     leads = filterset.qs if filterset.is_bound and filterset.is_valid() else base
     page = Paginator(ordered(leads, order), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     since = _parse_since(request.GET.get("since")) or now
+    # The pager keeps the filters and the order, not the refresh's own parameters.
+    pager_query = request.GET.copy()
+    for name in ("page", "partial", "since"):
+        pager_query.pop(name, None)
     return {
         "filter": filterset,
         "page": page,
@@ -195,6 +199,7 @@ def _queue_context(request, partial=False):
         "summary": work_summary(request.user, now),
         "since": since.isoformat(),
         "query": request.GET.urlencode(),
+        "pager_query": pager_query.urlencode(),
     }
 
 

@@ -220,6 +220,11 @@ class Lead(models.Model):
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created_idx"),
             models.Index(fields=["stage", "owner"], name="lead_stage_owner_idx"),
+            # /nurture/'s order (leads.nurture_page.nurtured_leads): its first page from
+            # the index instead of sorting every lead in nurture (bench/pages.py).
+            models.Index(
+                fields=["stage", "nurture_until", "stage_changed_at", "id"], name="lead_nurture_order_idx"
+            ),
             # Rejected leads only (a new lead has no reason, so intake never writes it):
             # reports exclude the few duplicates from deals and timers without reading
             # every lead (LeadQuerySet.duplicates, ReportParams.lead_rows).
