@@ -223,7 +223,7 @@ def summary(user, date_from: dt.date, date_to: dt.date) -> dict:
       then became SQL and those then won, up to now (the funnel's
       `returned_sql` / `returned_won` conditions) — grouped by the reason of that
       return and the track the lead was on during that stay.
-    Over the leads `user` sees, duplicates excluded. Five queries."""
+    Over the leads `user` sees, duplicates excluded. Four queries."""
     start, end = start_of_day(date_from), start_of_day(date_to + dt.timedelta(days=1))
     visible = Lead.objects.visible_to(user).counted()
     rows = NurtureReturn.objects.filter(
@@ -248,30 +248,34 @@ def summary(user, date_from: dt.date, date_to: dt.date) -> dict:
         "returned_sql": Count("pk", filter=reached_condition("returned_sql")),
         "returned_won": Count("pk", filter=reached_condition("returned_won")),
     }
-    by_reason = list(leads.order_by().values("_cause").annotate(**figures))
-    by_track = list(leads.order_by().values("_track").annotate(**figures))
+    # One grouped query by (reason, track), folded per reason and per track here:
+    # the two groupings read the same leads, and each pass over them costs
+    # ~0.5 s for a year at 1,000,000 leads (bench/pages.py).
+    groups = list(leads.order_by().values("_cause", "_track").annotate(**figures))
     reasons = {r.pk: r.name for r in NurtureReason.objects.all()}
     tracks = {t.pk: t.name for t in NurtureTrack.objects.all()}
 
-    def rows_of(items, key, names, none_label):
+    def rows_of(key, names, none_label):
+        folded = {}
+        for group in groups:
+            row = folded.setdefault(group[key], dict.fromkeys(figures, 0))
+            for name in figures:
+                row[name] += group[name]
         result = [
-            {
-                "label": names.get(item[key], none_label) if item[key] is not None else none_label,
-                **{name: item[name] for name in figures},
-            }
-            for item in items
+            {"label": names.get(pk, none_label) if pk is not None else none_label, **row}
+            for pk, row in folded.items()
         ]
         result.sort(key=lambda r: (-r["returned"], str(r["label"]).lower()))
         return result
 
-    total = {name: sum(item[name] for item in by_reason) for name in figures}
+    total = {name: sum(group[name] for group in groups) for name in figures}
     return {
         "date_from": date_from,
         "date_to": date_to,
         "triggers": triggers,
         "returns": sum(n for _label, n in triggers),
-        "by_reason": rows_of(by_reason, "_cause", reasons, _("no reason listed")),
-        "by_track": rows_of(by_track, "_track", tracks, _("no track")),
+        "by_reason": rows_of("_cause", reasons, _("no reason listed")),
+        "by_track": rows_of("_track", tracks, _("no track")),
         "total": total,
         # The total's drill-down: the funnel's events-mode `returned` over the same period.
         "period_link": urlencode(

@@ -220,10 +220,21 @@ class Lead(models.Model):
             models.Index(fields=["source", "created_at"], name="lead_source_created_idx"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created_idx"),
             models.Index(fields=["stage", "owner"], name="lead_stage_owner_idx"),
+            # The lead's source and team beside its id, so a list counted by source
+            # (/feedback/) or filtered by team (/disputes/ for a head) reads them from
+            # this index for its few thousand leads instead of reading the whole lead
+            # table: 530 → 71 ms and 208 → 43 ms at 1,000,000 leads (bench/pages.py).
+            # PostgreSQL only; elsewhere the INCLUDE is dropped.
+            models.Index(fields=["id"], include=["source", "team"], name="lead_by_id_idx"),
             # /nurture/'s order (leads.nurture_page.nurtured_leads): its first page from
-            # the index instead of sorting every lead in nurture (bench/pages.py).
+            # the index instead of sorting every lead in nurture (4.1 s → 2 ms at
+            # 1,000,000 leads, bench/pages.py); the columns its filters and a head's
+            # team narrow by ride along, so counting a filtered page reads the index
+            # alone (head 131 → 67 ms, a reason 121 → 44 ms).
             models.Index(
-                fields=["stage", "nurture_until", "stage_changed_at", "id"], name="lead_nurture_order_idx"
+                fields=["stage", "nurture_until", "stage_changed_at", "id"],
+                include=["team", "nurture_cause", "source", "owner"],
+                name="lead_nurture_order_idx",
             ),
             # Rejected leads only (a new lead has no reason, so intake never writes it):
             # reports exclude the few duplicates from deals and timers without reading

@@ -276,9 +276,35 @@ def test_the_list_counts_leads_on_each_track_in_constant_queries(
     with django_assert_max_num_queries(12) as few:
         assert client.get(LIST).status_code == 200
     add(8)
+    # Leads that left a track are not on it; a track nobody is on says 0.
+    TrackEnrollment.objects.create(
+        lead=LeadFactory(stage=stage("nurture")),
+        track=NurtureTrack.objects.first(),
+        due_at=None,
+        state=EnrollmentState.STOPPED,
+        ended_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC),
+    )
+    make_track("Empty", codes=())
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(LIST).content.decode()
     assert page.count('class="num on-track">2<') == 10
+    assert page.count('class="num on-track">0<') == 1
+    assert page.count('<td class="num">2</td>') == 11  # two steps each
+
+
+def test_the_tasks_page_shows_fifty_at_a_time_oldest_first(client, marketer):
+    tasks = [make_task(f"Task number {n:02}") for n in range(55)]
+    client.force_login(marketer)
+    first = client.get(TASKS).content.decode()
+    assert "55 open tasks" in first
+    assert "Task number 00" in first and "Task number 49" in first and "Task number 50" not in first
+    assert 'href="?page=2"' in first and "Page 1 of 2" in first
+    second = client.get(TASKS, {"page": 2}).content.decode()
+    assert "Task number 50" in second and "Task number 54" in second and "Task number 49" not in second
+    # A page past the end shows the last one; nonsense shows the first.
+    assert "Task number 54" in client.get(TASKS, {"page": 99}).content.decode()
+    assert "Task number 00" in client.get(TASKS, {"page": "x"}).content.decode()
+    assert len(tasks) == 55
 
 
 # --- tasks --------------------------------------------------------------------------------------------
