@@ -185,7 +185,7 @@ def open_dispute(lead: Lead, actor, comment: str, *, at=None) -> RejectionDisput
         },
     )
     notify(
-        [_head(lead)],
+        _deciders(lead),
         NotificationKind.DISPUTE_OPENED,
         lead=lead,
         event=f"dispute:{dispute.pk}",
@@ -194,8 +194,14 @@ def open_dispute(lead: Lead, actor, comment: str, *, at=None) -> RejectionDisput
     return dispute
 
 
-def _head(lead: Lead):
-    return lead.team.head if lead.team_id and lead.team.head_id else None
+def _deciders(lead: Lead) -> list:
+    """Who is told a dispute waits for them: the active heads of sales of the
+    lead's team, exactly those `can_decide` lets decide (the team's named head
+    only if that is one of them: a head of another team could not act on it).
+    Nobody, for a lead without a team: it escalates to the executives."""
+    if lead.team_id is None:
+        return []
+    return list(User.objects.filter(role=Role.SALES_HEAD, team_id=lead.team_id, is_active=True))
 
 
 # --- deciding -------------------------------------------------------------------------------------
@@ -306,9 +312,9 @@ def _remind(pk: int, now) -> int:
         reminded_at=now
     ):
         return 0  # another sweep sent it, or the head decided meanwhile
-    dispute = RejectionDispute.objects.select_related("lead__team__head").get(pk=pk)
+    dispute = RejectionDispute.objects.select_related("lead").get(pk=pk)
     notify(
-        [_head(dispute.lead)],
+        _deciders(dispute.lead),
         NotificationKind.DISPUTE_REMINDER,
         lead=dispute.lead,
         event=f"dispute-reminder:{pk}",

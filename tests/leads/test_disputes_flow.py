@@ -18,11 +18,12 @@ from leads.choices import DisputeState
 from leads.merge import merge
 from leads.models import LeadEvent, RejectionDispute, StageChange
 from revops.errors import Conflict
+from revops.roles import Role
 from sla.models import Notification, NotificationChannel, NotificationKind, SlaTimer, TimerKind, TimerState
 from sla.sweep import sweep
 from tests.concurrent import run_together
 from tests.conftest import skip_or_fail
-from tests.factories import LeadFactory, make_calendar
+from tests.factories import LeadFactory, UserFactory, make_calendar
 from tests.leads.dispute_story import ARRIVAL, DECIDE_BY, DISPUTED, REJECTED, REMIND_AT, msk, rejected_lead
 
 pytestmark = pytest.mark.django_db
@@ -301,6 +302,26 @@ class TestSweep:
         for user, may in ((head, True), (other_head, False)):
             assert disputes.can_decide(user, dispute) is may
             assert disputes.visible_disputes(user).filter(pk=dispute.pk).exists() is may
+
+    def test_the_heads_who_may_decide_are_the_ones_told(self, rep, head, other_head, marketer, team_a, clock):
+        deputy = UserFactory(username="deputy", role=Role.SALES_HEAD, team=team_a)
+        UserFactory(username="gone", role=Role.SALES_HEAD, team=team_a, is_active=False)
+        # The team's named head is a member of another team: they could not act on it.
+        team_a.head = other_head
+        team_a.save()
+        lead = rejected_lead(rep)
+        dispute = open_now(lead, marketer, clock)
+        told = Notification.objects.filter(
+            kind=NotificationKind.DISPUTE_OPENED, channel=NotificationChannel.IN_APP
+        )
+        assert set(told.values_list("recipient__username", flat=True)) == {"head", "deputy"}
+        assert all(disputes.can_decide(user, dispute) for user in (head, deputy))
+        clock.move_to(REMIND_AT)
+        assert disputes.remind_due(REMIND_AT) == 1
+        reminded = Notification.objects.filter(
+            kind=NotificationKind.DISPUTE_REMINDER, channel=NotificationChannel.IN_APP
+        )
+        assert set(reminded.values_list("recipient__username", flat=True)) == {"head", "deputy"}
 
 
 # --- two sweeps at once (PostgreSQL) --------------------------------------------------------------
