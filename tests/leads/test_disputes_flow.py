@@ -11,6 +11,7 @@ import time_machine
 from django.conf import settings
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import translation
 
 from leads import actions, disputes
 from leads.actions import Invalid
@@ -228,7 +229,7 @@ class TestDeciding:
         change = actions.undoable_close(lead, rep)
         assert change is not None
         dispute = disputes.open_dispute(lead, marketer, "Наш клиент")
-        with pytest.raises(Conflict, match="disputed"):
+        with translation.override("en"), pytest.raises(Conflict, match="disputed"):
             actions.undo_close(lead, rep, change.pk)
         lead.refresh_from_db()
         assert lead.stage.code == "lost" and lead.rejection_reason.code == "not_target"
