@@ -88,7 +88,9 @@ FROM bench_funnel f JOIN leads_stage fs ON fs.code = f.furthest
 WHERE l.id = f.id
 """,
     ),
-    ("stage changes (old)", "TRUNCATE leads_stagechange"),
+    # CASCADE: issue #15's tables (returns, enrollments, disputes) point at stage
+    # changes; build() leaves them empty, so nothing else is lost.
+    ("stage changes (old)", "TRUNCATE leads_stagechange CASCADE"),
     (
         "stage changes",
         """
