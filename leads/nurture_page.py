@@ -32,7 +32,7 @@ from leads.models import (
     StageChange,
     TrackEnrollment,
 )
-from leads.steps import reached_condition
+from leads.steps import moved_on_after_return
 from revops.inputs import BoundedDateField, IdModelChoiceFilter, parse_id, start_of_day
 from revops.roles import COMPANY_WIDE_ROLES, Role
 
@@ -245,8 +245,9 @@ def summary(user, date_from: dt.date, date_to: dt.date) -> dict:
     leads = leads.annotate(_track=Subquery(track.values("track")[:1]))
     figures = {
         "returned": Count("pk"),
-        "returned_sql": Count("pk", filter=reached_condition("returned_sql")),
-        "returned_won": Count("pk", filter=reached_condition("returned_won")),
+        # These leads came back (happened above): only what came after is tested.
+        "returned_sql": Count("pk", filter=moved_on_after_return("returned_sql")),
+        "returned_won": Count("pk", filter=moved_on_after_return("returned_won")),
     }
     # One grouped query by (reason, track), folded per reason and per track here:
     # the two groupings read the same leads, and each pass over them costs

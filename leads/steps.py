@@ -96,15 +96,10 @@ def reached_condition(step: str) -> Q:
 
     if step == "leads":
         return Q()
+    if step == "returned":
+        return _came_back()
     if step in RETURN_STEPS:
-        if step == "returned":
-            return _came_back()
-        condition = Q()
-        for rows, _at in _event_sources(step):
-            condition |= Q(Exists(rows.filter(lead=OuterRef("pk"))))
-        if step == "returned_won":
-            condition &= Q(stage_id__in=_stage_ids_of_kind(StageKind.WON))
-        return _came_back() & condition
+        return _came_back() & moved_on_after_return(step)
     if step in ("meeting", "proposal"):
         code = StageCode.MEETING if step == "meeting" else StageCode.PROPOSAL
         return Q(furthest_stage_id__in=_stage_ids_from(code))
@@ -136,6 +131,21 @@ def _event_rows(step: str):
         StageChange.objects.filter(to_stage_id__in=_entry_stage_ids(step), undoes=None, undone_by=None),
         "changed_at",
     )
+
+
+def moved_on_after_return(step: str) -> Q:
+    """Q over Lead, for `returned_sql` or `returned_won`, cohort mode: the part of
+    reached_condition() after "the lead came back", for a query whose leads are
+    already known to have come back (the /nurture/ summary), where testing it
+    again would cost a pass over every return for nothing."""
+    from leads.choices import StageKind
+
+    condition = Q()
+    for rows, _at in _event_sources(step):
+        condition |= Q(Exists(rows.filter(lead=OuterRef("pk"))))
+    if step == "returned_won":
+        condition &= Q(stage_id__in=_stage_ids_of_kind(StageKind.WON))
+    return condition
 
 
 def _came_back() -> Q:
@@ -210,7 +220,7 @@ def happened_condition(step: str, start=None, end=None) -> Q:
         inside |= Q(Exists(within))
         if start is not None:
             before |= Q(Exists(rows.filter(**{f"{at}__lt": start})))
-    if step in RETURN_STEPS:
+    if step in ("returned_sql", "returned_won"):
         inside = _came_back() & inside  # first, for the same reason as in reached_condition
     return inside & ~before if start is not None else inside
 
