@@ -86,6 +86,25 @@ class TestQueue:
             ContactAttempt.objects.create(lead=lead, channel="call", outcome="no_answer", made_by=rep)
         assert queries(client, "/queue/") == few
 
+    def test_the_pager_keeps_the_filters_and_order_but_not_the_refresh(self, client, rep, monkeypatch):
+        monkeypatch.setattr("leads.views.QUEUE_PAGE_SIZE", 2)
+        seo = SourceFactory(code="seo")
+        for _ in range(3):
+            new_lead(rep, source=seo)
+        new_lead(rep, source=SourceFactory(code="vk"))
+        client.force_login(rep)
+        html = client.get("/queue/", {"source": seo.pk, "order": "newest", "page": 1}).content.decode()
+        assert f'href="?source={seo.pk}&amp;order=newest&amp;page=2" rel="next"' in html
+        # The rows refreshed in place link the same way, without the refresh's own parameters.
+        partial = client.get(
+            "/queue/",
+            {"source": seo.pk, "partial": "1", "since": WED_11.isoformat()},
+            HTTP_HX_REQUEST="true",
+        ).content.decode()
+        assert f'href="?source={seo.pk}&amp;page=2" rel="next"' in partial
+        second = client.get("/queue/", {"source": seo.pk, "page": 2})
+        assert len(second.context["rows"]) == 1 and 'rel="prev"' in second.content.decode()
+
     def test_work_mode_opens_the_most_urgent_then_the_next(self, client, rep):
         first, second = new_lead(rep), new_lead(rep)
         make_late(first, minutes=1)
