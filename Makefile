@@ -34,7 +34,7 @@ run: setup
 	DEBUG=1 exec $(PY) scripts/run.py --host $(HOST) --port $(PORT)
 
 # The suite runs on every core (pytest-xdist; each worker has its own test
-# database): 15 minutes on two cores against 34 in one process, on PostgreSQL.
+# database): 15–19 minutes on two cores against 34 in one process, on PostgreSQL.
 # TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= auto
 test: setup

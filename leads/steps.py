@@ -151,10 +151,10 @@ def moved_on_after_return(step: str) -> Q:
 def _came_back() -> Q:
     """Q over Lead: the lead has come back from nurture at least once — cohort
     `returned` itself, and the first test of `returned_sql` / `returned_won` in
-    both modes, as one set of ids the database hashes once: the per-lead look-ups of the stage changes and the history
-    after it then run for the few leads that came back, not for every lead of
-    the period (a year's funnel at 1,000,000 leads spent 4 s on them,
-    bench/reports.py)."""
+    both modes, as one set of ids the database hashes once: the per-lead
+    look-ups of the stage changes and the history after it then run for the
+    few leads that came back, not for every lead of the period (a year's
+    funnel at 1,000,000 leads spent 4 s on them, bench/reports.py)."""
     from leads.choices import ReturnState
     from leads.models import NurtureReturn
 
