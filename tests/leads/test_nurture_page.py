@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import RequestFactory
+from django.utils import translation
 
 from config.context_processors import navigation
 from leads import actions
@@ -134,11 +135,12 @@ def test_returns_in_words():
     from leads.nurture_page import returns_in_words
 
     now = NOW
-    assert returns_in_words(None, now) == "no date"
-    assert returns_in_words(now - dt.timedelta(minutes=1), now) == "due now"
-    assert returns_in_words(now + dt.timedelta(hours=2), now) == "today"
-    assert returns_in_words(msk(3, 12, 9), now) == "tomorrow"
-    assert returns_in_words(msk(3, 20, 9), now) == "in 9 days"
+    with translation.override("en"):  # not whatever language the tests before it left
+        assert returns_in_words(None, now) == "no date"
+        assert returns_in_words(now - dt.timedelta(minutes=1), now) == "due now"
+        assert returns_in_words(now + dt.timedelta(hours=2), now) == "today"
+        assert returns_in_words(msk(3, 12, 9), now) == "tomorrow"
+        assert returns_in_words(msk(3, 20, 9), now) == "in 9 days"
 
 
 def test_the_page_reads_in_russian(client, world, marketer):
