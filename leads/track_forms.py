@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from leads.choices import StepKind
 from leads.models import NurtureReason, NurtureStep, NurtureTrack
 from leads.tracks import FIELDS, template_errors
+from revops.inputs import IdModelMultipleChoiceField
 
 MAX_WAIT_DAYS = 365
 MAX_STEPS = 30
@@ -19,7 +20,7 @@ MAX_BODY = 20_000
 
 
 class TrackForm(forms.ModelForm):
-    reasons = forms.ModelMultipleChoiceField(
+    reasons = IdModelMultipleChoiceField(
         label=_("Nurture reasons that put a lead on this track"),
         queryset=NurtureReason.objects.none(),
         widget=forms.CheckboxSelectMultiple,

@@ -183,6 +183,19 @@ class _IdModelChoiceField(django_filters.fields.ModelChoiceField):
         return super().to_python(value)
 
 
+class IdModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """Reference rows by id, several: an id outside 1 … 2**63-1 is a form error
+    before any query (SQLite cannot bind a larger one: a 500, not a refusal)."""
+
+    def clean(self, value):
+        for item in value if isinstance(value, list | tuple) else ():
+            if item not in self.empty_values and parse_id(str(item).strip()) is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": item}
+                )
+        return super().clean(value)
+
+
 @extend_schema_field(ID_SCHEMA)
 class IdModelChoiceFilter(django_filters.ModelChoiceFilter):
     """A reference row by id; a malformed id is a 400 before any query."""
